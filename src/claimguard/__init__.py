@@ -1,0 +1,32 @@
+"""claimguard: trust the claims inside access tokens, in any ASGI app.
+
+Mount :class:`ClaimGuardMiddleware` with a :class:`TokenVerifier`, then guard endpoints
+with :func:`requires_claim`, :func:`requires_scope` or :func:`claim_check`.
+"""
+
+from ._claims import Claims, Namespaces
+from ._clock import Clock, SystemClock
+from ._errors import (
+    ClaimGuardError,
+    ConfigurationError,
+    InsufficientClaims,
+    InvalidRequest,
+    InvalidToken,
+    KeySetUnavailable,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClaimGuardError",
+    "Claims",
+    "Clock",
+    "ConfigurationError",
+    "InsufficientClaims",
+    "InvalidRequest",
+    "InvalidToken",
+    "KeySetUnavailable",
+    "Namespaces",
+    "SystemClock",
+    "__version__",
+]

@@ -1,0 +1,171 @@
+"""Verified claims and the one rule that turns them into request scopes.
+
+The rule (written down once, here):
+
+- ``scope`` (a space-separated string) gives one scope per word;
+- ``permissions`` (Auth0 RBAC, a list of strings) gives one scope per item;
+- each claim under a configured namespace, by its short name ``n``:
+  ``true`` gives ``n``; a string or number ``v`` gives ``n:v``; a list of strings
+  gives ``n:item`` for each string; ``false``, ``null`` and objects give nothing
+  (they stay readable from :attr:`Claims.custom`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ._errors import ConfigurationError
+
+__all__ = ["Claims", "Namespaces"]
+
+
+class Namespaces:
+    """An ordered set of claim namespaces (URL prefixes such as ``https://app.example.com/``).
+
+    A namespace that does not end with ``/`` gets one, so ``https://app.example.com``
+    and ``https://app.example.com/`` mean the same prefix.
+    """
+
+    __slots__ = ("_prefixes",)
+
+    def __init__(self, namespaces: str | Sequence[str] | None = None) -> None:
+        if namespaces is None:
+            raw: Sequence[str] = ()
+        elif isinstance(namespaces, str):
+            raw = (namespaces,)
+        else:
+            raw = tuple(namespaces)
+        prefixes: list[str] = []
+        for ns in raw:
+            if not isinstance(ns, str) or not ns.strip():
+                raise ConfigurationError(f"namespace must be a non-empty string, got {ns!r}")
+            if any(c.isspace() for c in ns):
+                raise ConfigurationError(f"namespace {ns!r} contains white space")
+            prefix = ns if ns.endswith("/") else ns + "/"
+            if prefix in prefixes:
+                raise ConfigurationError(f"namespace {prefix!r} is configured twice")
+            for other in prefixes:
+                if prefix.startswith(other) or other.startswith(prefix):
+                    raise ConfigurationError(
+                        f"namespaces {other!r} and {prefix!r} overlap; a claim name would "
+                        "belong to both"
+                    )
+            prefixes.append(prefix)
+        self._prefixes = tuple(prefixes)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return self._prefixes
+
+    def __bool__(self) -> bool:
+        return bool(self._prefixes)
+
+    def __repr__(self) -> str:
+        return f"Namespaces({list(self._prefixes)!r})"
+
+    def split(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the namespaced claims of ``payload`` under their short names.
+
+        A short name defined under two namespaces in one token is refused: the
+        caller turns the ``ValueError`` into an invalid token, never a silent pick.
+        """
+        custom: dict[str, Any] = {}
+        if not self._prefixes:
+            return custom
+        for name, value in payload.items():
+            for prefix in self._prefixes:
+                if name.startswith(prefix) and len(name) > len(prefix):
+                    short = name[len(prefix) :]
+                    if short in custom:
+                        raise ValueError(f"claim {short!r} is defined under two namespaces")
+                    custom[short] = value
+                    break
+        return custom
+
+
+def _scope_values(short: str, value: Any) -> Iterator[str]:
+    if value is True:
+        yield short
+    elif value is False or value is None:
+        return
+    elif isinstance(value, str):
+        if value and not any(c.isspace() for c in value):
+            yield f"{short}:{value}"
+    elif isinstance(value, int):
+        yield f"{short}:{value}"
+    elif isinstance(value, float):
+        if math.isfinite(value):
+            yield f"{short}:{int(value) if value.is_integer() else value}"
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, str) and item and not any(c.isspace() for c in item):
+                yield f"{short}:{item}"
+
+
+class Claims(Mapping[str, Any]):
+    """A read-only mapping of a verified token's payload.
+
+    ``custom`` holds the namespaced claims under their short names, ``subject`` the
+    ``sub`` claim and ``scopes`` the request scopes derived by the module's rule.
+    """
+
+    __slots__ = ("_custom", "_payload", "_scopes")
+
+    def __init__(self, payload: Mapping[str, Any], namespaces: Namespaces | None = None) -> None:
+        self._payload = dict(payload)
+        ns = namespaces if namespaces is not None else Namespaces()
+        self._custom = ns.split(self._payload)
+        self._scopes = self._derive_scopes()
+
+    def _derive_scopes(self) -> frozenset[str]:
+        scopes: list[str] = []
+        scope = self._payload.get("scope")
+        if isinstance(scope, str):
+            scopes.extend(scope.split())
+        permissions = self._payload.get("permissions")
+        if isinstance(permissions, list):
+            scopes.extend(p for p in permissions if isinstance(p, str) and p and " " not in p)
+        for short, value in self._custom.items():
+            scopes.extend(_scope_values(short, value))
+        return frozenset(scopes)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._payload[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._payload)
+
+    def __len__(self) -> int:
+        return len(self._payload)
+
+    def __repr__(self) -> str:
+        return f"Claims(subject={self.subject!r}, custom={self._custom!r})"
+
+    @property
+    def custom(self) -> Mapping[str, Any]:
+        """The namespaced claims under their short names."""
+        return self._custom
+
+    @property
+    def subject(self) -> str | None:
+        """The ``sub`` claim, or ``None`` when the token has none."""
+        sub = self._payload.get("sub")
+        return sub if isinstance(sub, str) else None
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The request scopes this token grants (see the module docstring)."""
+        return self._scopes
+
+    def lookup(self, name: str) -> tuple[bool, Any]:
+        """Find a claim by short name (under the namespaces), then by plain or full name.
+
+        Returns ``(found, value)``.
+        """
+        if name in self._custom:
+            return True, self._custom[name]
+        if name in self._payload:
+            return True, self._payload[name]
+        return False, None

@@ -1,0 +1,101 @@
+"""The claimguard exception tree.
+
+Every error claimguard raises derives from one root and carries the data a caller
+needs to answer the request: the HTTP status and the RFC 6750 §3.1 error code.
+
+    ClaimGuardError
+     ├── InvalidToken          401  invalid_token       (bad, expired, tampered token)
+     ├── InvalidRequest        400  invalid_request     (malformed Authorization header)
+     ├── InsufficientClaims    403  insufficient_scope  (valid token, missing claim/scope)
+     ├── KeySetUnavailable     503  (none)              (no key can be had; Retry-After)
+     └── ConfigurationError    -    (none)              (raised at construction time)
+
+Foreign exceptions (PyJWT, json, cryptography, httpx) are translated in exactly one
+place each and chained with ``from exc``; they never escape the public API.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClaimGuardError",
+    "ConfigurationError",
+    "InsufficientClaims",
+    "InvalidRequest",
+    "InvalidToken",
+    "KeySetUnavailable",
+]
+
+
+class ClaimGuardError(Exception):
+    """Root of every claimguard error.
+
+    ``status`` is the HTTP status a resource server answers with, ``error`` the
+    RFC 6750 error code (``None`` where the RFC defines none) and ``description`` a
+    human-readable sentence that never echoes unverified token content.
+    """
+
+    status: int = 500
+    error: str | None = None
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class InvalidToken(ClaimGuardError):
+    """The token could not be trusted: malformed, badly signed, expired, wrong audience …
+
+    ``code`` is a stable machine-readable reason (for example ``"expired"``,
+    ``"bad_signature"``, ``"alg_not_allowed"``) suitable for logs and metrics.
+    """
+
+    status = 401
+    error = "invalid_token"
+
+    def __init__(self, code: str, description: str, *, kid: str | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.kid = kid
+
+    def __repr__(self) -> str:
+        return f"InvalidToken(code={self.code!r}, description={self.description!r})"
+
+
+class InvalidRequest(ClaimGuardError):
+    """The request itself is malformed (RFC 6750 §3.1 ``invalid_request``)."""
+
+    status = 400
+    error = "invalid_request"
+
+
+class InsufficientClaims(ClaimGuardError):
+    """A verified token lacks a claim or scope the endpoint requires.
+
+    ``required`` lists the scopes (space-free tokens) the client would need; they go
+    into the ``scope`` attribute of the ``WWW-Authenticate`` challenge.
+    """
+
+    status = 403
+    error = "insufficient_scope"
+
+    def __init__(self, description: str, *, required: tuple[str, ...] = ()) -> None:
+        super().__init__(description)
+        self.required = required
+
+
+class KeySetUnavailable(ClaimGuardError):
+    """No signing key can be had right now (issuer unreachable, nothing cached).
+
+    The token may be perfectly fine; the answer is 503 with ``Retry-After``.
+    """
+
+    status = 503
+    error = None
+
+    def __init__(self, description: str, *, retry_after_seconds: int = 30) -> None:
+        super().__init__(description)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ConfigurationError(ClaimGuardError):
+    """An option is invalid; raised when the object is built, not on a request."""
