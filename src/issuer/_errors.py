@@ -1,0 +1,63 @@
+"""The issuer's exception tree.
+
+IssuerError
+ ├── ConfigError        a configuration problem: file, key, problem
+ └── OAuthError         an RFC 6749 error: ``error`` code, description, HTTP status
+      ├── LoginDenied   an action called ``api.access.deny`` (``access_denied``)
+      └── ActionFailed  an action raised or ran out of the flow budget
+"""
+
+from __future__ import annotations
+
+__all__ = ["ActionFailed", "ConfigError", "IssuerError", "LoginDenied", "OAuthError"]
+
+
+class IssuerError(Exception):
+    """Root of every error the issuer raises on purpose."""
+
+
+class ConfigError(IssuerError):
+    """A configuration problem, rendered as ``FILE: key: problem``."""
+
+    def __init__(self, problem: str, *, key: str = "", file: str = "") -> None:
+        self.problem = problem
+        self.key = key
+        self.file = file
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.file, self.key, self.problem) if part)
+
+
+class OAuthError(IssuerError):
+    """An error with an RFC 6749 §5.2 / §4.1.2.1 ``error`` code."""
+
+    def __init__(self, error: str, description: str = "", *, status_code: int = 400) -> None:
+        self.error = error
+        self.description = description
+        self.status_code = status_code
+        super().__init__(f"{error}: {description}" if description else error)
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+class LoginDenied(OAuthError):
+    """An action denied the login; ``reason`` is what it said."""
+
+    def __init__(self, reason: str, *, error: str = "access_denied", action: str = "") -> None:
+        self.reason = reason
+        self.action = action
+        super().__init__(error, reason, status_code=403)
+
+
+class ActionFailed(OAuthError):
+    """An action raised an exception or the flow ran out of its time budget."""
+
+    def __init__(self, action: str, problem: str) -> None:
+        self.action = action
+        self.problem = problem
+        super().__init__("access_denied", f"action {action!r} failed: {problem}", status_code=403)

@@ -1,0 +1,1 @@
+"""pytest fixtures for the bundled issuer (loaded through the ``pytest11`` entry point)."""
