@@ -1,0 +1,144 @@
+"""Building ``WWW-Authenticate`` challenges and the small JSON error bodies (RFC 6750 §3).
+
+| situation                       | status | ``WWW-Authenticate``                                  |
+|---------------------------------|--------|-------------------------------------------------------|
+| no token sent                   | 401    | ``Bearer realm="…"`` — no error code (RFC 6750 §3.1)  |
+| bad, expired, tampered token    | 401    | ``… error="invalid_token", error_description="…"``    |
+| malformed request               | 400    | ``… error="invalid_request", error_description="…"``  |
+| valid token lacking claims      | 403    | ``… error="insufficient_scope", scope="…"``           |
+| keys unavailable                | 503    | none; ``Retry-After: <seconds>`` instead              |
+
+Bodies are JSON objects with ``error`` and ``error_description``. ``error`` is the RFC 6750
+code where there is one; the two answers without one use ``"unauthorized"`` (no token)
+and ``"temporarily_unavailable"`` (no keys), which never appear in a challenge.
+When configured, every challenge also names the RFC 9728 protected-resource metadata
+document (``resource_metadata="…"``, RFC 9728 §5.1).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from ._errors import ClaimGuardError, ConfigurationError, InsufficientClaims, KeySetUnavailable
+
+__all__ = ["Challenge", "Challenger"]
+
+# RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E; realm is a quoted-string
+# (RFC 9110 §5.6.4), kept to the same characters so no escaping is ever needed.
+_QUOTABLE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+_NOT_QUOTABLE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+_NO_TOKEN_DESCRIPTION = "A bearer token is required."
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A complete error answer: status, headers (``WWW-Authenticate`` et al.) and JSON body."""
+
+    status: int
+    error: str
+    description: str
+    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def body(self) -> bytes:
+        """``{"error": …, "error_description": …}`` as compact JSON."""
+        return json.dumps(
+            {"error": self.error, "error_description": self.description}, separators=(",", ":")
+        ).encode()
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers as ASGI wants them, with ``content-type`` and ``content-length``."""
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in self.headers
+        ]
+        headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-length", str(len(self.body)).encode("ascii")))
+        return headers
+
+    @property
+    def www_authenticate(self) -> str | None:
+        """The ``WWW-Authenticate`` value, or ``None`` for answers that carry none."""
+        for name, value in self.headers:
+            if name == "WWW-Authenticate":
+                return value
+        return None
+
+
+def is_scope_token(value: str) -> bool:
+    """Whether ``value`` is a single RFC 6749 §3.3 scope token."""
+    return _SCOPE_TOKEN.fullmatch(value) is not None
+
+
+class Challenger:
+    """Turns claimguard errors into :class:`Challenge` answers for one protected resource.
+
+    ``realm`` names the protection space (RFC 9110 §11.5); ``resource_metadata_url``, when
+    given, is the RFC 9728 protected-resource metadata URL named in every challenge.
+    """
+
+    __slots__ = ("_params", "realm", "resource_metadata_url")
+
+    def __init__(self, *, realm: str = "api", resource_metadata_url: str | None = None) -> None:
+        if not isinstance(realm, str) or not realm or not _QUOTABLE.fullmatch(realm):
+            raise ConfigurationError(
+                f"realm {realm!r} must be a non-empty string of printable ASCII without "
+                "double quotes or backslashes"
+            )
+        if resource_metadata_url is not None and (
+            not isinstance(resource_metadata_url, str)
+            or not resource_metadata_url.startswith(("https://", "http://"))
+            or not _QUOTABLE.fullmatch(resource_metadata_url)
+            or " " in resource_metadata_url
+        ):
+            raise ConfigurationError(
+                f"resource_metadata_url {resource_metadata_url!r} must be an absolute http(s) URL"
+            )
+        self.realm = realm
+        self.resource_metadata_url = resource_metadata_url
+        params = [f'realm="{realm}"']
+        if resource_metadata_url is not None:
+            params.append(f'resource_metadata="{resource_metadata_url}"')
+        self._params = tuple(params)
+
+    def __repr__(self) -> str:
+        return (
+            f"Challenger(realm={self.realm!r}, "
+            f"resource_metadata_url={self.resource_metadata_url!r})"
+        )
+
+    def missing_token(self) -> Challenge:
+        """401 for a request that sent no bearer token: no error code (RFC 6750 §3.1)."""
+        return Challenge(
+            401, "unauthorized", _NO_TOKEN_DESCRIPTION, (("WWW-Authenticate", self._bearer(())),)
+        )
+
+    def for_error(self, error: ClaimGuardError) -> Challenge:
+        """The answer for ``error``: its status, challenge (or ``Retry-After``) and body."""
+        description = _quotable(error.description)
+        if isinstance(error, KeySetUnavailable):
+            retry_after = max(1, int(error.retry_after_seconds))
+            return Challenge(
+                503, "temporarily_unavailable", description, (("Retry-After", str(retry_after)),)
+            )
+        code = error.error or "invalid_token"
+        params = [f'error="{code}"', f'error_description="{description}"']
+        if isinstance(error, InsufficientClaims):
+            scopes = [s for s in error.required if is_scope_token(s)]
+            if scopes:
+                params.append(f'scope="{" ".join(scopes)}"')
+        status = error.status if error.status in (400, 401, 403) else 401
+        return Challenge(status, code, description, (("WWW-Authenticate", self._bearer(params)),))
+
+    def _bearer(self, params: list[str] | tuple[str, ...]) -> str:
+        return "Bearer " + ", ".join((*self._params, *params))
+
+
+def _quotable(text: str) -> str:
+    return _NOT_QUOTABLE.sub("?", text)[:300]

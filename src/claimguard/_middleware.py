@@ -1,0 +1,257 @@
+"""``ClaimGuardMiddleware``: verifies bearer tokens for ``http`` and ``websocket`` scopes."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import anyio
+from anyio.abc import TaskGroup
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._bearer import bearer_token
+from ._challenge import Challenge, Challenger
+from ._claims import Claims
+from ._clock import Clock
+from ._errors import ClaimGuardError, ConfigurationError, KeySetUnavailable
+from ._user import CHALLENGER_KEY, anonymous, authenticated
+
+__all__ = ["ClaimGuardMiddleware", "PublicPaths"]
+
+# RFC 6455 §7.4.1: 1008 policy violation, 1011 unexpected condition on the server.
+_POLICY_VIOLATION = 1008
+_SERVER_ERROR = 1011
+_DENIAL_EXTENSION = "websocket.http.response"
+_MAX_CLOSE_REASON_BYTES = 123
+
+
+class Verifier(Protocol):
+    """What the middleware needs from :class:`~claimguard.TokenVerifier`."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    async def verify(self, token: str) -> Claims: ...
+
+
+class PublicPaths:
+    """Paths that need no token, matched against the route path (``root_path`` removed).
+
+    An entry ``/docs`` matches ``/docs`` itself and everything below ``/docs/``, but never
+    ``/docsearch``; a trailing slash on the entry changes nothing. The entry ``/`` matches only
+    the root. A request path with a ``.`` or ``..`` segment, a backslash or a NUL is never
+    public, so no spelling of a protected path can pass as a public one.
+    """
+
+    __slots__ = ("_bases", "_prefixes")
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        if isinstance(paths, str):
+            raise ConfigurationError("public_paths must be a sequence of paths, not one string")
+        bases: list[str] = []
+        for path in paths:
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ConfigurationError(f"public path {path!r} must be a string starting with '/'")
+            if any(c in path for c in "?#\\\x00") or _has_dot_segment(path) or "//" in path:
+                raise ConfigurationError(
+                    f"public path {path!r} must be a plain path: no query, fragment, "
+                    "backslash, empty or dot segments"
+                )
+            bases.append(path.rstrip("/") or "/")
+        self._bases = frozenset(bases)
+        self._prefixes = tuple(base + "/" for base in self._bases if base != "/")
+
+    def __repr__(self) -> str:
+        return f"PublicPaths({sorted(self._bases)!r})"
+
+    def __bool__(self) -> bool:
+        return bool(self._bases)
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str) or not self._bases:
+            return False
+        if "\\" in path or "\x00" in path or _has_dot_segment(path):
+            return False
+        return path in self._bases or path.startswith(self._prefixes)
+
+
+def _has_dot_segment(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+def route_path(scope: Mapping[str, Any]) -> str:
+    """The request path below the app's ``root_path`` (ASGI puts both into ``path``)."""
+    path: str = scope.get("path", "")
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if rest == "" or rest.startswith("/"):
+            return rest or "/"
+    return path
+
+
+class ClaimGuardMiddleware:
+    """Pure ASGI middleware that verifies the bearer token of every ``http`` and ``websocket``
+    request and exposes its claims the way Starlette's ``AuthenticationMiddleware`` does.
+
+    - ``scope["auth"]`` is an ``AuthCredentials`` with the token's scopes (see :class:`Claims`)
+      and ``scope["user"]`` a :class:`ClaimsUser`, so ``request.auth.scopes``, ``request.user``
+      and ``starlette.authentication.requires()`` work unchanged.
+    - Requests without a token are answered 401 (no error code, RFC 6750 §3.1) unless their
+      path is in ``public_paths`` (see :class:`PublicPaths`) or ``allow_anonymous`` is true;
+      then they pass with empty credentials and an ``UnauthenticatedUser``. A token that *is*
+      sent must be valid everywhere.
+    - Bad tokens get 401 ``invalid_token``, malformed requests 400 ``invalid_request`` and a
+      key set that cannot be had 503 with ``Retry-After``. A WebSocket handshake is refused
+      with that HTTP answer where the server supports the denial-response extension, else
+      closed with 1008; 503 becomes close 1011.
+    - A WebSocket stays open only while its token is valid: at ``exp`` on the verifier's clock
+      it is closed with 1008 and the endpoint is cancelled.
+    - ``realm`` and ``resource_metadata_url`` (RFC 9728) go into every challenge.
+    - Other scope types (``lifespan`` …) pass through untouched.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: Verifier,
+        public_paths: Iterable[str] = (),
+        allow_anonymous: bool = False,
+        realm: str = "api",
+        resource_metadata_url: str | None = None,
+    ) -> None:
+        if (
+            not callable(getattr(verifier, "verify", None))
+            or getattr(verifier, "clock", None) is None
+        ):
+            raise ConfigurationError(
+                "verifier must be a TokenVerifier (an object with verify() and a clock)"
+            )
+        if not isinstance(allow_anonymous, bool):
+            raise ConfigurationError("allow_anonymous must be True or False")
+        self.app = app
+        self.verifier = verifier
+        self.public_paths = PublicPaths(public_paths)
+        self.allow_anonymous = allow_anonymous
+        self.challenger = Challenger(realm=realm, resource_metadata_url=resource_metadata_url)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            token = bearer_token(scope)
+            claims = None if token is None else await self.verifier.verify(token)
+        except ClaimGuardError as error:
+            await self._refuse(scope, receive, send, error)
+            return
+        if claims is None and not (self.allow_anonymous or route_path(scope) in self.public_paths):
+            await self._refuse(scope, receive, send, None)
+            return
+        auth, user = anonymous() if claims is None else authenticated(claims)
+        scope = {**scope, "auth": auth, "user": user, CHALLENGER_KEY: self.challenger}
+        if scope["type"] == "websocket" and claims is not None:
+            await self._run_until_expiry(scope, receive, send, claims)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, error: ClaimGuardError | None
+    ) -> None:
+        answer = (
+            self.challenger.missing_token() if error is None else self.challenger.for_error(error)
+        )
+        if scope["type"] == "http":
+            await send_http_answer(send, answer)
+        else:
+            await refuse_websocket(
+                scope, receive, send, answer, unavailable=isinstance(error, KeySetUnavailable)
+            )
+
+    async def _run_until_expiry(
+        self, scope: Scope, receive: Receive, send: Send, claims: Claims
+    ) -> None:
+        expires_at = claims.get("exp")
+        if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
+            await self.app(scope, receive, send)
+            return
+        if not math.isfinite(expires_at):
+            await self.app(scope, receive, send)
+            return
+        clock = self.verifier.clock
+        state = _SocketState()
+
+        async def tracked_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                state.closed = True
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            if message["type"] in ("websocket.close", "websocket.http.response.start"):
+                state.closed = True
+            await send(message)
+
+        async def close_at_expiry(task_group: TaskGroup) -> None:
+            await clock.sleep(max(0.0, float(expires_at) - clock.time()))
+            if not state.closed:
+                state.closed = True
+                # The peer may already be gone; there is nothing left to tell it then.
+                with contextlib.suppress(OSError):
+                    await send(_close(_POLICY_VIOLATION, "The access token has expired."))
+            task_group.cancel_scope.cancel()
+
+        failure: Exception | None = None
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(close_at_expiry, task_group)
+            try:
+                await self.app(scope, tracked_receive, tracked_send)
+            except Exception as exc:  # re-raised below, unwrapped from the task group
+                failure = exc
+            task_group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+
+class _SocketState:
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+
+async def send_http_answer(send: Send, answer: Challenge) -> None:
+    """Send ``answer`` as a complete HTTP response."""
+    await send(
+        {"type": "http.response.start", "status": answer.status, "headers": answer.raw_headers}
+    )
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+async def refuse_websocket(
+    scope: Scope, receive: Receive, send: Send, answer: Challenge, *, unavailable: bool = False
+) -> None:
+    """Refuse a WebSocket handshake: the HTTP ``answer`` where the server can send it, else
+    close 1008; close 1011 when ``unavailable`` (the server, not the client, is at fault)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    if not unavailable and _DENIAL_EXTENSION in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": answer.status,
+                "headers": answer.raw_headers,
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": answer.body})
+        return
+    await send(_close(_SERVER_ERROR if unavailable else _POLICY_VIOLATION, answer.description))
+
+
+def _close(code: int, reason: str) -> Message:
+    encoded = reason.encode()[:_MAX_CLOSE_REASON_BYTES]
+    return {"type": "websocket.close", "code": code, "reason": encoded.decode(errors="ignore")}
