@@ -14,8 +14,9 @@ from ._errors import (
     InvalidToken,
     KeySetUnavailable,
 )
-
-__version__ = "0.1.0"
+from ._jwks import KeySetState
+from ._verifier import TokenVerifier
+from ._version import __version__
 
 __all__ = [
     "ClaimGuardError",
@@ -25,8 +26,10 @@ __all__ = [
     "InsufficientClaims",
     "InvalidRequest",
     "InvalidToken",
+    "KeySetState",
     "KeySetUnavailable",
     "Namespaces",
     "SystemClock",
+    "TokenVerifier",
     "__version__",
 ]

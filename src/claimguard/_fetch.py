@@ -1,0 +1,145 @@
+"""Fetching small JSON documents (discovery, JWKS) from the issuer, defensively.
+
+Async httpx with a total deadline, no redirects (a redirect is a failure: the issuer's
+URLs are configuration, not suggestions), a cap on the decoded body size (so neither a
+huge body nor a gzip bomb is read past the cap), a descriptive User-Agent, and ``https``
+required except for loopback hosts. Every failure becomes :class:`FetchError` here,
+chained from the httpx or json exception; none escapes further.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import zlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+
+__all__ = ["FetchError", "JSONFetcher", "url_problem"]
+
+
+_ZLIB_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+class FetchError(Exception):
+    """A document could not be fetched or was not what was expected."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(url: str) -> str | None:
+    """Return why ``url`` may not be fetched from, or ``None`` when it may."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"{url!r} is not a URL"
+    if not parts.hostname:
+        return f"{url!r} has no host"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return None
+    return f"{url!r} must use https (plain http is allowed for loopback hosts only)"
+
+
+class JSONFetcher:
+    """GET a JSON object with a deadline, no redirects and a body-size cap."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None,
+        timeout_seconds: float,
+        max_bytes: int,
+        user_agent: str,
+    ) -> None:
+        self._client = client
+        self._owns_client = client is None
+        self._timeout = timeout_seconds
+        self._max_bytes = max_bytes
+        self._headers = {
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate, identity",
+        }
+
+    def check_url(self, url: str) -> None:
+        problem = url_problem(url)
+        if problem is not None:
+            raise FetchError(problem)
+
+    async def get_json(self, url: str) -> dict[str, Any]:
+        self.check_url(url)
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        try:
+            with anyio.fail_after(self._timeout):
+                body = await self._read(self._client, url)
+        except TimeoutError as exc:
+            raise FetchError(f"{url} did not answer within {self._timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{url} could not be fetched: {type(exc).__name__}") from exc
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise FetchError(f"{url} did not return JSON") from exc
+        if not isinstance(document, dict):
+            raise FetchError(f"{url} did not return a JSON object")
+        return document
+
+    async def _read(self, client: httpx.AsyncClient, url: str) -> bytes:
+        request = client.build_request("GET", url, headers=self._headers, timeout=self._timeout)
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.status_code != 200:
+                raise FetchError(f"{url} answered HTTP {response.status_code}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise FetchError(f"{url} sent more than {self._max_bytes} bytes")
+            if response.is_stream_consumed:
+                # In-process transports hand over a body that is already decoded in memory.
+                body = response.content
+                if len(body) > self._max_bytes:
+                    raise FetchError(f"{url} sent more than {self._max_bytes} bytes")
+                return body
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise FetchError(f"{url} sent more than {self._max_bytes} bytes")
+                chunks.append(chunk)
+            return self._decode(b"".join(chunks), response.headers.get("content-encoding"), url)
+        finally:
+            await response.aclose()
+
+    def _decode(self, raw: bytes, encoding: str | None, url: str) -> bytes:
+        """Undo a content coding with the size cap applied to the output (no gzip bomb)."""
+        coding = (encoding or "identity").strip().lower()
+        if coding == "identity":
+            return raw
+        if coding not in _ZLIB_WBITS:
+            raise FetchError(f"{url} used the unsupported content coding {coding!r}")
+        decompressor = zlib.decompressobj(wbits=_ZLIB_WBITS[coding])
+        try:
+            body = decompressor.decompress(raw, self._max_bytes + 1)
+        except zlib.error as exc:
+            raise FetchError(f"{url} sent a corrupt {coding} body") from exc
+        if len(body) > self._max_bytes or decompressor.unconsumed_tail:
+            raise FetchError(f"{url} sent more than {self._max_bytes} bytes once decompressed")
+        return body
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,247 @@
+"""Fetching and caching the issuer's signing keys (JWKS), with each caching rule named.
+
+- discovery: ``{issuer without trailing slash}/.well-known/openid-configuration``
+  (OpenID Connect Discovery §4), whose ``issuer`` must equal the configured one exactly
+  (§4.3); or an explicit ``jwks_uri``;
+- one in-flight fetch at a time, shared by every caller that needs it (single flight);
+- ``max_age_seconds``: keys older than this are refetched; ``refresh_ahead_seconds``
+  before that, a request that finds its key starts a refresh without waiting for it;
+- ``cooldown_seconds``: after a fetch (good or bad) an unknown ``kid`` does not cause
+  another fetch until the cooldown has passed — made-up kids cost one fetch per window;
+- ``stale_seconds``: when a refetch fails, the last good keys keep serving this long;
+- keys that cannot be used are skipped; a JWKS with no usable key is a failed fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from ._clock import Clock
+from ._errors import InvalidToken, KeySetUnavailable
+from ._fetch import FetchError, JSONFetcher
+from ._jwk import UnusableKey, VerificationKey, parse_jwk
+
+__all__ = ["KeySet", "KeySetState"]
+
+
+@dataclass(frozen=True)
+class KeySetState:
+    """A snapshot of the cache for logs, health checks and tests."""
+
+    jwks_uri: str | None
+    kids: tuple[str | None, ...]
+    fetched_at: float | None
+    last_attempt_at: float | None
+    last_error: str | None
+    fetch_count: int
+    skipped_keys: tuple[str, ...] = field(default=())
+
+
+class KeySet:
+    """The issuer's signing keys, fetched on demand and cached by ``kid``."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        jwks_uri: str | None,
+        fetcher: JSONFetcher,
+        clock: Clock,
+        allowed_algorithms: frozenset[str],
+        max_age_seconds: float,
+        refresh_ahead_seconds: float,
+        cooldown_seconds: float,
+        stale_seconds: float,
+    ) -> None:
+        self._issuer = issuer
+        self._configured_jwks_uri = jwks_uri
+        self._jwks_uri = jwks_uri
+        self._fetcher = fetcher
+        self._clock = clock
+        self._allowed = allowed_algorithms
+        self._max_age = max_age_seconds
+        self._refresh_ahead = refresh_ahead_seconds
+        self._cooldown = cooldown_seconds
+        self._stale = stale_seconds
+        self._keys: dict[str | None, VerificationKey] = {}
+        self._fetched_at: float | None = None
+        self._last_attempt_at: float | None = None
+        self._last_error: str | None = None
+        self._fetch_count = 0
+        self._skipped: tuple[str, ...] = ()
+        self._in_flight: anyio.Event | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.on_keys_removed: Callable[[frozenset[str | None]], None] | None = None
+
+    # -- lookup -------------------------------------------------------------------------
+
+    async def get(self, kid: str | None) -> VerificationKey:
+        """Return the key for ``kid``, fetching the JWKS only when the rules allow it.
+
+        Raises :class:`InvalidToken` for a kid the issuer does not publish and
+        :class:`KeySetUnavailable` when no keys can be had at all.
+        """
+        now = self._clock.time()
+        if self._fetched_at is not None:
+            age = now - self._fetched_at
+            key = self._find(kid)
+            if key is not None and age <= self._max_age + self._stale:
+                # Known keys never wait for the network: refresh beside the request,
+                # or inline only where no background task can be started.
+                if (
+                    age >= self._max_age - self._refresh_ahead
+                    and self._cooldown_over(now)
+                    and not self._refresh_in_background()
+                    and age >= self._max_age
+                ):
+                    await self._refresh()
+                    return self._find(kid) or key
+                return key
+            if key is None and not self._cooldown_over(now):
+                raise self._unknown_kid(kid)
+        elif self._last_attempt_at is not None and not self._cooldown_over(now):
+            raise self._unavailable(now)
+
+        await self._refresh()
+        key = self._find(kid)
+        if self._fetched_at is None or (
+            self._clock.time() - self._fetched_at > self._max_age + self._stale
+        ):
+            raise self._unavailable(self._clock.time())
+        if key is None:
+            raise self._unknown_kid(kid)
+        return key
+
+    def _find(self, kid: str | None) -> VerificationKey | None:
+        key = self._keys.get(kid)
+        if key is None and kid is None and len(self._keys) == 1:
+            # RFC 7515 §4.1.4: kid is optional; without one, only a single key is unambiguous.
+            return next(iter(self._keys.values()))
+        return key
+
+    def _cooldown_over(self, now: float) -> bool:
+        return self._last_attempt_at is None or now - self._last_attempt_at >= self._cooldown
+
+    def _unknown_kid(self, kid: str | None) -> InvalidToken:
+        if kid is None:
+            return InvalidToken(
+                "kid_required", "token has no 'kid' and the issuer has several keys"
+            )
+        return InvalidToken("unknown_kid", "token is signed with a key the issuer does not publish")
+
+    def _unavailable(self, now: float) -> KeySetUnavailable:
+        wait = self._cooldown
+        if self._last_attempt_at is not None:
+            wait = max(1.0, self._cooldown - (now - self._last_attempt_at))
+        return KeySetUnavailable(
+            "the issuer's signing keys cannot be fetched", retry_after_seconds=math.ceil(wait)
+        )
+
+    # -- fetching -----------------------------------------------------------------------
+
+    async def _refresh(self) -> None:
+        """Fetch the JWKS once, however many callers ask at the same time."""
+        if self._in_flight is not None:
+            await self._in_flight.wait()
+            return
+        self._in_flight = done = anyio.Event()
+        try:
+            await self._fetch_and_store()
+        finally:
+            self._in_flight = None
+            done.set()
+
+    def _refresh_in_background(self) -> bool:
+        if self._in_flight is not None:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on asyncio (trio): the caller refreshes inline
+            return False
+        task = loop.create_task(self._refresh())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return True
+
+    async def _fetch_and_store(self) -> None:
+        self._last_attempt_at = self._clock.time()
+        self._fetch_count += 1
+        try:
+            if self._jwks_uri is None:
+                self._jwks_uri = await self._discover()
+            document = await self._fetcher.get_json(self._jwks_uri)
+            keys, skipped = self._parse(document)
+        except FetchError as exc:
+            self._last_error = str(exc)
+            return
+        removed = frozenset(self._keys) - frozenset(keys)
+        self._keys = keys
+        self._skipped = skipped
+        self._fetched_at = self._clock.time()
+        self._last_error = None
+        if removed and self.on_keys_removed is not None:
+            self.on_keys_removed(removed)
+
+    async def _discover(self) -> str:
+        url = self._issuer.rstrip("/") + "/.well-known/openid-configuration"
+        document = await self._fetcher.get_json(url)
+        if document.get("issuer") != self._issuer:
+            raise FetchError(f"discovery document at {url} names another issuer")
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise FetchError(f"discovery document at {url} has no 'jwks_uri'")
+        self._fetcher.check_url(jwks_uri)
+        return jwks_uri
+
+    def _parse(
+        self, document: dict[str, Any]
+    ) -> tuple[dict[str | None, VerificationKey], tuple[str, ...]]:
+        entries = document.get("keys")
+        if not isinstance(entries, list):
+            raise FetchError("JWKS has no 'keys' list")
+        keys: dict[str | None, VerificationKey] = {}
+        skipped: list[str] = []
+        duplicated: set[str | None] = set()
+        for entry in entries:
+            try:
+                key = parse_jwk(entry, self._allowed)
+            except UnusableKey as exc:
+                skipped.append(exc.reason)
+                continue
+            if key.kid in keys:
+                duplicated.add(key.kid)
+            keys[key.kid] = key
+        for kid in duplicated:
+            # Two keys under one kid make the kid ambiguous; use neither.
+            del keys[kid]
+            skipped.append(f"kid {kid!r} appears more than once")
+        if not keys:
+            raise FetchError("JWKS has no usable key: " + "; ".join(skipped or ["it is empty"]))
+        return keys, tuple(skipped)
+
+    # -- inspection ---------------------------------------------------------------------
+
+    def state(self) -> KeySetState:
+        """Return a snapshot: kids, last fetch, last error, fetch count, skipped keys."""
+        return KeySetState(
+            jwks_uri=self._jwks_uri,
+            kids=tuple(self._keys),
+            fetched_at=self._fetched_at,
+            last_attempt_at=self._last_attempt_at,
+            last_error=self._last_error,
+            fetch_count=self._fetch_count,
+            skipped_keys=self._skipped,
+        )
+
+    def __contains__(self, kid: str | None) -> bool:
+        return kid in self._keys
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()

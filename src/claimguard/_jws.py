@@ -1,0 +1,195 @@
+"""Strict parsing of compact JWS (RFC 7515 §7.1) before any cryptography runs.
+
+Only the compact serialization is accepted: exactly three segments of canonical
+base64url (RFC 7515 §2, RFC 4648 §5, no padding, no non-zero trailing bits), within a
+size cap. JSON must be an object without duplicate member names (RFC 7515 §5.2 step 4
+lets us reject them), with finite numbers only and bounded nesting. Everything that
+goes wrong here becomes :class:`InvalidToken` with a stable code.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+from typing import Any, NamedTuple
+
+from ._errors import InvalidToken
+
+__all__ = [
+    "CompactJWS",
+    "Header",
+    "b64_decode",
+    "decode_json_object",
+    "parse_header",
+    "split_compact",
+]
+
+# base64url is decoded by translating the whole token to the standard alphabet once and
+# letting binascii's strict mode reject anything outside it. "+", "/" and "=" are not
+# base64url (RFC 7515 §2: no padding), so they are mapped to a byte strict mode refuses.
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING = (b"", None, b"==", b"=")
+# In canonical base64url the last character of a 2- or 3-character tail carries no
+# unused set bits (RFC 4648 §3.5); anything else decodes to the same bytes as another
+# string, which lets a token be changed without changing its meaning.
+_CANONICAL_LAST = (None, None, frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
+
+# Header parameters whose presence means a form of JOSE claimguard does not accept.
+_REFUSED_HEADER_PARAMS = {
+    "enc": "JWE is not accepted",
+    "zip": "compressed payloads are not accepted",
+    "b64": "unencoded payloads (RFC 7797) are not accepted",
+    "crit": "no critical header extension is understood (RFC 7515 §4.1.11)",
+}
+_MAX_JSON_DEPTH = 32
+
+
+class CompactJWS(NamedTuple):
+    """The parts of a compact JWS: the raw header segment, the payload still encoded
+    (translated to the standard alphabet), the signature and the bytes that were signed."""
+
+    header_segment: str
+    payload: bytes
+    signature: bytes
+    signing_input: bytes
+
+
+class Header(NamedTuple):
+    """The protected header parameters claimguard acts on."""
+
+    alg: str
+    kid: str | None
+    typ: str | None
+
+
+def b64_decode(segment: bytes) -> bytes:
+    """Decode one segment already translated to the standard alphabet; canonical only."""
+    tail = len(segment) % 4
+    padding = _PADDING[tail]
+    if padding is None:
+        raise InvalidToken("malformed", "token segment has an impossible length")
+    canonical_last = _CANONICAL_LAST[tail]
+    if canonical_last is not None and segment[-1] not in canonical_last:
+        raise InvalidToken("malformed", "token segment is not canonical base64url")
+    try:
+        return binascii.a2b_base64(segment + padding, strict_mode=True)
+    except binascii.Error as exc:
+        raise InvalidToken("malformed", "token segment is not base64url") from exc
+
+
+def split_compact(token: str, *, max_bytes: int) -> CompactJWS:
+    """Check the token's shape and size and split it; the header and payload stay encoded."""
+    if len(token) > max_bytes:
+        raise InvalidToken("too_large", f"token is larger than {max_bytes} bytes")
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise InvalidToken("malformed", "token contains non-ASCII characters") from exc
+    parts = raw.translate(_TO_STANDARD).split(b".")
+    if len(parts) != 3:
+        if len(parts) == 5:
+            raise InvalidToken("malformed", "encrypted tokens (JWE) are not accepted")
+        raise InvalidToken("malformed", "token is not a compact JWS of three base64url segments")
+    header, payload, signature = parts
+    if not header or not payload or not signature:
+        raise InvalidToken("malformed", "token has an empty segment")
+    end_of_header = len(header)
+    return CompactJWS(
+        header_segment=token[:end_of_header],
+        payload=payload,
+        signature=b64_decode(signature),
+        signing_input=raw[: end_of_header + 1 + len(payload)],
+    )
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object_without_duplicates,
+    parse_float=_finite_float,
+    parse_constant=_refuse_constant,
+)
+
+
+def _depth_ok(text: str) -> bool:
+    # A cheap bound before the recursive C parser sees the text: nesting needs brackets.
+    if text.count("[") + text.count("{") <= _MAX_JSON_DEPTH:
+        return True
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > _MAX_JSON_DEPTH:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def decode_json_object(segment: bytes, what: str) -> dict[str, Any]:
+    """Decode a (translated) base64url segment holding a JSON object, strictly."""
+    raw = b64_decode(segment)
+    try:
+        text = raw.decode("utf-8")
+        if not _depth_ok(text):
+            raise ValueError("nested too deeply")
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers UnicodeDecodeError, JSONDecodeError, duplicate names,
+        # NaN/Infinity, and integers longer than the interpreter's digit limit.
+        raise InvalidToken("malformed", f"token {what} is not valid JSON") from exc
+    if not isinstance(value, dict):
+        raise InvalidToken("malformed", f"token {what} is not a JSON object")
+    return value
+
+
+def parse_header(segment: str) -> Header:
+    """Decode and check the protected header; refuse JOSE forms claimguard does not accept.
+
+    ``jku``, ``x5u``, ``jwk`` and ``x5c`` are ignored on purpose: keys come only from
+    the issuer's JWKS (RFC 8725 §3.10), so nothing a token says is ever fetched.
+    """
+    header = decode_json_object(segment.encode("ascii").translate(_TO_STANDARD), "header")
+    for param, reason in _REFUSED_HEADER_PARAMS.items():
+        if param in header:
+            raise InvalidToken("unsupported_header", reason)
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise InvalidToken("malformed", "token header has no string 'alg'")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise InvalidToken("malformed", "token header 'kid' is not a string")
+    typ = header.get("typ")
+    if typ is not None and not isinstance(typ, str):
+        raise InvalidToken("malformed", "token header 'typ' is not a string")
+    cty = header.get("cty")
+    if isinstance(cty, str) and cty.upper() == "JWT":
+        raise InvalidToken("unsupported_header", "nested JWTs are not accepted")
+    return Header(alg, kid, typ)

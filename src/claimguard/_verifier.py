@@ -1,0 +1,329 @@
+"""``TokenVerifier``: from a bearer token string to trusted :class:`Claims`, or a clear refusal.
+
+The order of checks is the order of trust: shape and size, header and algorithm policy,
+the key from the issuer's JWKS, the signature, and only then the payload's claims. A
+verified token is remembered (the exact string), so a repeated token costs a dictionary
+lookup plus the time checks, which run again on every hit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import httpx
+from cachetools import LRUCache
+
+from ._claims import Claims, Namespaces
+from ._clock import Clock, SystemClock
+from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
+from ._fetch import JSONFetcher, url_problem
+from ._jwk import SUPPORTED_ALGORITHMS
+from ._jwks import KeySet, KeySetState
+from ._jws import Header, decode_json_object, parse_header, split_compact
+from ._version import __version__
+
+__all__ = ["DEFAULT_ALGORITHMS", "TokenVerifier"]
+
+DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+MAX_LEEWAY_SECONDS = 300
+_HEADER_CACHE_SIZE = 64
+
+
+class _Verified(NamedTuple):
+    claims: Claims
+    exp: float
+    nbf: float | None
+    iat: float | None
+    kid: str | None
+
+
+def _numeric_date(payload: dict[str, Any], name: str) -> float | None:
+    """RFC 7519 §2 NumericDate: a JSON number; bools, strings and non-finite values are refused."""
+    value = payload.get(name)
+    if value is None:
+        if name in payload:
+            raise InvalidToken("invalid_claim", f"'{name}' claim is null")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidToken("invalid_claim", f"'{name}' claim is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidToken("invalid_claim", f"'{name}' claim is not a finite number")
+    return value
+
+
+class TokenVerifier:
+    """Verify bearer JWTs signed by one issuer, with keys from its JWKS.
+
+    ``await verifier.verify(token)`` returns :class:`Claims` or raises
+    :class:`InvalidToken` (401) or :class:`KeySetUnavailable` (503); nothing else escapes.
+
+    Options (all keyword-only, checked here rather than on the first request):
+
+    - ``issuer``: the exact ``iss`` string (Auth0's ends with ``/``); discovery is at
+      ``{issuer without trailing slash}/.well-known/openid-configuration``.
+    - ``audience``: the ``aud`` this API accepts (a string, or several).
+    - ``namespace``: one or more URL prefixes of custom claims (see :class:`Claims`).
+    - ``algorithms``: the allowlist; default RS256, PS256, ES256, EdDSA. ``none`` and
+      HMAC algorithms are refused: keys come from a public JWKS.
+    - ``jwks_uri``: skip discovery and fetch keys from here.
+    - ``leeway_seconds`` (default 30, at most 300) for ``exp``/``nbf``/``iat``;
+      ``max_token_age_seconds`` requires ``iat`` and refuses older tokens;
+      ``require_at_jwt`` requires header ``typ`` ``at+jwt`` (RFC 9068 §4).
+    - ``max_token_bytes`` (default 16 KiB); ``token_cache_size`` (default 4096, 0 disables).
+    - ``http_client`` and ``clock`` are injected collaborators.
+    - ``jwks_*``: see :class:`KeySet`'s rules (max age, refresh ahead, cooldown, stale
+      period, timeout, body cap).
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str | Sequence[str],
+        namespace: str | Sequence[str] | None = None,
+        algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+        jwks_uri: str | None = None,
+        leeway_seconds: float = 30,
+        max_token_age_seconds: float | None = None,
+        require_at_jwt: bool = False,
+        max_token_bytes: int = 16 * 1024,
+        token_cache_size: int = 4096,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
+        jwks_max_age_seconds: float = 600,
+        jwks_refresh_ahead_seconds: float = 60,
+        jwks_cooldown_seconds: float = 30,
+        jwks_stale_seconds: float = 24 * 3600,
+        jwks_timeout_seconds: float = 5,
+        jwks_max_bytes: int = 256 * 1024,
+    ) -> None:
+        if not isinstance(issuer, str) or not issuer:
+            raise ConfigurationError("issuer must be a non-empty string")
+        problem = url_problem(jwks_uri if jwks_uri is not None else issuer)
+        if problem is not None:
+            raise ConfigurationError(f"cannot fetch keys: {problem}")
+        self.issuer = issuer
+        self.audiences = self._check_audience(audience)
+        self.namespaces = Namespaces(namespace)
+        self.algorithms = self._check_algorithms(algorithms)
+        if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise ConfigurationError(f"leeway_seconds must be between 0 and {MAX_LEEWAY_SECONDS}")
+        self.leeway_seconds = float(leeway_seconds)
+        if max_token_age_seconds is not None and max_token_age_seconds <= 0:
+            raise ConfigurationError("max_token_age_seconds must be positive")
+        self.max_token_age_seconds = max_token_age_seconds
+        self.require_at_jwt = require_at_jwt
+        if max_token_bytes < 256:
+            raise ConfigurationError("max_token_bytes must be at least 256")
+        self.max_token_bytes = max_token_bytes
+        if token_cache_size < 0:
+            raise ConfigurationError("token_cache_size must not be negative")
+        for name, value in (
+            ("jwks_max_age_seconds", jwks_max_age_seconds),
+            ("jwks_cooldown_seconds", jwks_cooldown_seconds),
+            ("jwks_timeout_seconds", jwks_timeout_seconds),
+            ("jwks_max_bytes", jwks_max_bytes),
+        ):
+            if value <= 0:
+                raise ConfigurationError(f"{name} must be positive")
+        if not 0 <= jwks_refresh_ahead_seconds < jwks_max_age_seconds:
+            raise ConfigurationError(
+                "jwks_refresh_ahead_seconds must be below jwks_max_age_seconds"
+            )
+        if jwks_stale_seconds < 0:
+            raise ConfigurationError("jwks_stale_seconds must not be negative")
+
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._fetcher = JSONFetcher(
+            client=http_client,
+            timeout_seconds=jwks_timeout_seconds,
+            max_bytes=jwks_max_bytes,
+            user_agent=f"claimguard/{__version__} (JWKS fetch; +https://pypi.org/project/claimguard-asgi/)",
+        )
+        self.key_set = KeySet(
+            issuer=issuer,
+            jwks_uri=jwks_uri,
+            fetcher=self._fetcher,
+            clock=self.clock,
+            allowed_algorithms=self.algorithms,
+            max_age_seconds=jwks_max_age_seconds,
+            refresh_ahead_seconds=jwks_refresh_ahead_seconds,
+            cooldown_seconds=jwks_cooldown_seconds,
+            stale_seconds=jwks_stale_seconds,
+        )
+        self.key_set.on_keys_removed = self._forget_kids
+        self._cache: LRUCache[str, _Verified] | None = (
+            LRUCache(maxsize=token_cache_size) if token_cache_size else None
+        )
+        self._headers: dict[str, Header] = {}
+
+    @staticmethod
+    def _check_audience(audience: str | Sequence[str]) -> frozenset[str]:
+        audiences = (audience,) if isinstance(audience, str) else tuple(audience)
+        if not audiences or not all(isinstance(a, str) and a for a in audiences):
+            raise ConfigurationError("audience must be a non-empty string or strings")
+        return frozenset(audiences)
+
+    @staticmethod
+    def _check_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
+        if isinstance(algorithms, str):
+            raise ConfigurationError("algorithms must be a sequence of names, not one string")
+        chosen = frozenset(algorithms)
+        if not chosen:
+            raise ConfigurationError("algorithms must name at least one algorithm")
+        for alg in chosen:
+            if alg.lower() == "none" or alg.upper().startswith("HS"):
+                raise ConfigurationError(
+                    f"algorithm {alg!r} cannot be used: tokens are checked against public keys "
+                    "from a JWKS (RFC 8725 §2.1, §3.1)"
+                )
+            if alg not in SUPPORTED_ALGORITHMS:
+                raise ConfigurationError(f"unsupported algorithm {alg!r}")
+        return chosen
+
+    # -- verification -------------------------------------------------------------------
+
+    async def verify(self, token: str) -> Claims:
+        """Verify ``token`` and return its claims; see the class docstring for the errors."""
+        if not isinstance(token, str):
+            raise InvalidToken("malformed", "token is not a string")
+        now = self.clock.time()
+        cache = self._cache
+        if cache is not None:
+            hit = cache.get(token)
+            if hit is not None:
+                self._check_times(hit.exp, hit.nbf, hit.iat, now)
+                return hit.claims
+        try:
+            verified = await self._verify_uncached(token, now)
+        except ClaimGuardError:
+            raise
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise InvalidToken("malformed", "token could not be decoded") from exc
+        if cache is not None:
+            cache[token] = verified
+        return verified.claims
+
+    async def _verify_uncached(self, token: str, now: float) -> _Verified:
+        jws = split_compact(token, max_bytes=self.max_token_bytes)
+        header = self._header(jws.header_segment)
+        key = await self.key_set.get(header.kid)
+        check_signature = key.verifiers.get(header.alg)
+        if check_signature is None:
+            # RFC 8725 §3.1: the algorithm must fit the key, never the other way round.
+            raise InvalidToken("alg_key_mismatch", "token algorithm does not match its key")
+        if not check_signature(jws.signing_input, jws.signature):
+            raise InvalidToken("bad_signature", "token signature is invalid")
+        payload = decode_json_object(jws.payload, "payload")
+        exp, nbf, iat = self._check_claims(payload, now)
+        try:
+            claims = Claims(payload, self.namespaces)
+        except ValueError as exc:
+            raise InvalidToken("ambiguous_claim", str(exc)) from exc
+        return _Verified(claims, exp, nbf, iat, key.kid)
+
+    def _header(self, segment: str) -> Header:
+        header = self._headers.get(segment)
+        if header is None:
+            header = parse_header(segment)
+            if header.alg not in self.algorithms:
+                raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
+            if self.require_at_jwt and not _is_at_jwt(header.typ):
+                raise InvalidToken("wrong_type", "token is not an access token (typ at+jwt)")
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.pop(next(iter(self._headers)))
+            self._headers[segment] = header
+        return header
+
+    def _check_claims(
+        self, payload: dict[str, Any], now: float
+    ) -> tuple[float, float | None, float | None]:
+        self._check_issuer(payload)
+        self._check_audience_claim(payload)
+        exp = _numeric_date(payload, "exp")
+        if exp is None:
+            raise InvalidToken("missing_claim", "token has no 'exp' claim")
+        nbf = _numeric_date(payload, "nbf")
+        iat = _numeric_date(payload, "iat")
+        if self.max_token_age_seconds is not None and iat is None:
+            raise InvalidToken("missing_claim", "token has no 'iat' claim")
+        sub = payload.get("sub")
+        if sub is not None and not isinstance(sub, str):
+            raise InvalidToken("invalid_claim", "'sub' claim is not a string")
+        self._check_times(exp, nbf, iat, now)
+        return exp, nbf, iat
+
+    def _check_issuer(self, payload: dict[str, Any]) -> None:
+        # Exact string comparison (RFC 7519 §4.1.1, OpenID Connect Core §3.1.3.7).
+        if payload.get("iss") != self.issuer:
+            raise InvalidToken("wrong_issuer", "token was issued by another issuer")
+
+    def _check_audience_claim(self, payload: dict[str, Any]) -> None:
+        aud = payload.get("aud")
+        if isinstance(aud, str):
+            if aud in self.audiences:
+                return
+        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+            if not self.audiences.isdisjoint(aud):
+                return
+        elif aud is None:
+            raise InvalidToken("missing_claim", "token has no 'aud' claim")
+        else:
+            raise InvalidToken("invalid_claim", "'aud' claim is not a string or list of strings")
+        raise InvalidToken("wrong_audience", "token is not meant for this API")
+
+    def _check_times(self, exp: float, nbf: float | None, iat: float | None, now: float) -> None:
+        leeway = self.leeway_seconds
+        if now >= exp + leeway:
+            raise InvalidToken("expired", "token has expired")
+        if nbf is not None and now + leeway < nbf:
+            raise InvalidToken("not_yet_valid", "token is not valid yet")
+        if iat is not None:
+            if now + leeway < iat:
+                raise InvalidToken("not_yet_valid", "token was issued in the future")
+            max_age = self.max_token_age_seconds
+            if max_age is not None and now - iat > max_age + leeway:
+                raise InvalidToken("too_old", "token is older than this API accepts")
+
+    def _forget_kids(self, kids: frozenset[str | None]) -> None:
+        if self._cache is None:
+            return
+        for token in [t for t, v in self._cache.items() if v.kid in kids]:
+            self._cache.pop(token, None)
+
+    # -- inspection and lifetime --------------------------------------------------------
+
+    def jwks_state(self) -> KeySetState:
+        """The JWKS cache's state: kids, last fetch, last error, fetch count."""
+        return self.key_set.state()
+
+    @property
+    def cached_tokens(self) -> int:
+        """How many verified tokens the cache holds now."""
+        return 0 if self._cache is None else len(self._cache)
+
+    async def aclose(self) -> None:
+        """Stop background refreshes and close the HTTP client if the verifier made it."""
+        await self.key_set.aclose()
+        await self._fetcher.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _is_at_jwt(typ: str | None) -> bool:
+    if typ is None:
+        return False
+    typ = typ.lower()
+    return typ in ("at+jwt", "application/at+jwt")
