@@ -6,6 +6,7 @@ with :func:`requires_claim`, :func:`requires_scope` or :func:`claim_check`.
 
 from ._claims import Claims, Namespaces
 from ._clock import Clock, SystemClock
+from ._decorators import claim_check, requires_claim, requires_scope
 from ._errors import (
     ClaimGuardError,
     ConfigurationError,
@@ -15,12 +16,16 @@ from ._errors import (
     KeySetUnavailable,
 )
 from ._jwks import KeySetState
+from ._middleware import ClaimGuardMiddleware
+from ._user import ClaimsUser
 from ._verifier import TokenVerifier
 from ._version import __version__
 
 __all__ = [
     "ClaimGuardError",
+    "ClaimGuardMiddleware",
     "Claims",
+    "ClaimsUser",
     "Clock",
     "ConfigurationError",
     "InsufficientClaims",
@@ -32,4 +37,7 @@ __all__ = [
     "SystemClock",
     "TokenVerifier",
     "__version__",
+    "claim_check",
+    "requires_claim",
+    "requires_scope",
 ]
