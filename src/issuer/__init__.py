@@ -1,16 +1,39 @@
-"""issuer: a bundled OAuth 2.0 / OpenID Connect issuer that runs post-login actions."""
+"""issuer: a bundled OAuth 2.0 / OpenID Connect issuer that runs post-login actions.
 
+Build one in Python (:class:`Issuer`) or from a TOML file (:meth:`Issuer.from_config`),
+register users, clients, APIs and actions, then use :attr:`Issuer.app` (a Starlette app),
+:meth:`Issuer.login` (tokens without HTTP), :meth:`Issuer.http_client` (an in-process
+``httpx.AsyncClient``) or :meth:`Issuer.serving` (a real loopback port).
+"""
+
+from ._actions import Action
+from ._directory import Api, Client, User
 from ._errors import ActionFailed, ConfigError, IssuerError, LoginDenied, OAuthError
+from ._event import Namespace
+from ._issuer import Issuer, IssuerServer
+from ._keys import SigningKey
+from ._login import TokenSet
+from ._runtime import ExecutionRecord
 from ._serve import bind_socket, serve_in_thread
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Action",
     "ActionFailed",
+    "Api",
+    "Client",
     "ConfigError",
+    "ExecutionRecord",
+    "Issuer",
     "IssuerError",
+    "IssuerServer",
     "LoginDenied",
+    "Namespace",
     "OAuthError",
+    "SigningKey",
+    "TokenSet",
+    "User",
     "__version__",
     "bind_socket",
     "serve_in_thread",

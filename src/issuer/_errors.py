@@ -32,10 +32,18 @@ class ConfigError(IssuerError):
 class OAuthError(IssuerError):
     """An error with an RFC 6749 §5.2 / §4.1.2.1 ``error`` code."""
 
-    def __init__(self, error: str, description: str = "", *, status_code: int = 400) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str = "",
+        *,
+        status_code: int = 400,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.error = error
         self.description = description
         self.status_code = status_code
+        self.headers = headers or {}
         super().__init__(f"{error}: {description}" if description else error)
 
     def to_dict(self) -> dict[str, str]:
@@ -51,7 +59,7 @@ class LoginDenied(OAuthError):
     def __init__(self, reason: str, *, error: str = "access_denied", action: str = "") -> None:
         self.reason = reason
         self.action = action
-        super().__init__(error, reason, status_code=403)
+        super().__init__(error, reason, status_code=403 if error == "access_denied" else 400)
 
 
 class ActionFailed(OAuthError):

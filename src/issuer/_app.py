@@ -1,0 +1,150 @@
+"""The issuer's Starlette routes (DESIGN §2 endpoints)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ._authorize import CSRF_COOKIE, AuthorizeEndpoint
+from ._directory import GRANT_TYPES
+from ._errors import OAuthError
+from ._login import OIDC_SCOPES
+from ._pages import message_page
+from ._params import read_form, request_info
+from ._tokens import userinfo_claims
+
+if TYPE_CHECKING:
+    from ._issuer import Issuer
+
+__all__ = ["build_app"]
+
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _error_response(error: OAuthError) -> JSONResponse:
+    # RFC 6749 §5.2: JSON body, and tokens or errors are never cached.
+    return JSONResponse(
+        error.to_dict(), status_code=error.status_code, headers={**_NO_STORE, **error.headers}
+    )
+
+
+def discovery_document(issuer: Issuer) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3 metadata."""
+    url = issuer.url
+    api_scopes = [s for api in issuer.directory.apis.values() for s in api.scopes]
+    return {
+        "issuer": url,
+        "authorization_endpoint": f"{url}authorize",
+        "token_endpoint": f"{url}oauth/token",
+        "userinfo_endpoint": f"{url}userinfo",
+        "jwks_uri": f"{url}.well-known/jwks.json",
+        "revocation_endpoint": f"{url}oauth/revoke",
+        "end_session_endpoint": f"{url}oidc/logout",
+        "scopes_supported": list(dict.fromkeys([*OIDC_SCOPES, *api_scopes])),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(GRANT_TYPES),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [issuer.keys.active.alg],
+        "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+            "name", "nickname", "updated_at", "email", "email_verified",
+        ],
+    }  # fmt: skip
+
+
+def build_app(issuer: Issuer) -> Starlette:
+    """The Starlette app serving ``issuer`` at the root of its URL."""
+    authorize = AuthorizeEndpoint(issuer, clock=issuer.clock)
+
+    async def openid_configuration(request: Request) -> Response:
+        return JSONResponse(discovery_document(issuer))
+
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(issuer.keys.jwks(), headers={"Cache-Control": "public, max-age=60"})
+
+    async def token(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            tokens = await issuer.token_endpoint.handle(
+                form, request.headers.get("authorization"), request_info(request, body=form)
+            )
+        except OAuthError as exc:
+            return _error_response(exc)
+        return JSONResponse(tokens.to_response(), headers=_NO_STORE)
+
+    async def userinfo(request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="issuer"'})
+        claims = issuer.verify_access_token(value.strip(), audience=f"{issuer.url}userinfo")
+        user = None if claims is None else issuer.directory.user_by_id(str(claims.get("sub")))
+        if claims is None or user is None:
+            # RFC 6750 §3.1
+            return Response(
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="issuer", error="invalid_token"'},
+            )
+        return JSONResponse(
+            userinfo_claims(user, str(claims.get("scope", "")).split()), headers=_NO_STORE
+        )
+
+    async def revoke(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            client = issuer.token_endpoint.authenticate_client(
+                form, request.headers.get("authorization")
+            )
+            if not form.get("token"):
+                raise OAuthError("invalid_request", "token is required")
+        except OAuthError as exc:
+            return _error_response(exc)
+        # RFC 7009 §2.2: 200 whether or not the token was known.
+        issuer.refresh_tokens.revoke(form["token"], client_id=client.client_id)
+        return Response(status_code=200, headers=_NO_STORE)
+
+    async def logout(request: Request) -> Response:
+        params = request.query_params
+        target = params.get("post_logout_redirect_uri") or params.get("returnTo")
+        client = issuer.directory.clients.get(params.get("client_id", ""))
+        allowed = {
+            urlsplit(uri)._replace(path="", query="", fragment="").geturl()
+            for c in ([client] if client else issuer.directory.clients.values())
+            for uri in c.redirect_uris
+        }
+        if target and urlsplit(target)._replace(path="", query="", fragment="").geturl() in allowed:
+            response: Response = RedirectResponse(target, status_code=303)
+        else:
+            response = message_page("Logged out", "You are logged out.")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    async def action_logs(request: Request) -> Response:
+        return JSONResponse(
+            {"executions": [record.to_dict() for record in issuer.action_logs()]}, headers=_NO_STORE
+        )
+
+    return Starlette(
+        routes=[
+            Route("/.well-known/openid-configuration", openid_configuration),
+            Route("/.well-known/jwks.json", jwks),
+            Route("/authorize", authorize.authorize),
+            Route("/login", authorize.login, methods=["POST"]),
+            Route("/oauth/token", token, methods=["POST"]),
+            Route("/userinfo", userinfo, methods=["GET", "POST"]),
+            Route("/oauth/revoke", revoke, methods=["POST"]),
+            Route("/oidc/logout", logout),
+            Route("/v2/logout", logout),
+            Route("/actions/logs", action_logs),
+        ]
+    )

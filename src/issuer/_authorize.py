@@ -1,0 +1,187 @@
+"""The authorization endpoint (RFC 6749 §4.1) and its login form."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ._directory import Client
+from ._errors import OAuthError
+from ._grants import resolve_api
+from ._login import LoginRequest
+from ._pages import login_page, message_page
+from ._params import read_form, request_info, single_params
+
+if TYPE_CHECKING:
+    from ._issuer import Issuer
+
+__all__ = ["AuthorizeEndpoint"]
+
+CSRF_COOKIE = "issuer_csrf"
+TRANSACTION_LIFETIME_SECONDS = 900
+
+
+@dataclass
+class _Transaction:
+    client: Client
+    redirect_uri: str
+    params: Mapping[str, str]
+    csrf_token: str
+    expires_at: float
+
+
+def _redirect(redirect_uri: str, params: Mapping[str, str | None]) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    separator = "&" if "?" in redirect_uri else "?"
+    # 303 so the browser follows the redirect with GET after the form POST.
+    return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=303)
+
+
+class AuthorizeEndpoint:
+    """``GET /authorize`` validates and shows the login form; ``POST /login`` logs in."""
+
+    def __init__(self, issuer: Issuer, *, clock: Callable[[], float]) -> None:
+        self._issuer = issuer
+        self._clock = clock
+        self._transactions: dict[str, _Transaction] = {}
+
+    def _error_redirect(self, txn: _Transaction, error: OAuthError) -> RedirectResponse:
+        return _redirect(
+            txn.redirect_uri,
+            {
+                "error": error.error,
+                "error_description": error.description,
+                "state": txn.params.get("state"),
+            },
+        )
+
+    async def authorize(self, request: Request) -> Response:
+        try:
+            params = single_params(request.query_params.multi_items())
+        except OAuthError as exc:
+            return message_page("Invalid request", exc.description, status_code=400)
+        directory = self._issuer.directory
+        client = directory.clients.get(params.get("client_id", ""))
+        if client is None:
+            return message_page("Invalid request", "Unknown or missing client_id.", status_code=400)
+        redirect_uri = params.get("redirect_uri")
+        if redirect_uri is None and len(client.redirect_uris) == 1:
+            redirect_uri = client.redirect_uris[0]
+        # RFC 6749 §3.1.2.4 / §4.1.2.1: never redirect to an unregistered URI; exact match.
+        if redirect_uri is None or redirect_uri not in client.redirect_uris:
+            return message_page(
+                "Invalid request",
+                "The redirect_uri is missing or not registered for this client.",
+                status_code=400,
+            )
+        now = self._clock()
+        txn = _Transaction(
+            client,
+            redirect_uri,
+            params,
+            secrets.token_urlsafe(24),
+            now + TRANSACTION_LIFETIME_SECONDS,
+        )
+        try:
+            self._validate(txn)
+        except OAuthError as exc:
+            return self._error_redirect(txn, exc)
+        self._transactions = {k: t for k, t in self._transactions.items() if t.expires_at > now}
+        transaction_id = secrets.token_urlsafe(24)
+        self._transactions[transaction_id] = txn
+        response = self._form(transaction_id, txn)
+        response.set_cookie(
+            CSRF_COOKIE,
+            txn.csrf_token,
+            httponly=True,
+            samesite="lax",
+            path="/",
+            max_age=TRANSACTION_LIFETIME_SECONDS,
+        )
+        return response
+
+    def _validate(self, txn: _Transaction) -> None:
+        params, client = txn.params, txn.client
+        if params.get("response_type") != "code":
+            raise OAuthError("unsupported_response_type", "only response_type=code is supported")
+        if "authorization_code" not in client.grant_types:
+            raise OAuthError("unauthorized_client", "the client may not use authorization_code")
+        challenge = params.get("code_challenge")
+        method = params.get("code_challenge_method", "plain" if challenge else None)
+        if challenge is not None and method != "S256":
+            raise OAuthError("invalid_request", "code_challenge_method must be S256")
+        if challenge is None and client.is_public:
+            raise OAuthError("invalid_request", "public clients must use PKCE (code_challenge)")
+        resolve_api(self._issuer.directory, params.get("audience"))
+
+    def _form(
+        self, transaction_id: str, txn: _Transaction, *, email: str = "", error: str | None = None
+    ) -> Response:
+        return login_page(
+            action=f"{self._issuer.url}login",
+            transaction=transaction_id,
+            csrf_token=txn.csrf_token,
+            client_name=txn.client.name,
+            email=email,
+            error=error,
+        )
+
+    async def login(self, request: Request) -> Response:
+        try:
+            form = await read_form(request)
+        except OAuthError as exc:
+            return message_page("Invalid request", exc.description, status_code=400)
+        transaction_id = form.get("transaction", "")
+        txn = self._transactions.get(transaction_id)
+        if txn is None or txn.expires_at <= self._clock():
+            return message_page(
+                "Login expired", "Start the login again from the application.", status_code=400
+            )
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        sent = form.get("csrf_token", "")
+        if not (
+            hmac.compare_digest(cookie, txn.csrf_token)
+            and hmac.compare_digest(sent, txn.csrf_token)
+        ):
+            return message_page(
+                "Invalid request", "The login form is stale; start again.", status_code=403
+            )
+        email = form.get("email", "")
+        user = self._issuer.directory.find_user(email)
+        if user is None or not user.check_password(form.get("password", "")):
+            return self._form(transaction_id, txn, email=email, error="Wrong email or password.")
+        del self._transactions[transaction_id]
+        params = txn.params
+        try:
+            tokens = await self._issuer.pipeline.login(
+                LoginRequest(
+                    user=user,
+                    client=txn.client,
+                    api=resolve_api(self._issuer.directory, params.get("audience")),
+                    requested_scopes=params.get("scope", "openid").split(),
+                    protocol="oidc-basic-profile",
+                    auth_time=self._clock(),
+                    nonce=params.get("nonce"),
+                    redirect_uri=txn.redirect_uri,
+                    state=params.get("state"),
+                    request=request_info(request, query=params),
+                )
+            )
+        except OAuthError as exc:
+            return self._error_redirect(txn, exc)
+        code = self._issuer.codes.issue(
+            client_id=txn.client.client_id,
+            redirect_uri=params.get("redirect_uri"),
+            code_challenge=params.get("code_challenge"),
+            tokens=tokens,
+        )
+        response = _redirect(txn.redirect_uri, {"code": code, "state": params.get("state")})
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response

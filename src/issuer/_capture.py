@@ -1,0 +1,110 @@
+"""Per-execution capture of ``print`` and ``logging`` output.
+
+The current execution's log lines live in a context variable, so concurrent logins (tasks
+or worker threads, which inherit the context) never mix their output. ``sys.stdout`` is
+wrapped only while at least one capture is open; output from outside a capture passes
+through unchanged.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+__all__ = ["ACTIONS_LOGGER", "capture_output"]
+
+ACTIONS_LOGGER = "issuer.actions"
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.partial = ""
+
+    def write(self, text: str) -> None:
+        *complete, self.partial = (self.partial + text).split("\n")
+        self.lines.extend(complete)
+
+    def close(self) -> None:
+        if self.partial:
+            self.lines.append(self.partial)
+            self.partial = ""
+
+
+_current: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar(
+    "issuer_action_output", default=None
+)
+_lock = threading.Lock()
+_open_captures = 0
+
+
+class _StdoutProxy:
+    def __init__(self, wrapped: TextIO) -> None:
+        self.wrapped = wrapped
+
+    def write(self, text: str) -> int:
+        capture = _current.get()
+        if capture is None:
+            return self.wrapped.write(text)
+        capture.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if _current.get() is None:
+            self.wrapped.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+class _CaptureHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        capture = _current.get()
+        if capture is not None:
+            capture.close()
+            capture.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+
+
+_handler = _CaptureHandler(logging.DEBUG)
+
+
+def _install() -> None:
+    global _open_captures
+    with _lock:
+        _open_captures += 1
+        if not isinstance(sys.stdout, _StdoutProxy):
+            sys.stdout = _StdoutProxy(sys.stdout)
+        root = logging.getLogger()
+        if _handler not in root.handlers:
+            root.addHandler(_handler)
+        # Action modules log under this name; their INFO and DEBUG lines belong in the log.
+        actions_logger = logging.getLogger(ACTIONS_LOGGER)
+        if actions_logger.level == logging.NOTSET:
+            actions_logger.setLevel(logging.DEBUG)
+
+
+def _uninstall() -> None:
+    global _open_captures
+    with _lock:
+        _open_captures -= 1
+        if _open_captures == 0 and isinstance(sys.stdout, _StdoutProxy):
+            sys.stdout = sys.stdout.wrapped
+
+
+@contextmanager
+def capture_output() -> Iterator[list[str]]:
+    """Collect the lines printed or logged in this context (and threads started from it)."""
+    capture = _Capture()
+    token = _current.set(capture)
+    _install()
+    try:
+        yield capture.lines
+    finally:
+        capture.close()
+        _current.reset(token)
+        _uninstall()

@@ -1,0 +1,189 @@
+"""Loading the TOML configuration (DESIGN §2) with errors that name file, key and problem."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ConfigError
+
+if TYPE_CHECKING:
+    from ._issuer import Issuer
+
+__all__ = ["load_config"]
+
+_TOP = {
+    "issuer": str,
+    "signing_alg": str,
+    "access_token_lifetime": int,
+    "id_token_lifetime": int,
+    "data_dir": str,
+    "action_budget_seconds": float,
+    "max_token_bytes": int,
+    "apis": list,
+    "clients": list,
+    "users": list,
+    "actions": dict,
+    "secrets": dict,
+}
+_API = {"identifier": str, "scopes": list, "token_dialect": str, "permissions": dict}
+_CLIENT = {
+    "client_id": str,
+    "client_secret": str,
+    "name": str,
+    "redirect_uris": list,
+    "grant_types": list,
+    "metadata": dict,
+}
+_USER = {
+    "email": str,
+    "password": str,
+    "name": str,
+    "email_verified": bool,
+    "app_metadata": dict,
+    "user_metadata": dict,
+    "roles": list,
+}
+_ACTIONS = {"post_login": list, "credentials_exchange": list}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "an array", dict: "a table"}  # fmt: skip
+
+
+def _type_ok(value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _check(
+    table: Any, schema: Mapping[str, type], key: str, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError("must be a table", key=key)
+    where = f"{key}." if key else ""
+    for name, value in table.items():
+        if name not in schema:
+            raise ConfigError(
+                f"unknown key (expected one of: {', '.join(schema)})", key=where + name
+            )
+        if not _type_ok(value, schema[name]):
+            raise ConfigError(
+                f"must be {_TYPE_NAMES[schema[name]]}, not {type(value).__name__}", key=where + name
+            )
+    for name in required:
+        if name not in table:
+            raise ConfigError("is required", key=where + name)
+    return table
+
+
+def _strings(table: dict[str, Any], name: str, key: str) -> list[str]:
+    values = table.get(name, [])
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ConfigError("must be a string", key=f"{key}.{name}[{index}]")
+    return list(values)
+
+
+def _each(items: list[Any], key: str, register: Callable[[dict[str, Any], str], None]) -> None:
+    for index, item in enumerate(items):
+        where = f"{key}[{index}]"
+        try:
+            register(item, where)
+        except ConfigError as exc:
+            if exc.key and not exc.key.startswith(where):
+                exc.key = f"{where}.{exc.key}"
+            elif not exc.key:
+                exc.key = where
+            raise
+
+
+def load_config(path: Path, *, issuer_url: str | None = None) -> Issuer:
+    """Build an :class:`Issuer` from ``path``; every problem is a :class:`ConfigError`."""
+    try:
+        return _load(path, issuer_url)
+    except ConfigError as exc:
+        exc.file = str(path)
+        raise
+
+
+def _load(path: Path, issuer_url: str | None) -> Issuer:
+    from ._issuer import Issuer
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"invalid TOML: {exc}") from exc
+    _check(data, _TOP, "")
+    base = path.parent
+    options: dict[str, Any] = {
+        "issuer_url": issuer_url or data.get("issuer", "http://127.0.0.1:8765/")
+    }
+    for name, option in (
+        ("signing_alg", "signing_alg"),
+        ("access_token_lifetime", "access_token_lifetime_seconds"),
+        ("id_token_lifetime", "id_token_lifetime_seconds"),
+        ("action_budget_seconds", "action_budget_seconds"),
+        ("max_token_bytes", "max_token_bytes"),
+    ):
+        if name in data:
+            options[option] = data[name]
+    if "data_dir" in data:
+        options["data_dir"] = base / data["data_dir"]
+    issuer = Issuer(**options)
+
+    def api(item: dict[str, Any], key: str) -> None:
+        _check(item, _API, key, required=("identifier",))
+        issuer.add_api(
+            item["identifier"],
+            scopes=_strings(item, "scopes", key),
+            token_dialect=item.get("token_dialect", "auth0"),
+            permissions={role: _strings(item["permissions"], role, f"{key}.permissions")
+                         for role in item.get("permissions", {})},
+        )  # fmt: skip
+
+    def client(item: dict[str, Any], key: str) -> None:
+        _check(item, _CLIENT, key, required=("client_id",))
+        extra = {"grant_types": _strings(item, "grant_types", key)} if "grant_types" in item else {}
+        issuer.add_client(
+            item["client_id"],
+            client_secret=item.get("client_secret"),
+            redirect_uris=_strings(item, "redirect_uris", key),
+            name=item.get("name"),
+            metadata=item.get("metadata"),
+            **extra,
+        )
+
+    def user(item: dict[str, Any], key: str) -> None:
+        _check(item, _USER, key, required=("email", "password"))
+        issuer.add_user(
+            item["email"],
+            password=item["password"],
+            name=item.get("name"),
+            email_verified=item.get("email_verified", True),
+            app_metadata=item.get("app_metadata"),
+            user_metadata=item.get("user_metadata"),
+            roles=_strings(item, "roles", key),
+        )
+
+    _each(data.get("apis", []), "apis", api)
+    _each(data.get("clients", []), "clients", client)
+    _each(data.get("users", []), "users", user)
+    actions = _check(data.get("actions", {}), _ACTIONS, "actions")
+    for trigger in actions:
+        for index, source in enumerate(_strings(actions, trigger, "actions")):
+            try:
+                issuer.add_action(base / source, trigger=trigger)
+            except ConfigError as exc:
+                exc.key = f"actions.{trigger}[{index}]"
+                raise
+    for name, value in data.get("secrets", {}).items():
+        if not isinstance(value, str):
+            raise ConfigError("must be a string", key=f"secrets.{name}")
+        issuer.set_secret(name, value)
+    return issuer

@@ -1,0 +1,176 @@
+"""The token endpoint (RFC 6749 §3.2): client authentication and the grants."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from urllib.parse import unquote_plus
+
+from ._codes import CodeStore
+from ._directory import Api, Client, Directory
+from ._errors import OAuthError
+from ._login import LoginPipeline, LoginRequest, TokenSet
+from ._refresh import RefreshStore
+
+__all__ = ["TokenEndpoint", "resolve_api"]
+
+
+def resolve_api(directory: Directory, audience: str | None) -> Api | None:
+    """The API named by ``audience``; without one, the only API if exactly one exists."""
+    if audience:
+        api = directory.apis.get(audience)
+        if api is None:
+            raise OAuthError("invalid_request", f"unknown audience {audience!r}")
+        return api
+    return next(iter(directory.apis.values())) if len(directory.apis) == 1 else None
+
+
+def _invalid_client(description: str, *, basic: bool) -> OAuthError:
+    # RFC 6749 §5.2: 401 with a challenge when the client tried HTTP Basic.
+    headers = {"WWW-Authenticate": 'Basic realm="issuer"'} if basic else None
+    return OAuthError("invalid_client", description, status_code=401, headers=headers)
+
+
+class TokenEndpoint:
+    """Authenticates the client and runs the requested grant."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        pipeline: LoginPipeline,
+        codes: CodeStore,
+        refresh_tokens: RefreshStore,
+        clock: Callable[[], float],
+    ) -> None:
+        self._directory = directory
+        self._pipeline = pipeline
+        self._codes = codes
+        self._refresh_tokens = refresh_tokens
+        self._clock = clock
+
+    def authenticate_client(self, form: Mapping[str, str], authorization: str | None) -> Client:
+        """``client_secret_basic``, ``client_secret_post``, or ``none`` for public clients."""
+        client_id = form.get("client_id")
+        secret = form.get("client_secret")
+        basic = False
+        if authorization and authorization[:6].lower() == "basic ":
+            if secret is not None:
+                raise OAuthError("invalid_request", "use one client authentication method, not two")
+            try:
+                decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+                raw_id, raw_secret = decoded.split(":", 1)
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise _invalid_client("malformed Basic credentials", basic=True) from None
+            # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+            basic_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+            if client_id is not None and client_id != basic_id:
+                raise OAuthError("invalid_request", "client_id differs from the Basic credentials")
+            client_id, basic = basic_id, True
+        if not client_id:
+            raise _invalid_client("client authentication is required", basic=basic)
+        client = self._directory.clients.get(client_id)
+        if client is None:
+            raise _invalid_client("unknown client", basic=basic)
+        if client.is_public:
+            if secret is not None:
+                raise _invalid_client("public clients have no secret", basic=basic)
+            return client
+        if secret is None or not client.check_secret(secret):
+            raise _invalid_client("client authentication failed", basic=basic)
+        return client
+
+    async def handle(
+        self, form: Mapping[str, str], authorization: str | None, request: Mapping[str, object]
+    ) -> TokenSet:
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required")
+        handler = {
+            "authorization_code": self._authorization_code,
+            "refresh_token": self._refresh_token,
+            "password": self._password,
+            "client_credentials": self._client_credentials,
+        }.get(grant_type)
+        if handler is None:
+            raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant_type!r}")
+        client = self.authenticate_client(form, authorization)
+        if grant_type not in client.grant_types:
+            raise OAuthError("unauthorized_client", f"the client may not use {grant_type}")
+        return await handler(client, form, request)
+
+    async def _authorization_code(
+        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+    ) -> TokenSet:
+        code = form.get("code")
+        if not code:
+            raise OAuthError("invalid_request", "code is required")
+        return self._codes.redeem(
+            code,
+            client_id=client.client_id,
+            redirect_uri=form.get("redirect_uri"),
+            code_verifier=form.get("code_verifier"),
+        )
+
+    async def _refresh_token(
+        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+    ) -> TokenSet:
+        token = form.get("refresh_token")
+        if not token:
+            raise OAuthError("invalid_request", "refresh_token is required")
+        grant = self._refresh_tokens.redeem(token, client_id=client.client_id)
+        scopes = grant.scopes
+        if form.get("scope"):
+            narrowed = tuple(form["scope"].split())
+            if not set(narrowed) <= set(scopes):
+                raise OAuthError("invalid_scope", "a refresh may not widen the granted scope")
+            scopes = narrowed
+        user = self._directory.user_by_id(grant.user_id)
+        if user is None:
+            self._refresh_tokens.revoke_family(grant.family_id)
+            raise OAuthError("invalid_grant", "the user no longer exists")
+        api = None if grant.audience is None else self._directory.apis.get(grant.audience)
+        return await self._pipeline.login(
+            LoginRequest(
+                user=user,
+                client=client,
+                api=api,
+                requested_scopes=scopes,
+                protocol="oauth2-refresh-token",
+                auth_time=grant.auth_time,
+                request=request,
+                refresh_family=grant.family_id,
+            )
+        )
+
+    async def _password(
+        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+    ) -> TokenSet:
+        username, password = form.get("username"), form.get("password")
+        if not username or password is None:
+            raise OAuthError("invalid_request", "username and password are required")
+        user = self._directory.find_user(username)
+        if user is None or not user.check_password(password):
+            raise OAuthError("invalid_grant", "Wrong email or password.")
+        return await self._pipeline.login(
+            LoginRequest(
+                user=user,
+                client=client,
+                api=resolve_api(self._directory, form.get("audience")),
+                requested_scopes=form.get("scope", "openid").split(),
+                protocol="oauth2-password",
+                auth_time=self._clock(),
+                request=request,
+            )
+        )
+
+    async def _client_credentials(
+        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+    ) -> TokenSet:
+        api = resolve_api(self._directory, form.get("audience"))
+        if api is None:
+            raise OAuthError("invalid_request", "audience is required")
+        return await self._pipeline.client_credentials(
+            client, api, form.get("scope", "").split(), request
+        )

@@ -1,0 +1,242 @@
+"""The login pipeline: scopes, post-login actions, metadata updates, tokens."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._actionapi import FlowChanges
+from ._actions import Action, Trigger
+from ._directory import Api, Client, Directory, User
+from ._errors import LoginDenied, OAuthError
+from ._refresh import RefreshStore
+from ._runtime import ActionLog, run_flow
+from ._tokens import TokenMinter
+
+__all__ = ["OIDC_SCOPES", "LoginPipeline", "LoginRequest", "TokenSet"]
+
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """The tokens of one successful login or token request."""
+
+    access_token: str
+    id_token: str | None
+    refresh_token: str | None
+    expires_in: int
+    scope: str
+    token_type: str = "Bearer"
+
+    def to_response(self) -> dict[str, Any]:
+        """The RFC 6749 §5.1 response body."""
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+        if self.id_token is not None:
+            body["id_token"] = self.id_token
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        return body
+
+
+@dataclass
+class LoginRequest:
+    """One authentication of ``user`` at ``client``, as post-login actions see it."""
+
+    user: User
+    client: Client
+    api: Api | None
+    requested_scopes: Sequence[str]
+    protocol: str
+    auth_time: float
+    nonce: str | None = None
+    redirect_uri: str | None = None
+    state: str | None = None
+    request: Mapping[str, Any] = field(default_factory=dict)
+    refresh_family: str | None = None
+
+
+def _unique(words: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(w for w in words if w))
+
+
+def _apply_metadata(target: dict[str, Any], updates: Mapping[str, Any]) -> None:
+    for key, value in updates.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _final_scopes(granted: list[str], changes: FlowChanges) -> list[str]:
+    return [
+        s for s in _unique([*granted, *changes.scopes_added]) if s not in changes.scopes_removed
+    ]
+
+
+class LoginPipeline:
+    """Runs the actions of a trigger and mints the resulting tokens."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        minter: TokenMinter,
+        refresh_tokens: RefreshStore,
+        actions: Callable[[Trigger], Sequence[Action]],
+        secrets: Mapping[str, str],
+        log: ActionLog,
+        clock: Callable[[], float],
+        budget_seconds: float,
+    ) -> None:
+        self._directory = directory
+        self._minter = minter
+        self._refresh_tokens = refresh_tokens
+        self._actions = actions
+        self._secrets = secrets
+        self._log = log
+        self._clock = clock
+        self._budget_seconds = budget_seconds
+        self._caches: dict[str, dict[str, Any]] = {}
+
+    async def _run(self, trigger: Trigger, event: dict[str, Any]) -> FlowChanges:
+        changes = await run_flow(
+            self._actions(trigger),
+            trigger=trigger,
+            event=event,
+            budget_seconds=self._budget_seconds,
+            caches=self._caches,
+            log=self._log,
+            clock=self._clock,
+        )
+        if changes.deny_reason is not None:
+            raise LoginDenied(
+                changes.deny_reason, error=changes.deny_code, action=changes.denied_by
+            )
+        return changes
+
+    def _client_event(self, client: Client) -> dict[str, Any]:
+        return {
+            "client_id": client.client_id,
+            "name": client.name,
+            "metadata": dict(client.metadata),
+        }
+
+    async def login(self, request: LoginRequest) -> TokenSet:
+        """Run post-login actions for ``request`` and mint its tokens (and refresh token)."""
+        user, client, api = request.user, request.client, request.api
+        requested = _unique(request.requested_scopes)
+        granted = [
+            s for s in requested if s in OIDC_SCOPES or (api is not None and s in api.scopes)
+        ]
+        first_login = request.refresh_family is None
+        event = {
+            "user": {
+                "user_id": user.user_id,
+                "email": user.email,
+                "email_verified": user.email_verified,
+                "name": user.name,
+                "app_metadata": user.app_metadata,
+                "user_metadata": user.user_metadata,
+                "created_at": user.created_at,
+            },
+            "client": self._client_event(client),
+            "request": dict(request.request),
+            "transaction": {
+                "protocol": request.protocol,
+                "requested_scopes": requested,
+                "redirect_uri": request.redirect_uri,
+                "state": request.state,
+            },
+            "authorization": {"roles": list(user.roles)},
+            "resource_server": {"identifier": None if api is None else api.identifier},
+            "stats": {"logins_count": user.logins_count + (1 if first_login else 0)},
+            "secrets": dict(self._secrets),
+            "connection": {"name": "Username-Password-Authentication", "strategy": "auth0"},
+            "tenant": {"id": "local"},
+        }
+        changes = await self._run("post_login", event)
+        scopes = _final_scopes(granted, changes)
+        access_token = self._minter.access_token(
+            subject=user.user_id,
+            client_id=client.client_id,
+            api=api,
+            scopes=scopes,
+            custom_claims=changes.access_claims,
+            roles=user.roles,
+        )
+        id_token = None
+        if "openid" in scopes:
+            id_token = self._minter.id_token(
+                user=user,
+                client_id=client.client_id,
+                scopes=scopes,
+                access_token=access_token,
+                nonce=request.nonce,
+                auth_time=request.auth_time,
+                custom_claims=changes.id_claims,
+            )
+        refresh_token = None
+        if "offline_access" in scopes and "refresh_token" in client.grant_types:
+            refresh_token = self._refresh_tokens.issue(
+                user_id=user.user_id,
+                client_id=client.client_id,
+                audience=None if api is None else api.identifier,
+                scopes=tuple(requested),
+                auth_time=request.auth_time,
+                family_id=request.refresh_family,
+            )
+        _apply_metadata(user.app_metadata, changes.app_metadata)
+        _apply_metadata(user.user_metadata, changes.user_metadata)
+        if first_login:
+            user.logins_count += 1
+        return TokenSet(
+            access_token=access_token,
+            id_token=id_token,
+            refresh_token=refresh_token,
+            expires_in=self._minter.access_token_lifetime_seconds,
+            scope=" ".join(scopes),
+        )
+
+    async def client_credentials(
+        self, client: Client, api: Api, requested_scopes: Sequence[str], request: Mapping[str, Any]
+    ) -> TokenSet:
+        """Run credentials-exchange actions and mint a machine-to-machine access token."""
+        requested = _unique(requested_scopes)
+        unknown = [s for s in requested if s not in api.scopes]
+        if unknown:
+            raise OAuthError("invalid_scope", f"the API does not define scope {unknown[0]!r}")
+        granted = requested or list(api.scopes)
+        event = {
+            "client": self._client_event(client),
+            "request": dict(request),
+            "transaction": {"requested_scopes": granted},
+            "resource_server": {"identifier": api.identifier},
+            "accessToken": {"scope": granted},
+            "secrets": dict(self._secrets),
+            "tenant": {"id": "local"},
+        }
+        changes = await self._run("credentials_exchange", event)
+        scopes = _final_scopes(granted, changes)
+        access_token = self._minter.access_token(
+            subject=f"{client.client_id}@clients",
+            client_id=client.client_id,
+            api=api,
+            scopes=scopes,
+            custom_claims=changes.access_claims,
+            grant="client-credentials",
+        )
+        return TokenSet(
+            access_token=access_token,
+            id_token=None,
+            refresh_token=None,
+            expires_in=self._minter.access_token_lifetime_seconds,
+            scope=" ".join(scopes),
+        )

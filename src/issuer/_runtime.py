@@ -1,0 +1,131 @@
+"""Running a flow of actions: order, deny, the time budget, and one log record per action."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from ._actionapi import ActionStep, CredentialsExchangeApi, FlowChanges, PostLoginApi
+from ._actions import Action, Trigger
+from ._capture import capture_output
+from ._errors import ActionFailed
+from ._event import Namespace
+
+__all__ = ["ActionLog", "ExecutionRecord", "run_flow"]
+
+
+@dataclass
+class ExecutionRecord:
+    """What one action did in one execution (one login or token request)."""
+
+    execution_id: str
+    action: str
+    trigger: str
+    started_at: float
+    duration_ms: float = 0.0
+    logs: list[str] = field(default_factory=list)
+    claims_added: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    deny_reason: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ActionLog:
+    """The most recent execution records, newest first."""
+
+    def __init__(self, *, max_records: int = 200) -> None:
+        self._records: deque[ExecutionRecord] = deque(maxlen=max_records)
+
+    def append(self, record: ExecutionRecord) -> None:
+        self._records.appendleft(record)
+
+    def records(self) -> list[ExecutionRecord]:
+        return list(self._records)
+
+
+def _apply_metadata(target: dict[str, Any], updates: dict[str, Any]) -> None:
+    for key, value in updates.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+async def _call(action: Action, event: Namespace, api: object) -> None:
+    if action.is_async:
+        await action.function(event, api)
+        return
+    # A sync action runs in a worker thread, abandoned on timeout, so it never blocks the loop.
+    result = await anyio.to_thread.run_sync(action.function, event, api, abandon_on_cancel=True)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def run_flow(
+    actions: Sequence[Action],
+    *,
+    trigger: Trigger,
+    event: dict[str, Any],
+    budget_seconds: float,
+    caches: dict[str, dict[str, Any]],
+    log: ActionLog,
+    clock: Callable[[], float],
+) -> FlowChanges:
+    """Run ``actions`` in order against ``event`` and merge what they asked for.
+
+    A deny lets the current action finish and skips the rest. An exception, or running past
+    the flow's ``budget_seconds``, raises :class:`ActionFailed` naming the action.
+    Metadata changes are visible to later actions through ``event.user``.
+    """
+    changes = FlowChanges()
+    execution_id = secrets.token_hex(8)
+    deadline = anyio.current_time() + budget_seconds
+    event = copy.deepcopy(event)
+    for action in actions:
+        step = ActionStep(action.name, changes)
+        cache = caches.setdefault(action.name, {})
+        api = (
+            PostLoginApi(step, cache)
+            if trigger == "post_login"
+            else CredentialsExchangeApi(step, cache)
+        )
+        if "user" in event:
+            _apply_metadata(event["user"].setdefault("app_metadata", {}), changes.app_metadata)
+            _apply_metadata(event["user"].setdefault("user_metadata", {}), changes.user_metadata)
+        record = ExecutionRecord(execution_id, action.name, trigger, started_at=clock())
+        started = time.perf_counter()
+        try:
+            with capture_output() as lines:
+                try:
+                    with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                        await _call(action, Namespace(event), api)
+                except TimeoutError:
+                    record.error = f"did not finish within the {budget_seconds:g} s flow budget"
+                    raise ActionFailed(action.name, record.error) from None
+                except Exception as exc:
+                    record.error = f"{type(exc).__name__}: {exc}"
+                    raise ActionFailed(action.name, record.error) from exc
+        finally:
+            step.closed = True
+            record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            record.logs = list(lines)
+            record.claims_added = step.claims_added
+            record.warnings = step.warnings
+            if changes.denied_by == action.name:
+                record.deny_reason = changes.deny_reason
+            log.append(record)
+        if changes.deny_reason is not None:
+            break
+    return changes

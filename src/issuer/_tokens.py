@@ -1,0 +1,139 @@
+"""Minting ID tokens and access tokens (Auth0's dialect or RFC 9068's)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jwt
+
+from ._directory import Api, User
+from ._errors import OAuthError
+from ._keys import KeyRing
+
+__all__ = ["TokenMinter", "userinfo_claims"]
+
+
+def _at_hash(access_token: str, alg: str) -> str:
+    # OpenID Connect Core §3.1.3.6: left half of the hash used by the signing algorithm;
+    # Ed25519 signs with SHA-512.
+    digest = (hashlib.sha512 if alg == "EdDSA" else hashlib.sha256)(access_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
+
+
+def userinfo_claims(user: User, scopes: Sequence[str]) -> dict[str, Any]:
+    """Profile claims released for ``scopes`` (OpenID Connect Core §5.4)."""
+    claims: dict[str, Any] = {"sub": user.user_id}
+    if "profile" in scopes:
+        claims.update(
+            name=user.name, nickname=user.email.split("@")[0], updated_at=int(user.created_at)
+        )
+    if "email" in scopes:
+        claims.update(email=user.email, email_verified=user.email_verified)
+    return claims
+
+
+class TokenMinter:
+    """Signs tokens with the key ring's active key; every token carries ``kid``."""
+
+    def __init__(
+        self,
+        *,
+        issuer_url: str,
+        keys: KeyRing,
+        clock: Callable[[], float],
+        access_token_lifetime_seconds: int,
+        id_token_lifetime_seconds: int,
+        max_token_bytes: int,
+    ) -> None:
+        self.issuer_url = issuer_url
+        self.keys = keys
+        self._clock = clock
+        self.access_token_lifetime_seconds = access_token_lifetime_seconds
+        self._id_token_lifetime_seconds = id_token_lifetime_seconds
+        self._max_token_bytes = max_token_bytes
+
+    def _sign(self, payload: dict[str, Any], *, typ: str, kind: str) -> str:
+        key = self.keys.active
+        token = jwt.encode(
+            payload, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": typ}
+        )
+        if len(token) > self._max_token_bytes:
+            raise OAuthError(
+                "server_error",
+                f"the {kind} would be {len(token)} bytes, over the"
+                f" {self._max_token_bytes}-byte budget; add fewer or smaller claims",
+                status_code=500,
+            )
+        return token
+
+    def access_token(
+        self,
+        *,
+        subject: str,
+        client_id: str,
+        api: Api | None,
+        scopes: Sequence[str],
+        custom_claims: dict[str, Any],
+        roles: Sequence[str] = (),
+        grant: str | None = None,
+    ) -> str:
+        """An access token for ``api`` (or for /userinfo only, when there is no API)."""
+        now = int(self._clock())
+        userinfo = f"{self.issuer_url}userinfo"
+        audience: str | list[str]
+        if api is None:
+            audience = userinfo
+        elif "openid" in scopes:
+            audience = [api.identifier, userinfo]
+        else:
+            audience = api.identifier
+        payload: dict[str, Any] = {
+            **custom_claims,
+            "iss": self.issuer_url,
+            "sub": subject,
+            "aud": audience,
+            "iat": now,
+            "exp": now + self.access_token_lifetime_seconds,
+            "jti": secrets.token_urlsafe(16),
+            "scope": " ".join(scopes),
+        }
+        rfc9068 = api is not None and api.token_dialect == "rfc9068"
+        # RFC 9068 §2.2 names the client `client_id`; Auth0 uses `azp`.
+        payload["client_id" if rfc9068 else "azp"] = client_id
+        if grant == "client-credentials":
+            payload["gty"] = grant
+        permissions = None if api is None else api.permissions_for(roles)
+        if permissions is not None:
+            payload["permissions"] = permissions
+        return self._sign(payload, typ="at+jwt" if rfc9068 else "JWT", kind="access token")
+
+    def id_token(
+        self,
+        *,
+        user: User,
+        client_id: str,
+        scopes: Sequence[str],
+        access_token: str,
+        nonce: str | None,
+        auth_time: float,
+        custom_claims: dict[str, Any],
+    ) -> str:
+        """An ID token for ``client_id`` (OpenID Connect Core §2)."""
+        now = int(self._clock())
+        payload: dict[str, Any] = {
+            **custom_claims,
+            **userinfo_claims(user, scopes),
+            "iss": self.issuer_url,
+            "aud": client_id,
+            "iat": now,
+            "exp": now + self._id_token_lifetime_seconds,
+            "auth_time": int(auth_time),
+            "at_hash": _at_hash(access_token, self.keys.active.alg),
+        }
+        if nonce is not None:
+            payload["nonce"] = nonce
+        return self._sign(payload, typ="JWT", kind="ID token")
