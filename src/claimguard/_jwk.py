@@ -31,7 +31,14 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 _EC_ALG_FOR_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _EC_COORD_BYTES = {"ES256": 32, "ES384": 48, "ES512": 66}
 _RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-SUPPORTED_ALGORITHMS = _RSA_ALGS | frozenset(_EC_ALG_FOR_CURVE.values()) | {"EdDSA"}
+# RFC 9864 names the fully-specified "Ed25519" and "Ed448" and deprecates "EdDSA".
+_OKP_ALGS_FOR_CURVE = {
+    "Ed25519": frozenset({"EdDSA", "Ed25519"}),
+    "Ed448": frozenset({"EdDSA", "Ed448"}),
+}
+SUPPORTED_ALGORITHMS = (
+    _RSA_ALGS | frozenset(_EC_ALG_FOR_CURVE.values()) | {"EdDSA", "Ed25519", "Ed448"}
+)
 
 Verify = Callable[[bytes, bytes], bool]
 """``verify(signing_input, signature) -> bool``; never raises."""
@@ -121,9 +128,10 @@ def _candidate_algorithms(jwk: Mapping[str, Any]) -> frozenset[str]:
             raise UnusableKey(f"unsupported EC curve {jwk.get('crv')!r}")
         return frozenset({alg})
     if kty == "OKP":
-        if jwk.get("crv") not in ("Ed25519", "Ed448"):
+        algs = _OKP_ALGS_FOR_CURVE.get(jwk.get("crv"))  # type: ignore[arg-type]
+        if algs is None:
             raise UnusableKey(f"unsupported OKP curve {jwk.get('crv')!r}")
-        return frozenset({"EdDSA"})
+        return algs
     if kty == "oct":
         raise UnusableKey("symmetric keys are never used with a JWKS")
     raise UnusableKey(f"unsupported key type {kty!r}")
@@ -150,8 +158,9 @@ def parse_jwk(jwk: Any, allowed_algorithms: frozenset[str]) -> VerificationKey:
     _check_intended_use(jwk)
     algorithms = _candidate_algorithms(jwk)
     key_alg = jwk.get("alg")
-    if key_alg is not None:
-        # RFC 7517 §4.4: a key that names its algorithm is used with that one only.
+    if key_alg is not None and not (jwk.get("kty") == "OKP" and key_alg in algorithms):
+        # RFC 7517 §4.4: a key that names its algorithm is used with that one only
+        # ("EdDSA" and its RFC 9864 name for the key's curve are the same algorithm).
         algorithms = algorithms & {key_alg}
     algorithms = algorithms & allowed_algorithms
     if not algorithms:
@@ -175,7 +184,8 @@ def parse_jwk(jwk: Any, allowed_algorithms: frozenset[str]) -> VerificationKey:
             okp_key = OKPAlgorithm.from_jwk(jwk)
             if not isinstance(okp_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
                 raise UnusableKey("not an EdDSA public key")
-            verifiers = {"EdDSA": _okp_verifier(okp_key)}
+            verify = _okp_verifier(okp_key)
+            verifiers = dict.fromkeys(algorithms, verify)
     except (PyJWTError, ValueError, TypeError, KeyError) as exc:
         # Off-curve points, bad base64 and missing members all land here.
         raise UnusableKey(f"key material is invalid: {exc}") from exc

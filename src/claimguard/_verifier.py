@@ -27,7 +27,7 @@ from ._version import __version__
 
 __all__ = ["DEFAULT_ALGORITHMS", "TokenVerifier"]
 
-DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
 MAX_LEEWAY_SECONDS = 300
 _HEADER_CACHE_SIZE = 64
 
@@ -66,7 +66,8 @@ class TokenVerifier:
       ``{issuer without trailing slash}/.well-known/openid-configuration``.
     - ``audience``: the ``aud`` this API accepts (a string, or several).
     - ``namespace``: one or more URL prefixes of custom claims (see :class:`Claims`).
-    - ``algorithms``: the allowlist; default RS256, PS256, ES256, EdDSA. ``none`` and
+    - ``algorithms``: the allowlist; default RS256, PS256, ES256, EdDSA and its
+      fully-specified name Ed25519 (RFC 9864). ``none`` and
       HMAC algorithms are refused: keys come from a public JWKS.
     - ``jwks_uri``: skip discovery and fetch keys from here.
     - ``leeway_seconds`` (default 30, at most 300) for ``exp``/``nbf``/``iat``;

@@ -138,6 +138,8 @@ def mint(rsa_key: SigningKey, clock: FakeClock) -> Minter:
             del payload[name]
         hdr: dict[str, Any] = {"kid": key.kid}
         hdr.update(headers or {})
+        for name in [k for k, v in hdr.items() if v is _DROP]:
+            del hdr[name]
         return jwt.encode(payload, key.private, algorithm=key.alg, headers=hdr)
 
     return _mint
