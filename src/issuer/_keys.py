@@ -77,7 +77,9 @@ class SigningKey:
         return cls(alg, _generate(alg), created_at)
 
     def jwk(self) -> dict[str, Any]:
-        return {**self.public_jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
+        # RFC 7517 §4.3: `use` and `key_ops` should not both be present.
+        public = {k: v for k, v in self.public_jwk.items() if k != "key_ops"}
+        return {**public, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
     def to_record(self, state: str) -> dict[str, Any]:
         pem = self.private_key.private_bytes(

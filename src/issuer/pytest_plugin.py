@@ -1,1 +1,79 @@
-"""pytest fixtures for the bundled issuer (loaded through the ``pytest11`` entry point)."""
+"""pytest fixtures for the bundled issuer (loaded through the ``pytest11`` entry point).
+
+Fixtures:
+
+``issuer_config``
+    Path of a TOML configuration, or ``None`` for the ready-made issuer. Defaults to the
+    path given by the ``@pytest.mark.issuer_config("issuer.toml")`` marker (relative to
+    the test file), else ``None``; override the fixture to choose per module or directory.
+``issuer``
+    An in-process :class:`issuer.Issuer`. Use ``issuer.app``, ``await issuer.login(email)``
+    and ``issuer.http_client()``. Without a configuration it has API
+    ``https://api.example.com`` (scope ``read:messages``), client ``test-app`` with secret
+    ``test-secret`` (all grants, redirect ``http://127.0.0.1/callback``), users
+    ``alice@example.com`` / ``alice-password`` (``app_metadata.roles = ["premium"]``) and
+    ``bob@example.com`` / ``bob-password``, and a post-login action adding
+    ``https://myapp.example.com/premium: true`` for premium users.
+``issuer_server``
+    The same issuer served by uvicorn on a free 127.0.0.1 port, for the test's duration:
+    an :class:`issuer.IssuerServer` with ``.url`` (the issuer identifier, trailing slash)
+    and ``.issuer``.
+
+The module imports nothing heavy; the issuer package is loaded when a fixture is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from ._issuer import Issuer, IssuerServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "issuer_config(path): TOML configuration for the issuer fixtures"
+    )
+
+
+@pytest.fixture
+def issuer_config(request: pytest.FixtureRequest) -> Path | None:
+    """The configuration file for ``issuer`` and ``issuer_server`` (``None``: ready-made)."""
+    marker = request.node.get_closest_marker("issuer_config")
+    if marker is None:
+        return None
+    path = Path(marker.args[0])
+    return path if path.is_absolute() else Path(request.path).parent / path
+
+
+@pytest.fixture
+def issuer(issuer_config: Path | None) -> Issuer:
+    """An in-process issuer, built from ``issuer_config`` or ready-made."""
+    from ._defaults import default_issuer
+    from ._issuer import Issuer
+
+    if issuer_config is not None:
+        return Issuer.from_config(issuer_config)
+    return default_issuer()
+
+
+@pytest.fixture
+def issuer_server(issuer_config: Path | None) -> Iterator[IssuerServer]:
+    """The issuer served on a real 127.0.0.1 port; ``.url`` and ``.issuer``."""
+    from ._defaults import default_issuer
+    from ._issuer import Issuer, IssuerServer
+    from ._serve import bind_socket, serve_in_thread, socket_url
+
+    with bind_socket("127.0.0.1", 0) as sock:
+        url = socket_url(sock) + "/"
+        built = (
+            Issuer.from_config(issuer_config, issuer_url=url)
+            if issuer_config is not None
+            else default_issuer(issuer_url=url)
+        )
+        with serve_in_thread(built.app, sock=sock):
+            yield IssuerServer(url=built.url, issuer=built)

@@ -1,0 +1,115 @@
+"""Command line: ``python -m issuer serve|token --config FILE ...``.
+
+``serve`` prints the issuer URL on one line once it accepts connections. ``token`` prints
+an access token for a user; it verifies against a running ``serve`` of the same file only
+when the file sets ``data_dir`` (so both use the same persisted keys). Configuration
+problems print ``error: FILE: key: problem`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit
+
+import anyio
+
+from ._errors import ConfigError, IssuerError
+from ._issuer import Issuer
+from ._serve import bind_socket, serve_in_thread, socket_url
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m issuer", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the issuer over HTTP")
+    serve.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+    serve.add_argument("--host", help=f"interface to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, help="port; 0 picks a free one (default from config)")
+    token = commands.add_parser("token", help="print an access token for a user")
+    token.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+    token.add_argument("--user", required=True, help="the user's email")
+    token.add_argument("--audience", help="API identifier (default: the only API)")
+    token.add_argument("--client", help="client_id (default: the only client)")
+    token.add_argument("--scope", default="openid profile email", help="requested scopes")
+    token.add_argument("--id-token", action="store_true", help="print the ID token instead")
+    return parser
+
+
+def _configured_url(path: Path) -> str | None:
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("issuer")
+    except (OSError, ValueError):
+        return None  # the full load reports it properly
+    return value if isinstance(value, str) else None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    configured = _configured_url(args.config)
+    parts = urlsplit(configured) if configured else None
+    host = args.host or (parts.hostname if parts and parts.hostname else DEFAULT_HOST)
+    port = (
+        args.port
+        if args.port is not None
+        else (parts.port if parts and parts.port else DEFAULT_PORT)
+    )
+    keep_configured = configured is not None and args.host is None and args.port is None
+    Issuer.from_config(args.config)  # report configuration errors before binding
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with sock:
+        url = configured if keep_configured and configured else socket_url(sock) + "/"
+        issuer = Issuer.from_config(args.config, issuer_url=url)
+        with serve_in_thread(issuer.app, sock=sock):
+            print(issuer.url, flush=True)
+            while not stop.wait(0.5):
+                pass
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    issuer = Issuer.from_config(args.config)
+    tokens = anyio.run(
+        lambda: issuer.login(
+            args.user, client_id=args.client, audience=args.audience, scope=args.scope
+        )
+    )
+    if args.id_token and tokens.id_token is None:
+        print("error: no ID token (request the openid scope)", file=sys.stderr)
+        return 1
+    print(tokens.id_token if args.id_token else tokens.access_token, flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _serve(args) if args.command == "serve" else _token(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except IssuerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
