@@ -1,4 +1,3 @@
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ def seed_issuer() -> Issuer:
 
 
 @pytest.fixture
-def bare_issuer(clock: FakeClock) -> Iterator[Issuer]:
+def bare_issuer(clock: FakeClock) -> Issuer:
     issuer = Issuer(clock=clock, action_budget_seconds=0.5)
     issuer.add_api("https://api.example.com", scopes=["read:messages"])
     issuer.add_client(
@@ -48,4 +47,4 @@ def bare_issuer(clock: FakeClock) -> Iterator[Issuer]:
     )
     issuer.add_user("alice@example.com", password="alice-pw", app_metadata={"roles": ["premium"]})
     issuer.add_user("bob@example.com", password="bob-pw", app_metadata={"roles": []})
-    yield issuer
+    return issuer
