@@ -89,7 +89,7 @@ class ClaimRequirement(Requirement):
         if not ok:
             # Never echo the token's value: only what was required.
             raise InsufficientClaims(
-                f"The claim {self.name!r} does not grant {self.scopes[0]!r}.", required=self.scopes
+                f"The token does not grant {self.scopes[0]!r}.", required=self.scopes
             )
 
 

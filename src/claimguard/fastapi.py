@@ -1,0 +1,149 @@
+"""FastAPI dependencies on verified claims that also put the bearer scheme into OpenAPI.
+
+Mount :class:`~claimguard.ClaimGuardMiddleware` as usual (it verifies the token), then::
+
+    from claimguard.fastapi import CurrentClaims, require_claim, require_scope
+
+    @app.get("/premium")
+    async def premium(claims: Claims = require_claim("premium")) -> dict[str, str]: ...
+
+    @app.get("/messages", dependencies=[require_scope("read:messages")])
+    async def messages(claims: CurrentClaims) -> list[str]: ...
+
+Every operation using one of these declares the ``bearerAuth`` HTTP bearer scheme (JWT),
+so ``/docs`` shows the lock, and lists what it requires as the scheme's scopes (role
+names, as OpenAPI 3.1 §4.8.30 allows for non-OAuth schemes). Leave ``/docs`` and
+``/openapi.json`` reachable with ``public_paths=["/docs", "/openapi.json"]``.
+
+Denials are ``HTTPException``\\ s with the RFC 6750 status and ``WWW-Authenticate``
+challenge of the middleware (401 without an error code when anonymous, 403
+``insufficient_scope`` with ``scope="…"``); FastAPI puts ``{"error", "error_description"}``
+under ``detail``. On WebSocket routes a denial closes the socket with 1008.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Security, WebSocketException
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+
+from ._challenge import Challenge
+from ._claims import Claims
+from ._errors import InsufficientClaims
+from ._requirements import (
+    ClaimRequirement,
+    PredicateRequirement,
+    Requirement,
+    Scalar,
+    ScopeRequirement,
+)
+from ._user import challenger_of, claims_of
+
+__all__ = [
+    "ClaimGuardBearer",
+    "CurrentClaims",
+    "bearer_scheme",
+    "current_claims",
+    "optional_claims",
+    "require_check",
+    "require_claim",
+    "require_scope",
+]
+
+_UNSET: Any = object()
+_POLICY_VIOLATION = 1008
+
+
+class ClaimGuardBearer(SecurityBase):
+    """The HTTP bearer (JWT) security scheme; as a dependency it gives the request's
+    verified :class:`~claimguard.Claims`, or ``None`` for an anonymous request.
+
+    The token itself is verified by the middleware, never here.
+    """
+
+    def __init__(self, *, scheme_name: str = "bearerAuth", description: str | None = None) -> None:
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.scheme_name = scheme_name
+
+    async def __call__(self, connection: HTTPConnection) -> Claims | None:
+        return claims_of(connection.scope)
+
+
+bearer_scheme = ClaimGuardBearer(
+    description=(
+        "An access token (JWT) from the issuer, verified by claimguard. The scopes an "
+        "operation lists are the claims and scopes its token must carry."
+    )
+)
+
+
+OptionalBearerClaims = Annotated[Claims | None, Security(bearer_scheme)]
+
+
+async def optional_claims(claims: OptionalBearerClaims) -> Claims | None:
+    """Dependency: the verified claims, or ``None`` when the request is anonymous."""
+    return claims
+
+
+async def current_claims(connection: HTTPConnection, claims: OptionalBearerClaims) -> Claims:
+    """Dependency: the verified claims; an anonymous request is denied with 401."""
+    if claims is None:
+        raise _denial(connection, challenger_of(connection.scope).missing_token())
+    return claims
+
+
+CurrentClaims = Annotated[Claims, Depends(current_claims)]
+"""``claims: CurrentClaims`` in a path operation: the verified claims, 401 if anonymous."""
+
+
+def require_claim(name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UNSET) -> Any:
+    """Dependency on the claim ``name``, with the rules of :func:`claimguard.requires_claim`.
+
+    Use it as a parameter default (``claims: Claims = require_claim("premium")``), in
+    ``Annotated[Claims, require_claim(...)]`` or in ``dependencies=[...]``.
+    """
+    options: dict[str, Any] = {}
+    if equals is not _UNSET:
+        options["equals"] = equals
+    if includes is not _UNSET:
+        options["includes"] = includes
+    return _dependency(ClaimRequirement(name, **options))
+
+
+def require_scope(*scopes: str) -> Any:
+    """Dependency on every one of ``scopes``, as :func:`claimguard.requires_scope`."""
+    return _dependency(ScopeRequirement(*scopes))
+
+
+def require_check(
+    predicate: Callable[[Claims], bool],
+    *,
+    description: str = "The token's claims do not allow this request.",
+    scopes: tuple[str, ...] = (),
+) -> Any:
+    """Dependency on ``predicate(claims)``, as :func:`claimguard.claim_check`."""
+    return _dependency(PredicateRequirement(predicate, description=description, scopes=scopes))
+
+
+def _dependency(requirement: Requirement) -> Any:
+    async def check(connection: HTTPConnection, claims: CurrentClaims) -> Claims:
+        try:
+            requirement.check(claims)
+        except InsufficientClaims as error:
+            raise _denial(connection, challenger_of(connection.scope).for_error(error)) from None
+        return claims
+
+
+def _denial(connection: HTTPConnection, answer: Challenge) -> Exception:
+    if isinstance(connection, WebSocket):
+        return WebSocketException(_POLICY_VIOLATION, answer.description[:120])
+    return HTTPException(
+        answer.status,
+        detail={"error": answer.error, "error_description": answer.description},
+        headers=dict(answer.headers),
+    )
