@@ -138,6 +138,8 @@ def _dependency(requirement: Requirement) -> Any:
             raise _denial(connection, challenger_of(connection.scope).for_error(error)) from None
         return claims
 
+    return Security(check, scopes=list(requirement.scopes))
+
 
 def _denial(connection: HTTPConnection, answer: Challenge) -> Exception:
     if isinstance(connection, WebSocket):
