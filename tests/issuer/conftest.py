@@ -37,7 +37,7 @@ def seed_issuer() -> Issuer:
 
 @pytest.fixture
 def bare_issuer(clock: FakeClock) -> Issuer:
-    issuer = Issuer(clock=clock, action_budget_seconds=0.5)
+    issuer = Issuer(clock=clock, signing_alg="ES256", action_budget_seconds=0.5)
     issuer.add_api("https://api.example.com", scopes=["read:messages"])
     issuer.add_client(
         "app",

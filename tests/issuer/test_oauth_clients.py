@@ -72,6 +72,7 @@ async def test_authlib_completes_authorization_code_with_pkce_then_refresh(
         assert posted.status_code == 303
         location = posted.headers["location"]
         assert location.startswith(callback_url + "?")
+        assert f"state={state}" in location
         token = await oauth.fetch_token(
             f"{url}oauth/token", authorization_response=location, code_verifier=verifier
         )

@@ -1,0 +1,213 @@
+"""Running post-login actions: order, deny, failures, the budget, captured output."""
+
+import logging
+import threading
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+from issuer import ActionFailed, Issuer, LoginDenied
+
+from .conftest import PREMIUM
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_deny_finishes_the_action_and_skips_the_rest(bare_issuer: Issuer) -> None:
+    ran: list[str] = []
+
+    def gate(event: Any, api: Any) -> None:
+        api.access.deny("no premium, no entry")
+        ran.append("gate finished")
+
+    def later(event: Any, api: Any) -> None:
+        ran.append("later")
+
+    bare_issuer.add_action(gate)
+    bare_issuer.add_action(later)
+    with pytest.raises(LoginDenied) as denied:
+        await bare_issuer.login("bob@example.com")
+    assert denied.value.error == "access_denied"
+    assert denied.value.reason == "no premium, no entry"
+    assert denied.value.action == "gate"
+    assert ran == ["gate finished"]
+    assert bare_issuer.action_logs()[0].deny_reason == "no premium, no entry"
+
+
+async def test_an_action_that_raises_fails_the_login_naming_it(bare_issuer: Issuer) -> None:
+    def broken(event: Any, api: Any) -> None:
+        raise KeyError("plan")
+
+    bare_issuer.add_action(broken)
+    with pytest.raises(ActionFailed, match="'broken'.*KeyError") as failed:
+        await bare_issuer.login("alice@example.com")
+    assert failed.value.action == "broken"
+    assert bare_issuer.action_logs()[0].error == "KeyError: 'plan'"
+
+
+async def test_a_hanging_action_fails_within_budget_while_other_logins_proceed(
+    bare_issuer: Issuer,
+) -> None:
+    release = threading.Event()
+
+    def hang(event: Any, api: Any) -> None:
+        if event.user.email == "bob@example.com":
+            release.wait()
+
+    bare_issuer.add_action(hang)  # the fixture's budget is 0.5 s
+    results: dict[str, Any] = {}
+
+    async def login(email: str) -> None:
+        try:
+            results[email] = await bare_issuer.login(email)
+        except ActionFailed as exc:
+            results[email] = exc
+
+    try:
+        with anyio.fail_after(1.5):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(login, "bob@example.com")
+                tasks.start_soon(login, "alice@example.com")
+    finally:
+        release.set()
+    assert isinstance(results["bob@example.com"], ActionFailed)
+    assert "hang" in str(results["bob@example.com"])
+    assert "0.5 s flow budget" in str(results["bob@example.com"])
+    assert results["alice@example.com"].access_token
+
+
+async def test_a_hanging_async_action_is_cancelled_at_the_budget(bare_issuer: Issuer) -> None:
+    async def stall(event: Any, api: Any) -> None:
+        await anyio.sleep_forever()
+
+    bare_issuer.add_action(stall)
+    with anyio.fail_after(1.5), pytest.raises(ActionFailed, match="stall"):
+        await bare_issuer.login("alice@example.com")
+
+
+async def test_concurrent_logins_capture_their_own_output(bare_issuer: Issuer) -> None:
+    async def chatty(event: Any, api: Any) -> None:
+        print(f"hello {event.user.email}")
+        await anyio.sleep(0.01)
+        logging.getLogger("issuer.actions.chatty").info("bye %s", event.user.email)
+
+    def sync_chatty(event: Any, api: Any) -> None:
+        time.sleep(0.005)
+        print("from a thread", event.user.email)
+
+    bare_issuer.add_action(chatty)
+    bare_issuer.add_action(sync_chatty)
+    async with anyio.create_task_group() as tasks:
+        for email in ("alice@example.com", "bob@example.com"):
+            tasks.start_soon(bare_issuer.login, email)
+    for record in bare_issuer.action_logs():
+        email = (
+            "alice@example.com"
+            if any("alice" in line for line in record.logs)
+            else "bob@example.com"
+        )
+        expected = (
+            [f"hello {email}", f"INFO issuer.actions.chatty: bye {email}"]
+            if record.action == "chatty"
+            else [f"from a thread {email}"]
+        )
+        assert record.logs == expected
+
+
+async def test_metadata_changes_are_visible_to_later_actions_and_applied_at_the_end(
+    bare_issuer: Issuer,
+) -> None:
+    seen: list[Any] = []
+
+    def first(event: Any, api: Any) -> None:
+        api.user.set_app_metadata("plan", "gold")
+        seen.append(event.user.app_metadata.get("plan"))
+
+    def second(event: Any, api: Any) -> None:
+        seen.append(event.user.app_metadata.get("plan"))
+
+    bare_issuer.add_action(first)
+    bare_issuer.add_action(second)
+    user = bare_issuer.directory.user("alice@example.com")
+    await bare_issuer.login("alice@example.com")
+    assert seen == [None, "gold"]
+    assert user.app_metadata == {"roles": ["premium"], "plan": "gold"}
+
+
+async def test_refused_claims_are_logged_and_left_out(
+    bare_issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def greedy(event: Any, api: Any) -> None:
+        api.access_token.set_custom_claim("sub", "someone-else")
+        api.access_token.set_custom_claim("https://auth0.com/role", "admin")
+        api.access_token.set_custom_claim("https://tenant.webtask.run/x", 1)
+        api.access_token.add_claim({PREMIUM: True})
+
+    bare_issuer.add_action(greedy)
+    tokens = await bare_issuer.login("alice@example.com")
+    claims = bare_issuer.verify_access_token(
+        tokens.access_token, audience="https://api.example.com"
+    )
+    assert claims is not None
+    assert claims[PREMIUM] is True
+    assert claims["sub"] != "someone-else"
+    assert "https://auth0.com/role" not in claims
+    warnings = bare_issuer.action_logs()[0].warnings
+    assert len(warnings) == 3
+    assert "reserved claim" in warnings[0]
+    assert "auth0.com" in warnings[1]
+    assert any("webtask.run" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_non_json_claim_value_fails_the_action(bare_issuer: Issuer) -> None:
+    def nan(event: Any, api: Any) -> None:
+        api.id_token.set_custom_claim("https://myapp.example.com/score", float("nan"))
+
+    bare_issuer.add_action(nan)
+    with pytest.raises(ActionFailed, match="not a JSON number"):
+        await bare_issuer.login("alice@example.com")
+
+
+async def test_a_token_over_the_size_budget_fails_the_login(clock: Any) -> None:
+    issuer = Issuer(clock=clock, max_token_bytes=2048)
+    issuer.add_client("app", client_secret="s")
+    issuer.add_user("alice@example.com", password="pw")
+
+    def bloat(event: Any, api: Any) -> None:
+        api.access_token.set_custom_claim("https://myapp.example.com/blob", "x" * 4096)
+
+    issuer.add_action(bloat)
+    with pytest.raises(Exception, match="over the 2048-byte budget"):
+        await issuer.login("alice@example.com")
+
+
+async def test_actions_see_the_event_and_secrets(bare_issuer: Issuer) -> None:
+    seen: dict[str, Any] = {}
+
+    async def inspect(event: Any, api: Any) -> None:
+        seen.update(
+            user_id=event.user.user_id,
+            client=event.client.client_id,
+            protocol=event.transaction.protocol,
+            audience=event.resource_server.identifier,
+            secret=event.secrets.PLAN_KEY,
+            logins=event.stats.logins_count,
+        )
+        api.cache.set("count", api.cache.get("count", 0) + 1)
+        seen["cached"] = api.cache.get("count")
+
+    bare_issuer.set_secret("PLAN_KEY", "k-123")
+    bare_issuer.add_action(inspect)
+    await bare_issuer.login("alice@example.com")
+    await bare_issuer.login("alice@example.com")
+    assert seen == {
+        "user_id": bare_issuer.directory.user("alice@example.com").user_id,
+        "client": "app",
+        "protocol": "oidc-basic-profile",
+        "audience": "https://api.example.com",
+        "secret": "k-123",
+        "logins": 2,
+        "cached": 2,
+    }
