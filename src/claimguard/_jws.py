@@ -184,10 +184,11 @@ def parse_header(segment: str) -> Header:
     if not isinstance(alg, str):
         raise InvalidToken("malformed", "token header has no string 'alg'")
     kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    # RFC 7515 §4.1.4, §4.1.9: when present these are strings; null is not "absent".
+    if "kid" in header and not isinstance(kid, str):
         raise InvalidToken("malformed", "token header 'kid' is not a string")
     typ = header.get("typ")
-    if typ is not None and not isinstance(typ, str):
+    if "typ" in header and not isinstance(typ, str):
         raise InvalidToken("malformed", "token header 'typ' is not a string")
     cty = header.get("cty")
     if isinstance(cty, str) and cty.upper() == "JWT":
