@@ -1,0 +1,202 @@
+"""Cost of verifying one bearer token: claimguard against the cryptographic floor and peers.
+
+    python benchmarks/verify.py [--quick] [--json FILE]
+
+One table, path x algorithm, in microseconds per token (median of the repeats, with half
+their range as ±) and as a ratio to the floor, every number from the same run:
+
+- floor: ``cryptography``'s signature check of the token's signing input, key ready;
+- claimguard cold: ``TokenVerifier(token_cache_size=0)``, keys already fetched, so every
+  call does all the work a never-seen token signed by a known key costs;
+- claimguard warm: the default verifier and the same token again (verified-token cache,
+  ``exp``/``nbf`` still checked on every call);
+- PyJWT, joserfc, authlib, python-jose: see ``_peers.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from _jwks import JWKS_URL, JWKSEndpoint
+from _machine import describe, machine
+from _peers import PEERS, peer_verifier
+from _table import render_table
+from _timing import Sample, TimedLoop, async_loop, measure_together, sync_loop
+from _tokens import ALGORITHMS, AUDIENCE, ISSUER, NAMESPACE, Floor, SigningKey, make_key
+
+from claimguard import TokenVerifier
+
+FLOOR = "floor (cryptography)"
+COLD = "claimguard cold"
+WARM = "claimguard warm"
+PATHS = (FLOOR, COLD, WARM, *PEERS)
+
+# The targets this benchmark checks (ratios, so they hold across machines) and the one
+# absolute budget: a cache hit is a lookup plus the time checks.
+COLD_TARGET = {"RS256": 1.6, "ES256": 1.2, "EdDSA": 1.2}
+PYJWT_RS256_TARGET = 2.0
+WARM_TARGET_US = 3.0
+
+
+async def _prepare(
+    keys: dict[str, SigningKey], tokens: dict[str, str]
+) -> tuple[dict[tuple[str, str], TimedLoop], list[Any]]:
+    """Every (path, algorithm) loop, checked once before timing; and what must be closed."""
+    endpoint = JWKSEndpoint(list(keys.values()), clock=lambda: 0.0)
+    client = endpoint.client()
+    options: dict[str, Any] = {
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "namespace": NAMESPACE,
+        "jwks_uri": JWKS_URL,
+        "http_client": client,
+    }
+    cold = TokenVerifier(**options, token_cache_size=0)
+    warm = TokenVerifier(**options)
+    loops: dict[tuple[str, str], TimedLoop] = {}
+    for alg in ALGORITHMS:
+        key, token = keys[alg], tokens[alg]
+        floor = Floor(key, token)
+        floor.verify()
+        loops[FLOOR, alg] = sync_loop(floor.verify)
+        for path, verifier in ((COLD, cold), (WARM, warm)):
+            claims = await verifier.verify(token)
+            if claims["sub"] != key.claims()["sub"]:
+                raise AssertionError(f"{path} returned the wrong claims for {alg}")
+            loops[path, alg] = async_loop(verifier.verify, token)
+        for peer in PEERS:
+            verify = peer_verifier(peer, key, token)
+            if verify is not None:
+                loops[peer, alg] = sync_loop(verify)
+    if endpoint.fetches > 2:
+        raise AssertionError(f"expected one JWKS fetch per verifier, saw {endpoint.fetches}")
+    return loops, [cold, warm, client]
+
+
+async def measure(*, repeats: int, repeat_seconds: float) -> dict[tuple[str, str], Sample]:
+    """Measure every path for every algorithm in one run; missing pairs are unsupported."""
+    keys = {alg: make_key(alg) for alg in ALGORITHMS}
+    tokens = {alg: key.mint() for alg, key in keys.items()}
+    loops, resources = await _prepare(keys, tokens)
+    try:
+        return await measure_together(loops, repeats=repeats, repeat_seconds=repeat_seconds)
+    finally:
+        for resource in resources:
+            await resource.aclose()
+
+
+def _ratio(samples: dict[tuple[str, str], Sample], path: str, alg: str, base: str) -> float:
+    return samples[path, alg].median_us / samples[base, alg].median_us
+
+
+def table(samples: dict[tuple[str, str], Sample]) -> str:
+    """The path x algorithm table: µs/token ± spread, and the ratio to the floor."""
+    header = ["path"]
+    for alg in ALGORITHMS:
+        header += [f"{alg} µs", "x floor"]
+    rows = []
+    for path in PATHS:
+        row = [path]
+        for alg in ALGORITHMS:
+            sample = samples.get((path, alg))
+            if sample is None:
+                row += ["n/a", ""]
+            else:
+                row += [
+                    f"{sample.median_us:.2f} ±{sample.spread_pct:.0f}%",
+                    f"{_ratio(samples, path, alg, FLOOR):.2f}x",
+                ]
+        rows.append(row)
+    return render_table(header, rows)
+
+
+def comparisons(samples: dict[tuple[str, str], Sample]) -> list[str]:
+    """One line per peer and algorithm: how many times faster claimguard cold is."""
+    lines = []
+    for peer in PEERS:
+        parts = [
+            f"{_ratio(samples, peer, alg, COLD):.2f}x ({alg})"
+            for alg in ALGORITHMS
+            if (peer, alg) in samples
+        ]
+        lines.append(f"claimguard cold is faster than {peer} by " + ", ".join(parts))
+    return lines
+
+
+def targets(samples: dict[tuple[str, str], Sample]) -> list[tuple[str, bool]]:
+    """Each target with whether this run met it."""
+    checks = []
+    for alg in ALGORITHMS:
+        ratio = _ratio(samples, COLD, alg, FLOOR)
+        limit = COLD_TARGET[alg]
+        checks.append((f"cold {alg} ≤ {limit}x floor: {ratio:.2f}x", ratio <= limit))
+    speedup = _ratio(samples, "PyJWT", "RS256", COLD)
+    checks.append(
+        (f"cold RS256 ≥ {PYJWT_RS256_TARGET}x faster than PyJWT: {speedup:.2f}x", speedup >= 2)
+    )
+    for peer in PEERS:
+        slower = [
+            alg
+            for alg in ALGORITHMS
+            if (peer, alg) in samples and _ratio(samples, peer, alg, COLD) <= 1
+        ]
+        detail = "every algorithm" if not slower else "not for " + ", ".join(slower)
+        checks.append((f"cold faster than {peer}: {detail}", not slower))
+    for alg in ALGORITHMS:
+        warm = samples[WARM, alg].median_us
+        checks.append(
+            (f"warm {alg} ≤ {WARM_TARGET_US:g} µs: {warm:.2f} µs", warm <= WARM_TARGET_US)
+        )
+    return checks
+
+
+def report(samples: dict[tuple[str, str], Sample], *, repeats: int) -> str:
+    lines = [
+        f"Verification cost per token (median of {repeats} repeats, ± half their range)",
+        "",
+        table(samples),
+        "",
+        *comparisons(samples),
+        "",
+        "targets:",
+        *(f"  [{'met' if met else 'MISSED'}] {text}" for text, met in targets(samples)),
+    ]
+    return "\n".join(lines)
+
+
+def to_json(samples: dict[tuple[str, str], Sample]) -> dict[str, Any]:
+    results: dict[str, dict[str, Any]] = {}
+    for (path, alg), sample in samples.items():
+        entry = sample.as_dict()
+        entry["ratio_to_floor"] = round(_ratio(samples, path, alg, FLOOR), 3)
+        results.setdefault(path, {})[alg] = entry
+    return {
+        "benchmark": "verify",
+        "machine": machine(),
+        "results": results,
+        "targets": [{"target": text, "met": met} for text, met in targets(samples)],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="few short repeats (smoke run)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    repeats, repeat_seconds = (3, 0.01) if args.quick else (15, 0.1)
+    print(describe(), end="\n\n", flush=True)
+    samples = asyncio.run(measure(repeats=repeats, repeat_seconds=repeat_seconds))
+    print(report(samples, repeats=repeats))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(to_json(samples), out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
