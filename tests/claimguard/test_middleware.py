@@ -339,7 +339,9 @@ async def test_public_paths_are_matched_below_root_path(verifier: TokenVerifier)
 @pytest.mark.parametrize(
     "paths", [["public"], ["/a?b"], ["/a/../b"], ["/a//b"], ["/a\\b"], "/public", [3]]
 )
-async def test_bad_public_paths_are_refused_at_construction(verifier: TokenVerifier, paths: Any) -> None:
+async def test_bad_public_paths_are_refused_at_construction(
+    verifier: TokenVerifier, paths: Any
+) -> None:
     with pytest.raises(ConfigurationError, match="public"):
         build_app(verifier, public_paths=paths)
 
