@@ -41,7 +41,7 @@ async def test_an_action_that_raises_fails_the_login_naming_it(bare_issuer: Issu
         raise KeyError("plan")
 
     bare_issuer.add_action(broken)
-    with pytest.raises(ActionFailed, match="'broken'.*KeyError") as failed:
+    with pytest.raises(ActionFailed, match=r"'broken'.*KeyError") as failed:
         await bare_issuer.login("alice@example.com")
     assert failed.value.action == "broken"
     assert bare_issuer.action_logs()[0].error == "KeyError: 'plan'"

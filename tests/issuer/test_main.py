@@ -1,0 +1,97 @@
+"""The command line, run as a real subprocess."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from .conftest import PREMIUM, SEED_CONFIG
+
+GOOD_USER = 'email = "a@example.com"\npassword = "pw"\n'
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "issuer", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("colour = 'red'\n", "colour: unknown key"),
+        ("access_token_lifetime = 'long'\n", "access_token_lifetime: must be an integer, not str"),
+        (f"[[users]]\n{GOOD_USER}roles = 'admin'\n", "users[0].roles: must be an array, not str"),
+        ("[actions]\npost_login = ['missing.py']\n", "actions.post_login[0]: action file"),
+        (
+            "[actions]\npost_login = ['wrong.py']\n",
+            "does not define on_execute_post_login(event, api)",
+        ),
+        (
+            "[[clients]]\nclient_id = 'x'\ngrant_types = ['implicit']\n",
+            "unknown grant type 'implicit'",
+        ),
+        ("signing_alg = 'none'\n", "signing_alg: must be one of RS256, ES256, EdDSA"),
+        ("issuer = [\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_is_one_clear_line_and_exit_code_2(
+    tmp_path: Path, config: str, expected: str
+) -> None:
+    (tmp_path / "wrong.py").write_text(
+        "def on_execute_credentials_exchange(event, api):\n    pass\n"
+    )
+    path = tmp_path / "issuer.toml"
+    path.write_text(config)
+    result = run_cli("serve", "--config", str(path), "--port", "0")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {path}: ")
+    assert expected in lines[0]
+
+
+def test_token_prints_an_access_token_with_the_premium_claim() -> None:
+    result = run_cli("token", "--config", str(SEED_CONFIG), "--user", "alice@example.com")
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert claims[PREMIUM] is True
+    assert "https://api.example.com" in claims["aud"]
+
+
+def test_token_for_an_unknown_user_fails_cleanly() -> None:
+    result = run_cli("token", "--config", str(SEED_CONFIG), "--user", "carol@example.com")
+    assert result.returncode == 1
+    assert result.stderr == "error: no such user: 'carol@example.com'\n"
+
+
+def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "issuer", "serve", "--config", str(SEED_CONFIG), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:")
+            assert url.endswith("/")
+            discovery = httpx.get(f"{url}.well-known/openid-configuration").json()
+            assert discovery["issuer"] == url
+            assert httpx.get(discovery["jwks_uri"]).json()["keys"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
