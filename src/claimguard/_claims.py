@@ -18,7 +18,11 @@ from typing import Any
 
 from ._errors import ConfigurationError
 
-__all__ = ["Claims", "Namespaces"]
+__all__ = ["AmbiguousClaim", "Claims", "Namespaces"]
+
+
+class AmbiguousClaim(ValueError):
+    """A token defines one short name under two namespaces."""
 
 
 class Namespaces:
@@ -68,21 +72,28 @@ class Namespaces:
     def split(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the namespaced claims of ``payload`` under their short names.
 
-        A short name defined under two namespaces in one token is refused: the
-        caller turns the ``ValueError`` into an invalid token, never a silent pick.
+        A short name defined under two namespaces in one token is refused with
+        :class:`AmbiguousClaim`: the verifier turns it into an invalid token, never a
+        silent pick.
         """
         custom: dict[str, Any] = {}
-        if not self._prefixes:
+        prefixes = self._prefixes
+        if not prefixes:
             return custom
         for name, value in payload.items():
-            for prefix in self._prefixes:
+            if not name.startswith(prefixes):  # one C call tests every prefix
+                continue
+            for prefix in prefixes:
                 if name.startswith(prefix) and len(name) > len(prefix):
                     short = name[len(prefix) :]
                     if short in custom:
-                        raise ValueError(f"claim {short!r} is defined under two namespaces")
+                        raise AmbiguousClaim(f"claim {short!r} is defined under two namespaces")
                     custom[short] = value
                     break
         return custom
+
+
+_NO_NAMESPACES = Namespaces()
 
 
 def _scope_values(short: str, value: Any) -> Iterator[str]:
@@ -115,9 +126,17 @@ class Claims(Mapping[str, Any]):
 
     def __init__(self, payload: Mapping[str, Any], namespaces: Namespaces | None = None) -> None:
         self._payload = dict(payload)
-        ns = namespaces if namespaces is not None else Namespaces()
-        self._custom = ns.split(self._payload)
-        self._scopes = self._derive_scopes()
+        self._custom = (namespaces or _NO_NAMESPACES).split(self._payload)
+        self._scopes: frozenset[str] | None = None
+
+    @classmethod
+    def _owning(cls, payload: dict[str, Any], namespaces: Namespaces) -> Claims:
+        """Build from a freshly decoded payload that nobody else holds (no copy)."""
+        claims = cls.__new__(cls)
+        claims._payload = payload
+        claims._custom = namespaces.split(payload)
+        claims._scopes = None
+        return claims
 
     def _derive_scopes(self) -> frozenset[str]:
         scopes: list[str] = []
@@ -157,7 +176,10 @@ class Claims(Mapping[str, Any]):
     @property
     def scopes(self) -> frozenset[str]:
         """The request scopes this token grants (see the module docstring)."""
-        return self._scopes
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._scopes = self._derive_scopes()
+        return scopes
 
     def lookup(self, name: str) -> tuple[bool, Any]:
         """Find a claim by short name (under the namespaces), then by plain or full name.

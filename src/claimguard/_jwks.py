@@ -67,6 +67,7 @@ class KeySet:
         self._allowed = allowed_algorithms
         self._max_age = max_age_seconds
         self._refresh_ahead = refresh_ahead_seconds
+        self._fresh_for = max_age_seconds - refresh_ahead_seconds
         self._cooldown = cooldown_seconds
         self._stale = stale_seconds
         self._keys: dict[str | None, VerificationKey] = {}
@@ -80,6 +81,16 @@ class KeySet:
         self.on_keys_removed: Callable[[frozenset[str | None]], None] | None = None
 
     # -- lookup -------------------------------------------------------------------------
+
+    def fresh(self, kid: str | None) -> VerificationKey | None:
+        """Return the key for ``kid`` when no fetch or refresh is due; else ``None``.
+
+        The synchronous fast path of :meth:`get`, for the common case.
+        """
+        fetched_at = self._fetched_at
+        if fetched_at is None or self._clock.time() - fetched_at >= self._fresh_for:
+            return None
+        return self._keys.get(kid) if kid is not None else self._find(None)
 
     async def get(self, kid: str | None) -> VerificationKey:
         """Return the key for ``kid``, fetching the JWKS only when the rules allow it.
@@ -103,9 +114,15 @@ class KeySet:
                     await self._refresh()
                     return self._find(kid) or key
                 return key
-            if key is None and not self._cooldown_over(now):
+            # A miss while a fetch is under way shares that fetch (single flight) instead
+            # of being answered from the keys as they were before it.
+            if key is None and not self._cooldown_over(now) and self._in_flight is None:
                 raise self._unknown_kid(kid)
-        elif self._last_attempt_at is not None and not self._cooldown_over(now):
+        elif (
+            self._last_attempt_at is not None
+            and not self._cooldown_over(now)
+            and self._in_flight is None
+        ):
             raise self._unavailable(now)
 
         await self._refresh()

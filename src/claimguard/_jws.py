@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import json
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._errors import InvalidToken
@@ -42,7 +43,6 @@ _REFUSED_HEADER_PARAMS = {
     "b64": "unencoded payloads (RFC 7797) are not accepted",
     "crit": "no critical header extension is understood (RFC 7515 §4.1.11)",
 }
-_MAX_JSON_DEPTH = 32
 
 
 class CompactJWS(NamedTuple):
@@ -127,6 +127,8 @@ _DECODER = json.JSONDecoder(
     parse_constant=_refuse_constant,
 )
 
+_MAX_JSON_DEPTH = 32
+
 
 def _depth_ok(text: str) -> bool:
     # A cheap bound before the recursive C parser sees the text: nesting needs brackets.
@@ -153,6 +155,9 @@ def _depth_ok(text: str) -> bool:
     return True
 
 
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
 def decode_json_object(segment: bytes, what: str) -> dict[str, Any]:
     """Decode a (translated) base64url segment holding a JSON object, strictly."""
     raw = b64_decode(segment)
@@ -160,10 +165,18 @@ def decode_json_object(segment: bytes, what: str) -> dict[str, Any]:
         text = raw.decode("utf-8")
         if not _depth_ok(text):
             raise ValueError("nested too deeply")
-        value = _DECODER.decode(text)
+        try:
+            # The C scanner alone, skipping the white-space regexes of decode() ...
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            # ... which still judges anything unusual: surrounding white space, errors.
+            value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         # ValueError covers UnicodeDecodeError, JSONDecodeError, duplicate names,
-        # NaN/Infinity, and integers longer than the interpreter's digit limit.
+        # NaN/Infinity, integers longer than the interpreter's digit limit, and nesting
+        # deeper than any token needs (the C parser's recursion is never approached).
         raise InvalidToken("malformed", f"token {what} is not valid JSON") from exc
     if not isinstance(value, dict):
         raise InvalidToken("malformed", f"token {what} is not a JSON object")

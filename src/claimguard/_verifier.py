@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Self
 import httpx
 from cachetools import LRUCache
 
-from ._claims import Claims, Namespaces
+from ._claims import AmbiguousClaim, Claims, Namespaces
 from ._clock import Clock, SystemClock
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher, url_problem
@@ -40,18 +40,22 @@ class _Verified(NamedTuple):
     kid: str | None
 
 
+_NUMBER_TYPES = frozenset({int, float})
+
+
 def _numeric_date(payload: dict[str, Any], name: str) -> float | None:
-    """RFC 7519 §2 NumericDate: a JSON number; bools, strings and non-finite values are refused."""
+    """RFC 7519 §2 NumericDate: a JSON number; bools, strings and null are refused.
+
+    Non-finite numbers never get this far: the JSON decoder refuses them.
+    """
     value = payload.get(name)
-    if value is None:
-        if name in payload:
-            raise InvalidToken("invalid_claim", f"'{name}' claim is null")
+    if type(value) in _NUMBER_TYPES:  # exact types: bool is not a number here
+        return value
+    if value is None and name not in payload:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidToken("invalid_claim", f"'{name}' claim is not a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidToken("invalid_claim", f"'{name}' claim is not a finite number")
-    return value
+    raise InvalidToken("invalid_claim", f"'{name}' claim is not a number")
 
 
 class TokenVerifier:
@@ -199,32 +203,29 @@ class TokenVerifier:
                 self._check_times(hit.exp, hit.nbf, hit.iat, now)
                 return hit.claims
         try:
-            verified = await self._verify_uncached(token, now)
+            jws = split_compact(token, max_bytes=self.max_token_bytes)
+            header = self._headers.get(jws.header_segment) or self._header(jws.header_segment)
+            key = self.key_set.fresh(header.kid) or await self.key_set.get(header.kid)
+            check_signature = key.verifiers.get(header.alg)
+            if check_signature is None:
+                # RFC 8725 §3.1: the algorithm must fit the key, never the other way round.
+                raise InvalidToken("alg_key_mismatch", "token algorithm does not match its key")
+            if not check_signature(jws.signing_input, jws.signature):
+                raise InvalidToken("bad_signature", "token signature is invalid")
+            payload = decode_json_object(jws.payload, "payload")
+            exp, nbf, iat = self._check_claims(payload, now)
+            claims = Claims._owning(payload, self.namespaces)
         except ClaimGuardError:
             raise
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        except ValueError as exc:
+            if isinstance(exc, AmbiguousClaim):
+                raise InvalidToken("ambiguous_claim", str(exc)) from exc
+            raise InvalidToken("malformed", "token could not be decoded") from exc
+        except (TypeError, OverflowError, RecursionError) as exc:
             raise InvalidToken("malformed", "token could not be decoded") from exc
         if cache is not None:
-            cache[token] = verified
-        return verified.claims
-
-    async def _verify_uncached(self, token: str, now: float) -> _Verified:
-        jws = split_compact(token, max_bytes=self.max_token_bytes)
-        header = self._header(jws.header_segment)
-        key = await self.key_set.get(header.kid)
-        check_signature = key.verifiers.get(header.alg)
-        if check_signature is None:
-            # RFC 8725 §3.1: the algorithm must fit the key, never the other way round.
-            raise InvalidToken("alg_key_mismatch", "token algorithm does not match its key")
-        if not check_signature(jws.signing_input, jws.signature):
-            raise InvalidToken("bad_signature", "token signature is invalid")
-        payload = decode_json_object(jws.payload, "payload")
-        exp, nbf, iat = self._check_claims(payload, now)
-        try:
-            claims = Claims(payload, self.namespaces)
-        except ValueError as exc:
-            raise InvalidToken("ambiguous_claim", str(exc)) from exc
-        return _Verified(claims, exp, nbf, iat, key.kid)
+            cache[token] = _Verified(claims, exp, nbf, iat, key.kid)
+        return claims
 
     def _header(self, segment: str) -> Header:
         header = self._headers.get(segment)
