@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import jwt
 from starlette.applications import Starlette
 
 from ._actions import Action, ActionFunction, Trigger, load_action
@@ -28,7 +27,7 @@ from ._login import LoginPipeline, LoginRequest, TokenSet
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, ExecutionRecord
 from ._serve import bind_socket, serve_in_thread, socket_url
-from ._tokens import TokenMinter
+from ._tokens import TokenMinter, verify_issued_token
 
 __all__ = ["Issuer", "IssuerServer"]
 
@@ -328,27 +327,6 @@ class Issuer:
 
     def verify_access_token(self, token: str, *, audience: str) -> dict[str, Any] | None:
         """The claims of an access token this issuer signed for ``audience``, or ``None``."""
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            key = self.keys.find(kid) if isinstance(kid, str) else None
-            if key is None:
-                return None
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.private_key.public_key(),
-                algorithms=[key.alg],
-                audience=audience,
-                issuer=self.url,
-                # Expiry is checked below against the injected clock.
-                options={
-                    "require": ["exp", "iat", "sub"],
-                    "verify_exp": False,
-                    "verify_iat": False,
-                },
-            )
-        except jwt.PyJWTError:
-            return None
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= self.clock():
-            return None
-        return claims
+        return verify_issued_token(
+            token, keys=self.keys, issuer_url=self.url, audience=audience, now=self.clock()
+        )

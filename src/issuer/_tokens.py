@@ -14,7 +14,7 @@ from ._directory import Api, User
 from ._errors import OAuthError
 from ._keys import KeyRing
 
-__all__ = ["TokenMinter", "userinfo_claims"]
+__all__ = ["TokenMinter", "userinfo_claims", "verify_issued_token"]
 
 
 def _at_hash(access_token: str, alg: str) -> str:
@@ -137,3 +137,29 @@ class TokenMinter:
         if nonce is not None:
             payload["nonce"] = nonce
         return self._sign(payload, typ="JWT", kind="ID token")
+
+
+def verify_issued_token(
+    token: str, *, keys: KeyRing, issuer_url: str, audience: str, now: float
+) -> dict[str, Any] | None:
+    """The claims of a token signed by one of ``keys`` for ``audience``, or ``None``."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = keys.find(kid) if isinstance(kid, str) else None
+        if key is None:
+            return None
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.private_key.public_key(),
+            algorithms=[key.alg],
+            audience=audience,
+            issuer=issuer_url,
+            # Expiry is checked below against the injected clock.
+            options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
+        return None
+    return claims

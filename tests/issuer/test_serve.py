@@ -5,8 +5,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from websockets.sync.client import connect
 
 from issuer import IssuerError, bind_socket, serve_in_thread
 
@@ -49,3 +51,16 @@ def test_serve_in_thread_reports_a_failed_startup() -> None:
 
     with pytest.raises(IssuerError, match="failed to start"), serve_in_thread(broken):
         pass
+
+
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(await websocket.receive_text())
+    await websocket.close()
+
+
+def test_serve_in_thread_serves_websockets() -> None:
+    app = Starlette(routes=[WebSocketRoute("/ws", echo)])
+    with serve_in_thread(app) as url, connect(url.replace("http", "ws", 1) + "/ws") as ws:
+        ws.send("ping")
+        assert ws.recv() == "ping"
