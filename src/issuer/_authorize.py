@@ -111,6 +111,9 @@ class AuthorizeEndpoint:
         params, client = txn.params, txn.client
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "only response_type=code is supported")
+        # OpenID Connect Core §3.1.2.6: there are no sessions here to log in silently with.
+        if params.get("prompt") == "none":
+            raise OAuthError("login_required", "prompt=none needs a session; there is none")
         if "authorization_code" not in client.grant_types:
             raise OAuthError("unauthorized_client", "the client may not use authorization_code")
         challenge = params.get("code_challenge")

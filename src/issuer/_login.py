@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,7 @@ from ._actions import Action, Trigger
 from ._directory import Api, Client, Directory, User
 from ._errors import LoginDenied, OAuthError
 from ._refresh import RefreshStore
-from ._runtime import ActionLog, run_flow
+from ._runtime import ActionLog, apply_metadata, run_flow
 from ._tokens import TokenMinter
 
 __all__ = ["OIDC_SCOPES", "LoginPipeline", "LoginRequest", "TokenSet"]
@@ -65,14 +64,6 @@ class LoginRequest:
 
 def _unique(words: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
-
-
-def _apply_metadata(target: dict[str, Any], updates: Mapping[str, Any]) -> None:
-    for key, value in updates.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 def _final_scopes(granted: list[str], changes: FlowChanges) -> list[str]:
@@ -193,8 +184,8 @@ class LoginPipeline:
                 auth_time=request.auth_time,
                 family_id=request.refresh_family,
             )
-        _apply_metadata(user.app_metadata, changes.app_metadata)
-        _apply_metadata(user.user_metadata, changes.user_metadata)
+        apply_metadata(user.app_metadata, changes.app_metadata)
+        apply_metadata(user.user_metadata, changes.user_metadata)
         if first_login:
             user.logins_count += 1
         return TokenSet(

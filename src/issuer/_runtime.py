@@ -7,7 +7,7 @@ import inspect
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from ._capture import capture_output
 from ._errors import ActionFailed
 from ._event import Namespace
 
-__all__ = ["ActionLog", "ExecutionRecord", "run_flow"]
+__all__ = ["ActionLog", "ExecutionRecord", "apply_metadata", "run_flow"]
 
 
 @dataclass
@@ -55,7 +55,8 @@ class ActionLog:
         return list(self._records)
 
 
-def _apply_metadata(target: dict[str, Any], updates: dict[str, Any]) -> None:
+def apply_metadata(target: dict[str, Any], updates: Mapping[str, Any]) -> None:
+    """Merge metadata updates into ``target``; a ``None`` value removes the key."""
     for key, value in updates.items():
         if value is None:
             target.pop(key, None)
@@ -71,6 +72,25 @@ async def _call(action: Action, event: Namespace, api: object) -> None:
     result = await anyio.to_thread.run_sync(action.function, event, api, abandon_on_cancel=True)
     if inspect.isawaitable(result):
         await result
+
+
+async def _run_step(
+    action: Action,
+    event: dict[str, Any],
+    api: object,
+    deadline: float,
+    budget_seconds: float,
+    record: ExecutionRecord,
+) -> None:
+    try:
+        with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+            await _call(action, Namespace(event), api)
+    except TimeoutError:
+        record.error = f"did not finish within the {budget_seconds:g} s flow budget"
+        raise ActionFailed(action.name, record.error) from None
+    except Exception as exc:
+        record.error = f"{type(exc).__name__}: {exc}"
+        raise ActionFailed(action.name, record.error) from exc
 
 
 async def run_flow(
@@ -102,21 +122,14 @@ async def run_flow(
             else CredentialsExchangeApi(step, cache)
         )
         if "user" in event:
-            _apply_metadata(event["user"].setdefault("app_metadata", {}), changes.app_metadata)
-            _apply_metadata(event["user"].setdefault("user_metadata", {}), changes.user_metadata)
+            apply_metadata(event["user"].setdefault("app_metadata", {}), changes.app_metadata)
+            apply_metadata(event["user"].setdefault("user_metadata", {}), changes.user_metadata)
         record = ExecutionRecord(execution_id, action.name, trigger, started_at=clock())
         started = time.perf_counter()
+        lines: list[str] = []
         try:
             with capture_output() as lines:
-                try:
-                    with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
-                        await _call(action, Namespace(event), api)
-                except TimeoutError:
-                    record.error = f"did not finish within the {budget_seconds:g} s flow budget"
-                    raise ActionFailed(action.name, record.error) from None
-                except Exception as exc:
-                    record.error = f"{type(exc).__name__}: {exc}"
-                    raise ActionFailed(action.name, record.error) from exc
+                await _run_step(action, event, api, deadline, budget_seconds, record)
         finally:
             step.closed = True
             record.duration_ms = round((time.perf_counter() - started) * 1000, 3)

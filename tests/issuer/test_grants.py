@@ -321,3 +321,15 @@ async def test_discovery_lists_every_endpoint(bare_issuer: Issuer) -> None:
     assert document["issuer"] == bare_issuer.url
     assert document["code_challenge_methods_supported"] == ["S256"]
     assert document["id_token_signing_alg_values_supported"] == ["ES256"]
+
+
+async def test_prompt_none_answers_login_required(bare_issuer: Issuer) -> None:
+    query = {
+        "client_id": "app",
+        "response_type": "code",
+        "redirect_uri": CALLBACK,
+        "prompt": "none",
+    }
+    async with bare_issuer.http_client() as client:
+        response = await client.get("authorize", params=query)
+    assert redirect_params(response)["error"] == "login_required"

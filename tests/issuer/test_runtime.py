@@ -211,3 +211,13 @@ async def test_actions_see_the_event_and_secrets(bare_issuer: Issuer) -> None:
         "logins": 2,
         "cached": 2,
     }
+
+
+async def test_output_without_a_final_newline_is_kept(bare_issuer: Issuer) -> None:
+    def terse(event: Any, api: Any) -> None:
+        print("checking", end="")
+        print(" done", end="")
+
+    bare_issuer.add_action(terse)
+    await bare_issuer.login("alice@example.com")
+    assert bare_issuer.action_logs()[0].logs == ["checking done"]
