@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from ._errors import ConfigurationError
@@ -118,25 +119,42 @@ def _scope_values(short: str, value: Any) -> Iterator[str]:
 class Claims(Mapping[str, Any]):
     """A read-only mapping of a verified token's payload.
 
+    Verified claims are cached and shared between requests: treat nested values
+    (lists, objects) as read-only too.
+
     ``custom`` holds the namespaced claims under their short names, ``subject`` the
     ``sub`` claim and ``scopes`` the request scopes derived by the module's rule.
     """
 
-    __slots__ = ("_custom", "_payload", "_scopes")
+    __slots__ = ("_custom", "_namespaces", "_payload", "_scopes")
 
     def __init__(self, payload: Mapping[str, Any], namespaces: Namespaces | None = None) -> None:
         self._payload = dict(payload)
-        self._custom = (namespaces or _NO_NAMESPACES).split(self._payload)
+        self._namespaces = namespaces or _NO_NAMESPACES
+        self._custom: dict[str, Any] | None = None
         self._scopes: frozenset[str] | None = None
+        if len(self._namespaces.prefixes) > 1:
+            self._custom_claims()  # refuse an ambiguous token now, not on first use
 
     @classmethod
     def _owning(cls, payload: dict[str, Any], namespaces: Namespaces) -> Claims:
         """Build from a freshly decoded payload that nobody else holds (no copy)."""
         claims = cls.__new__(cls)
         claims._payload = payload
-        claims._custom = namespaces.split(payload)
+        claims._namespaces = namespaces
+        claims._custom = None
         claims._scopes = None
+        if len(namespaces.prefixes) > 1:
+            claims._custom_claims()
         return claims
+
+    def _custom_claims(self) -> dict[str, Any]:
+        # Derived on first use: a verified token that is never asked for its custom
+        # claims or scopes costs nothing more. Safe to race: the result is the same.
+        custom = self._custom
+        if custom is None:
+            custom = self._custom = self._namespaces.split(self._payload)
+        return custom
 
     def _derive_scopes(self) -> frozenset[str]:
         scopes: list[str] = []
@@ -146,7 +164,7 @@ class Claims(Mapping[str, Any]):
         permissions = self._payload.get("permissions")
         if isinstance(permissions, list):
             scopes.extend(p for p in permissions if isinstance(p, str) and p and " " not in p)
-        for short, value in self._custom.items():
+        for short, value in self._custom_claims().items():
             scopes.extend(_scope_values(short, value))
         return frozenset(scopes)
 
@@ -160,12 +178,12 @@ class Claims(Mapping[str, Any]):
         return len(self._payload)
 
     def __repr__(self) -> str:
-        return f"Claims(subject={self.subject!r}, custom={self._custom!r})"
+        return f"Claims(subject={self.subject!r}, custom={self._custom_claims()!r})"
 
     @property
     def custom(self) -> Mapping[str, Any]:
-        """The namespaced claims under their short names."""
-        return self._custom
+        """The namespaced claims under their short names (a read-only view)."""
+        return MappingProxyType(self._custom_claims())
 
     @property
     def subject(self) -> str | None:
@@ -186,8 +204,9 @@ class Claims(Mapping[str, Any]):
 
         Returns ``(found, value)``.
         """
-        if name in self._custom:
-            return True, self._custom[name]
+        custom = self._custom_claims()
+        if name in custom:
+            return True, custom[name]
         if name in self._payload:
             return True, self._payload[name]
         return False, None

@@ -96,10 +96,10 @@ def split_compact(token: str, *, max_bytes: int) -> CompactJWS:
         raise InvalidToken("malformed", "token has an empty segment")
     end_of_header = len(header)
     return CompactJWS(
-        header_segment=token[:end_of_header],
-        payload=payload,
-        signature=b64_decode(signature),
-        signing_input=raw[: end_of_header + 1 + len(payload)],
+        token[:end_of_header],
+        payload,
+        b64_decode(signature),
+        raw[: end_of_header + 1 + len(payload)],
     )
 
 
