@@ -1,0 +1,116 @@
+"""The benchmarks run and print complete tables. Their numbers are not checked here:
+performance claims live in ``benchmarks/`` and BENCHMARKS.md, never in timed tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_benchmark(name: str, tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """Run ``benchmarks/<name>.py`` with ``args`` and return its output and its JSON report."""
+    report = tmp_path / f"{name}.json"
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            str(BENCHMARKS / f"{name}.py"),
+            *args,
+            "--json",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=BENCHMARKS.parent,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stderr == ""
+    return finished.stdout, json.loads(report.read_text())
+
+
+def table_rows(output: str) -> dict[str, list[str]]:
+    """The body rows of the Markdown table(s) in ``output`` by first cell (headers left out)."""
+    rows: dict[str, list[str]] = {}
+    lines = output.splitlines()
+    for line, following in zip(lines, [*lines[1:], ""], strict=True):
+        is_header = following.startswith("|-")
+        if line.startswith("| ") and not is_header:
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
+    output, report = run_benchmark("verify", tmp_path, "--quick")
+    rows = table_rows(output)
+    paths = [
+        "floor (cryptography)",
+        "claimguard cold",
+        "claimguard warm",
+        "PyJWT",
+        "joserfc",
+        "authlib",
+        "python-jose",
+    ]
+    assert set(paths) <= set(rows)
+    for path in paths:
+        cells = rows[path]
+        assert len(cells) == 6, cells
+        expected_na = path == "python-jose"
+        assert (cells[4] == "n/a") is expected_na, (path, cells)
+        assert all(cell.endswith("x") for cell in cells[1::2] if cell), (path, cells)
+    assert rows["floor (cryptography)"][1::2] == ["1.00x"] * 3
+    assert set(report["results"]) == set(paths)
+    assert set(report["results"]["python-jose"]) == {"RS256", "ES256"}
+    assert all(len(algs) == 3 for path, algs in report["results"].items() if path != "python-jose")
+    for peer in ("PyJWT", "joserfc", "authlib", "python-jose"):
+        assert f"claimguard cold is faster than {peer} by" in output
+    assert len(report["targets"]) == 11
+    assert report["machine"]["nproc"] >= 1
+
+
+def test_jwks_abuse_counts_fetches_and_times_valid_tokens(tmp_path: Path) -> None:
+    output, report = run_benchmark("jwks_abuse", tmp_path, "--requests", "400")
+    rows = table_rows(output)
+    assert {"claimguard cold", "claimguard warm"} <= set(rows)
+    assert report["requests"] == 400
+    assert report["valid_requests"] == 100
+    assert report["fetches"]["claimguard cold, valid tokens only"] == 1
+    assert sum(report["fetches_per_window"]) == report["fetches"]["claimguard cold, flooded"]
+    for medians in report["valid_median_us"].values():
+        assert medians["without_flood"] > 0
+        assert medians["with_flood"] > 0
+    assert "JWKS fetches by a flooded verifier" in output
+
+
+def test_memory_reports_rss_and_a_bounded_cache(tmp_path: Path) -> None:
+    output, report = run_benchmark("memory", tmp_path, "--tokens", "5000")
+    rows = table_rows(output)
+    assert [next(iter(rows)), list(rows)[-1]] == ["0", "5,000"]
+    checkpoints = report["checkpoints"]
+    assert checkpoints[-1]["tokens"] == 5000
+    assert checkpoints[-1]["cached_tokens"] == 4096
+    assert all(row["rss_mib"] > 0 for row in checkpoints)
+    assert "RSS before" in output
+
+
+@pytest.mark.parametrize("name", ["verify", "jwks_abuse", "memory", "middleware"])
+def test_benchmark_describes_itself(name: str) -> None:
+    finished = subprocess.run(
+        [sys.executable, str(BENCHMARKS / f"{name}.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 0
+    assert "--quick" in finished.stdout
+    assert "--json" in finished.stdout
