@@ -724,14 +724,17 @@ async def test_time_claims_that_are_not_finite_json_numbers_are_malformed(
     assert (await refused(verifier, token)).code == "malformed"
 
 
-@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("exp", "malformed"), ("nbf", "not_yet_valid"), ("iat", "not_yet_valid")],
+)
 async def test_time_claims_too_large_for_a_float_are_refused(
-    verifier: TokenVerifier, claims: dict[str, Any], rsa_key: SigningKey, name: str
+    verifier: TokenVerifier, claims: dict[str, Any], rsa_key: SigningKey, name: str, code: str
 ) -> None:
+    # An integer of 400 digits is JSON, but no float holds it: never "valid forever".
     payload = with_raw_claim(claims, name, str(10**400))
     token = forge(rsa_key, {"alg": "RS256", "kid": "rsa-1"}, payload)
-    error = await refused(verifier, token)
-    assert error.code in {"invalid_claim", "malformed", "not_yet_valid"}
+    assert (await refused(verifier, token)).code == code
 
 
 async def test_exp_is_required(verifier: TokenVerifier, mint: Minter) -> None:
