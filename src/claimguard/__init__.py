@@ -17,6 +17,7 @@ from ._errors import (
 )
 from ._jwks import KeySetState
 from ._middleware import ClaimGuardMiddleware
+from ._resource import ProtectedResource
 from ._user import ClaimsUser
 from ._verifier import TokenVerifier
 from ._version import __version__
@@ -34,6 +35,7 @@ __all__ = [
     "KeySetState",
     "KeySetUnavailable",
     "Namespaces",
+    "ProtectedResource",
     "SystemClock",
     "TokenVerifier",
     "__version__",

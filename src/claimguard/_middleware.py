@@ -16,6 +16,7 @@ from ._challenge import Challenge, Challenger
 from ._claims import Claims
 from ._clock import Clock
 from ._errors import ClaimGuardError, ConfigurationError, KeySetUnavailable
+from ._resource import ProtectedResource, send_resource_metadata
 from ._user import CHALLENGER_KEY, anonymous, authenticated
 
 __all__ = ["ClaimGuardMiddleware", "PublicPaths"]
@@ -110,6 +111,10 @@ class ClaimGuardMiddleware:
     - A WebSocket stays open only while its token is valid: at ``exp`` on the verifier's clock
       it is closed with 1008 and the endpoint is cancelled.
     - ``realm`` and ``resource_metadata_url`` (RFC 9728) go into every challenge.
+    - ``protected_resource`` (a :class:`ProtectedResource`) makes the middleware serve the
+      RFC 9728 metadata document at its well-known paths, to anyone, without a token; its
+      ``metadata_url`` then goes into every challenge unless ``resource_metadata_url`` says
+      otherwise, and the verifier's audience must include its ``resource`` (RFC 8707).
     - Other scope types (``lifespan`` …) pass through untouched.
     """
 
@@ -122,6 +127,7 @@ class ClaimGuardMiddleware:
         allow_anonymous: bool = False,
         realm: str = "api",
         resource_metadata_url: str | None = None,
+        protected_resource: ProtectedResource | None = None,
     ) -> None:
         if (
             not callable(getattr(verifier, "verify", None))
@@ -136,11 +142,24 @@ class ClaimGuardMiddleware:
         self.verifier = verifier
         self.public_paths = PublicPaths(public_paths)
         self.allow_anonymous = allow_anonymous
+        if protected_resource is not None:
+            _check_protected_resource(protected_resource, verifier)
+            if resource_metadata_url is None:
+                resource_metadata_url = protected_resource.metadata_url
+        self.protected_resource = protected_resource
         self.challenger = Challenger(realm=realm, resource_metadata_url=resource_metadata_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        resource = self.protected_resource
+        if (
+            resource is not None
+            and scope["type"] == "http"
+            and route_path(scope) in resource.metadata_paths
+        ):
+            await send_resource_metadata(scope, send, resource)
             return
         try:
             token = bearer_token(scope)
@@ -214,6 +233,18 @@ class ClaimGuardMiddleware:
             task_group.cancel_scope.cancel()
         if failure is not None:
             raise failure
+
+
+def _check_protected_resource(resource: object, verifier: Verifier) -> None:
+    if not isinstance(resource, ProtectedResource):
+        raise ConfigurationError("protected_resource must be a ProtectedResource")
+    audiences = getattr(verifier, "audiences", None)
+    if isinstance(audiences, frozenset) and resource.resource not in audiences:
+        # RFC 8707 §2: tokens for this resource carry its identifier as their audience.
+        raise ConfigurationError(
+            f"the verifier's audience must include the resource {resource.resource!r}, "
+            "exactly as written, so that only tokens issued for it are accepted"
+        )
 
 
 class _SocketState:
