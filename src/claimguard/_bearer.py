@@ -37,6 +37,8 @@ def bearer_token(scope: Mapping[str, Any]) -> str | None:
     value = _authorization(scope.get("headers", ()))
     if value is None:
         return None
+    if value[:7].lower() == "bearer " and _B64TOKEN.fullmatch(value, 7):
+        return value[7:]  # the usual case: one space, a well-formed token
     match = _CREDENTIALS.fullmatch(value)
     if match is None:
         raise InvalidRequest("The Authorization header is malformed.")

@@ -170,8 +170,9 @@ class ClaimGuardMiddleware:
         if claims is None and not (self.allow_anonymous or route_path(scope) in self.public_paths):
             await self._refuse(scope, receive, send, None)
             return
-        auth, user = anonymous() if claims is None else authenticated(claims)
-        scope = {**scope, "auth": auth, "user": user, CHALLENGER_KEY: self.challenger}
+        # Set in place, as Starlette's AuthenticationMiddleware does.
+        scope["auth"], scope["user"] = anonymous() if claims is None else authenticated(claims)
+        scope[CHALLENGER_KEY] = self.challenger
         if scope["type"] == "websocket" and claims is not None:
             await self._run_until_expiry(scope, receive, send, claims)
         else:
