@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import httpx
-from cachetools import LRUCache
 
 from ._claims import AmbiguousClaim, Claims, Namespaces
 from ._clock import Clock, SystemClock
@@ -23,6 +22,7 @@ from ._fetch import JSONFetcher, url_problem
 from ._jwk import SUPPORTED_ALGORITHMS
 from ._jwks import KeySet, KeySetState
 from ._jws import Header, decode_json_object, parse_header, split_compact
+from ._tokencache import CachedToken, VerifiedTokenCache, validity_window
 from ._version import __version__
 
 __all__ = ["DEFAULT_ALGORITHMS", "TokenVerifier"]
@@ -30,14 +30,6 @@ __all__ = ["DEFAULT_ALGORITHMS", "TokenVerifier"]
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
 MAX_LEEWAY_SECONDS = 300
 _HEADER_CACHE_SIZE = 64
-
-
-class _Verified(NamedTuple):
-    claims: Claims
-    exp: float
-    nbf: float | None
-    iat: float | None
-    kid: str | None
 
 
 _NUMBER_TYPES = frozenset({int, float})
@@ -159,10 +151,8 @@ class TokenVerifier:
             cooldown_seconds=jwks_cooldown_seconds,
             stale_seconds=jwks_stale_seconds,
         )
-        self.key_set.on_keys_removed = self._forget_kids
-        self._cache: LRUCache[str, _Verified] | None = (
-            LRUCache(maxsize=token_cache_size) if token_cache_size else None
-        )
+        self._cache = VerifiedTokenCache(token_cache_size)
+        self.key_set.on_keys_removed = self._cache.forget_kids
         self._headers: dict[str, Header] = {}
 
     @staticmethod
@@ -196,12 +186,13 @@ class TokenVerifier:
         if not isinstance(token, str):
             raise InvalidToken("malformed", "token is not a string")
         now = self.clock.time()
-        cache = self._cache
-        if cache is not None:
-            hit = cache.get(token)
-            if hit is not None:
-                self._check_times(hit.exp, hit.nbf, hit.iat, now)
+        hit = self._cache.get(token)
+        if hit is not None:
+            if hit.valid_from <= now < hit.valid_until:
                 return hit.claims
+            seen = hit.claims
+            self._check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
+            return seen
         try:
             jws = split_compact(token, max_bytes=self.max_token_bytes)
             header = self._headers.get(jws.header_segment) or self._header(jws.header_segment)
@@ -223,8 +214,14 @@ class TokenVerifier:
             raise InvalidToken("malformed", "token could not be decoded") from exc
         except (TypeError, OverflowError, RecursionError) as exc:
             raise InvalidToken("malformed", "token could not be decoded") from exc
-        if cache is not None:
-            cache[token] = _Verified(claims, exp, nbf, iat, key.kid)
+        valid_from, valid_until = validity_window(
+            exp=exp,
+            nbf=nbf,
+            iat=iat,
+            leeway_seconds=self.leeway_seconds,
+            max_age_seconds=self.max_token_age_seconds,
+        )
+        self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.kid))
         return claims
 
     def _header(self, segment: str) -> Header:
@@ -290,12 +287,6 @@ class TokenVerifier:
             if max_age is not None and now - iat > max_age + leeway:
                 raise InvalidToken("too_old", "token is older than this API accepts")
 
-    def _forget_kids(self, kids: frozenset[str | None]) -> None:
-        if self._cache is None:
-            return
-        for token in [t for t, v in self._cache.items() if v.kid in kids]:
-            self._cache.pop(token, None)
-
     # -- inspection and lifetime --------------------------------------------------------
 
     def jwks_state(self) -> KeySetState:
@@ -305,7 +296,7 @@ class TokenVerifier:
     @property
     def cached_tokens(self) -> int:
         """How many verified tokens the cache holds now."""
-        return 0 if self._cache is None else len(self._cache)
+        return len(self._cache)
 
     async def aclose(self) -> None:
         """Stop background refreshes and close the HTTP client if the verifier made it."""

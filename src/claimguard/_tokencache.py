@@ -1,0 +1,75 @@
+"""The verified-token cache: the exact token string -> what verifying it established.
+
+A repeated token then costs one dictionary lookup and a comparison with its validity
+window, which is worked out once from ``exp``, ``nbf``, ``iat``, the leeway and the
+maximum token age, so the time rules are re-checked on every hit. The cache is bounded
+(oldest entry out first); entries whose key left the issuer's JWKS are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ._claims import Claims
+
+__all__ = ["CachedToken", "VerifiedTokenCache"]
+
+
+class CachedToken(NamedTuple):
+    """A verified token's claims, its validity window and the key that signed it."""
+
+    claims: Claims
+    valid_from: float
+    valid_until: float
+    kid: str | None
+
+
+def validity_window(
+    *,
+    exp: float,
+    nbf: float | None,
+    iat: float | None,
+    leeway_seconds: float,
+    max_age_seconds: float | None,
+) -> tuple[float, float]:
+    """The half-open interval ``[valid_from, valid_until)`` in which the time rules pass."""
+    valid_from = -math.inf
+    if nbf is not None:
+        valid_from = nbf - leeway_seconds
+    if iat is not None:
+        valid_from = max(valid_from, iat - leeway_seconds)
+    valid_until = exp + leeway_seconds
+    if max_age_seconds is not None and iat is not None:
+        valid_until = min(valid_until, iat + max_age_seconds + leeway_seconds)
+    return valid_from, valid_until
+
+
+class VerifiedTokenCache:
+    """A bounded map from token strings to :class:`CachedToken`; ``maxsize`` 0 disables it.
+
+    Plain ``dict`` order makes eviction oldest-first; a lookup is a single ``dict.get``.
+    """
+
+    __slots__ = ("_entries", "get", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: dict[str, CachedToken] = {}
+        self.get = self._entries.get
+
+    def put(self, token: str, entry: CachedToken) -> None:
+        entries = self._entries
+        if self.maxsize <= 0:
+            return
+        if len(entries) >= self.maxsize and token not in entries:
+            del entries[next(iter(entries))]
+        entries[token] = entry
+
+    def forget_kids(self, kids: frozenset[str | None]) -> None:
+        """Drop the entries signed by keys the issuer no longer publishes."""
+        for token in [t for t, entry in self._entries.items() if entry.kid in kids]:
+            del self._entries[token]
+
+    def __len__(self) -> int:
+        return len(self._entries)
