@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ class _TokenApi:
         if refusal is not None:
             self._step.warn(f"{self._token} claim refused: {refusal}")
             return
+        # A copy, so a value the action changes after adding it is never signed unchecked.
+        value = copy.deepcopy(value)
         check_json_value(value, where=f"{self._token} claim {name!r}")
         self._claims[name] = value
         self._step.claims_added[self._token][name] = value
@@ -100,12 +103,14 @@ class _UserApi:
 
     def set_app_metadata(self, key: str, value: Any) -> None:
         """Set (``None`` removes) one app_metadata key; applied when the flow ends."""
+        value = copy.deepcopy(value)
         check_json_value(value, where=f"app_metadata {key!r}")
         if not self._step.closed:
             self._step.changes.app_metadata[key] = value
 
     def set_user_metadata(self, key: str, value: Any) -> None:
         """Set (``None`` removes) one user_metadata key; applied when the flow ends."""
+        value = copy.deepcopy(value)
         check_json_value(value, where=f"user_metadata {key!r}")
         if not self._step.closed:
             self._step.changes.user_metadata[key] = value
