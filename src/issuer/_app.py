@@ -16,6 +16,7 @@ from ._errors import OAuthError
 from ._login import OIDC_SCOPES
 from ._pages import message_page
 from ._params import read_form, request_info
+from ._registration import register_client
 from ._tokens import userinfo_claims
 
 if TYPE_CHECKING:
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["build_app"]
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+REGISTRATION_PATH = "/oidc/register"
+_OPENID_ONLY = (
+    "userinfo_endpoint",
+    "end_session_endpoint",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "claims_supported",
+)
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -44,6 +53,7 @@ def discovery_document(issuer: Issuer) -> dict[str, Any]:
         "token_endpoint": f"{url}oauth/token",
         "userinfo_endpoint": f"{url}userinfo",
         "jwks_uri": f"{url}.well-known/jwks.json",
+        "registration_endpoint": f"{url}{REGISTRATION_PATH.lstrip('/')}",
         "revocation_endpoint": f"{url}oauth/revoke",
         "end_session_endpoint": f"{url}oidc/logout",
         "scopes_supported": list(dict.fromkeys([*OIDC_SCOPES, *api_scopes])),
@@ -55,11 +65,21 @@ def discovery_document(issuer: Issuer) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
             "name", "nickname", "updated_at", "email", "email_verified",
         ],
     }  # fmt: skip
+
+
+def authorization_server_metadata(issuer: Issuer) -> dict[str, Any]:
+    """RFC 8414 §2 metadata: the discovery document without its OpenID-only members, under
+    the same ``issuer`` string (RFC 8414 §3.3)."""
+    document = discovery_document(issuer)
+    for name in _OPENID_ONLY:
+        document.pop(name)
+    return document
 
 
 def build_app(issuer: Issuer) -> Starlette:
@@ -68,6 +88,16 @@ def build_app(issuer: Issuer) -> Starlette:
 
     async def openid_configuration(request: Request) -> Response:
         return JSONResponse(discovery_document(issuer))
+
+    async def oauth_metadata(request: Request) -> Response:
+        return JSONResponse(authorization_server_metadata(issuer))
+
+    async def register(request: Request) -> Response:
+        try:
+            information = await register_client(request, issuer.directory, clock=issuer.clock)
+        except OAuthError as exc:
+            return _error_response(exc)
+        return JSONResponse(information, status_code=201, headers=_NO_STORE)
 
     async def jwks(request: Request) -> Response:
         return JSONResponse(issuer.keys.jwks(), headers={"Cache-Control": "public, max-age=60"})
@@ -137,7 +167,9 @@ def build_app(issuer: Issuer) -> Starlette:
     return Starlette(
         routes=[
             Route("/.well-known/openid-configuration", openid_configuration),
+            Route("/.well-known/oauth-authorization-server", oauth_metadata),
             Route("/.well-known/jwks.json", jwks),
+            Route(REGISTRATION_PATH, register, methods=["POST"]),
             Route("/authorize", authorize.authorize),
             Route("/login", authorize.login, methods=["POST"]),
             Route("/oauth/token", token, methods=["POST"]),

@@ -37,8 +37,11 @@ class _Transaction:
     expires_at: float
 
 
-def _redirect(redirect_uri: str, params: Mapping[str, str | None]) -> RedirectResponse:
-    query = urlencode({k: v for k, v in params.items() if v is not None})
+def _redirect(
+    redirect_uri: str, params: Mapping[str, str | None], *, issuer: str
+) -> RedirectResponse:
+    # RFC 9207 §2: every authorization response names its issuer, success or error.
+    query = urlencode({**{k: v for k, v in params.items() if v is not None}, "iss": issuer})
     separator = "&" if "?" in redirect_uri else "?"
     # 303 so the browser follows the redirect with GET after the form POST.
     return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=303)
@@ -60,6 +63,7 @@ class AuthorizeEndpoint:
                 "error_description": error.description,
                 "state": txn.params.get("state"),
             },
+            issuer=self._issuer.url,
         )
 
     async def authorize(self, request: Request) -> Response:
@@ -122,7 +126,7 @@ class AuthorizeEndpoint:
             raise OAuthError("invalid_request", "code_challenge_method must be S256")
         if challenge is None and client.is_public:
             raise OAuthError("invalid_request", "public clients must use PKCE (code_challenge)")
-        resolve_api(self._issuer.directory, params.get("audience"))
+        resolve_api(self._issuer.directory, params.get("audience"), resource=params.get("resource"))
 
     def _form(
         self, transaction_id: str, txn: _Transaction, *, email: str = "", error: str | None = None
@@ -163,11 +167,14 @@ class AuthorizeEndpoint:
         del self._transactions[transaction_id]
         params = txn.params
         try:
+            api = resolve_api(
+                self._issuer.directory, params.get("audience"), resource=params.get("resource")
+            )
             tokens = await self._issuer.pipeline.login(
                 LoginRequest(
                     user=user,
                     client=txn.client,
-                    api=resolve_api(self._issuer.directory, params.get("audience")),
+                    api=api,
                     requested_scopes=params.get("scope", "openid").split(),
                     protocol="oidc-basic-profile",
                     auth_time=self._clock(),
@@ -184,7 +191,12 @@ class AuthorizeEndpoint:
             redirect_uri=params.get("redirect_uri"),
             code_challenge=params.get("code_challenge"),
             tokens=tokens,
+            audience=None if api is None else api.identifier,
         )
-        response = _redirect(txn.redirect_uri, {"code": code, "state": params.get("state")})
+        response = _redirect(
+            txn.redirect_uri,
+            {"code": code, "state": params.get("state")},
+            issuer=self._issuer.url,
+        )
         response.delete_cookie(CSRF_COOKIE, path="/")
         return response

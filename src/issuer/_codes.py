@@ -32,6 +32,7 @@ class _Code:
     code_challenge: str | None
     tokens: TokenSet
     expires_at: float
+    audience: str | None = None
     used: bool = False
 
 
@@ -52,18 +53,26 @@ class CodeStore:
         redirect_uri: str | None,
         code_challenge: str | None,
         tokens: TokenSet,
+        audience: str | None = None,
     ) -> str:
         now = self._clock()
         self._codes = {k: c for k, c in self._codes.items() if c.expires_at > now - 3600}
         code = secrets.token_urlsafe(32)
         self._codes[code] = _Code(
-            client_id, redirect_uri, code_challenge, tokens, now + CODE_LIFETIME_SECONDS
+            client_id, redirect_uri, code_challenge, tokens, now + CODE_LIFETIME_SECONDS, audience
         )
         return code
 
     def redeem(
-        self, code: str, *, client_id: str, redirect_uri: str | None, code_verifier: str | None
+        self,
+        code: str,
+        *,
+        client_id: str,
+        redirect_uri: str | None,
+        code_verifier: str | None,
+        check_target: Callable[[str | None], None] | None = None,
     ) -> TokenSet:
+        """The tokens of ``code``, once; ``check_target`` may refuse the code's audience."""
         entry = self._codes.get(code)
         if entry is None or entry.client_id != client_id:
             raise OAuthError("invalid_grant", "unknown authorization code")
@@ -87,5 +96,7 @@ class CodeStore:
                 raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         elif code_verifier is not None:
             raise OAuthError("invalid_grant", "code_verifier sent but no code_challenge was")
+        if check_target is not None:
+            check_target(entry.audience)
         entry.used = True
         return entry.tokens

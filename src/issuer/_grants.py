@@ -16,14 +16,34 @@ from ._refresh import RefreshStore
 __all__ = ["TokenEndpoint", "resolve_api"]
 
 
-def resolve_api(directory: Directory, audience: str | None) -> Api | None:
-    """The API named by ``audience``; without one, the only API if exactly one exists."""
+def resolve_api(
+    directory: Directory, audience: str | None, *, resource: str | None = None
+) -> Api | None:
+    """The API named by ``audience`` (Auth0) or ``resource`` (RFC 8707); without either,
+    the only API if exactly one exists.
+
+    A ``resource`` that is not a configured API's identifier, exactly, is ``invalid_target``
+    (RFC 8707 §2); naming two different APIs at once is ``invalid_request``.
+    """
+    if resource:
+        if audience and audience != resource:
+            raise OAuthError("invalid_request", "audience and resource name different APIs")
+        api = directory.apis.get(resource)
+        if api is None:
+            raise OAuthError("invalid_target", f"unknown resource {resource!r}")
+        return api
     if audience:
         api = directory.apis.get(audience)
         if api is None:
             raise OAuthError("invalid_request", f"unknown audience {audience!r}")
         return api
     return next(iter(directory.apis.values())) if len(directory.apis) == 1 else None
+
+
+def _same_target(granted: str | None, resource: str | None) -> None:
+    # RFC 8707 §2.2: a token request may only name a resource the grant was issued for.
+    if resource and resource != granted:
+        raise OAuthError("invalid_target", "the grant was not issued for this resource")
 
 
 def _invalid_client(description: str, *, basic: bool) -> OAuthError:
@@ -111,6 +131,7 @@ class TokenEndpoint:
             client_id=client.client_id,
             redirect_uri=form.get("redirect_uri"),
             code_verifier=form.get("code_verifier"),
+            check_target=lambda granted: _same_target(granted, form.get("resource")),
         )
 
     async def _refresh_token(
@@ -119,7 +140,11 @@ class TokenEndpoint:
         token = form.get("refresh_token")
         if not token:
             raise OAuthError("invalid_request", "refresh_token is required")
-        grant = self._refresh_tokens.redeem(token, client_id=client.client_id)
+        grant = self._refresh_tokens.redeem(
+            token,
+            client_id=client.client_id,
+            check_target=lambda granted: _same_target(granted, form.get("resource")),
+        )
         scopes = grant.scopes
         if form.get("scope"):
             narrowed = tuple(form["scope"].split())
@@ -157,7 +182,9 @@ class TokenEndpoint:
             LoginRequest(
                 user=user,
                 client=client,
-                api=resolve_api(self._directory, form.get("audience")),
+                api=resolve_api(
+                    self._directory, form.get("audience"), resource=form.get("resource")
+                ),
                 requested_scopes=form.get("scope", "openid").split(),
                 protocol="oauth2-password",
                 auth_time=self._clock(),
@@ -168,9 +195,9 @@ class TokenEndpoint:
     async def _client_credentials(
         self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
     ) -> TokenSet:
-        api = resolve_api(self._directory, form.get("audience"))
+        api = resolve_api(self._directory, form.get("audience"), resource=form.get("resource"))
         if api is None:
-            raise OAuthError("invalid_request", "audience is required")
+            raise OAuthError("invalid_request", "audience (or resource) is required")
         return await self._pipeline.client_credentials(
             client, api, form.get("scope", "").split(), request
         )

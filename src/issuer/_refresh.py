@@ -63,8 +63,17 @@ class RefreshStore:
         )
         return token
 
-    def redeem(self, token: str, *, client_id: str) -> RefreshGrant:
-        """Use ``token`` once. Reuse of a rotated token revokes every token of its family."""
+    def redeem(
+        self,
+        token: str,
+        *,
+        client_id: str,
+        check_target: Callable[[str | None], None] | None = None,
+    ) -> RefreshGrant:
+        """Use ``token`` once. Reuse of a rotated token revokes every token of its family.
+
+        ``check_target`` sees the grant's audience and may refuse it before the token is used.
+        """
         grant = self._grants.get(_digest(token))
         if grant is None or grant.family_id in self._revoked_families:
             raise OAuthError("invalid_grant", "unknown or revoked refresh token")
@@ -77,6 +86,8 @@ class RefreshStore:
             )
         if grant.expires_at <= self._clock():
             raise OAuthError("invalid_grant", "the refresh token has expired")
+        if check_target is not None:
+            check_target(grant.audience)
         grant.used = True
         return grant
 

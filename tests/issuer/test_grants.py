@@ -86,6 +86,7 @@ async def test_deny_is_access_denied_with_the_reason_on_the_redirect(bare_issuer
         "error": "access_denied",
         "error_description": "bob is suspended",
         "state": "xyz",
+        "iss": bare_issuer.url,
     }
 
 

@@ -1,0 +1,166 @@
+"""Dynamic client registration (RFC 7591) for public native clients on loopback redirects.
+
+Only what a local MCP or CLI client needs is accepted: a public client (token endpoint
+auth method ``none``, so PKCE is required like for every public client), the
+``authorization_code`` and ``refresh_token`` grants, response type ``code``, and redirect
+URIs on a loopback host over plain ``http`` (RFC 8252 §7.3). Anything else is refused with
+the RFC 7591 §3.2.2 error codes. A registered client lands in the directory beside the
+configured ones and follows the same rules from then on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from ._directory import Client
+from ._errors import ConfigError, OAuthError
+
+if TYPE_CHECKING:
+    from ._directory import Directory
+
+__all__ = ["MAX_REGISTERED_CLIENTS", "register_client"]
+
+MAX_REGISTERED_CLIENTS = 1000
+_MAX_BODY_BYTES = 16 * 1024
+_ALLOWED_GRANTS = ("authorization_code", "refresh_token")
+
+
+def _metadata_error(description: str) -> OAuthError:
+    return OAuthError("invalid_client_metadata", description)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _redirect_uris(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array")
+    for uri in value:
+        if not isinstance(uri, str):
+            raise OAuthError("invalid_redirect_uri", "each redirect URI must be a string")
+        try:
+            parts = urlsplit(uri)
+            host = parts.hostname
+        except ValueError:
+            raise OAuthError("invalid_redirect_uri", f"not a URL: {uri!r}") from None
+        # RFC 8252 §7.3 loopback redirects; §8.4: never a fragment (RFC 6749 §3.1.2).
+        if parts.scheme != "http" or host is None or not _is_loopback(host):
+            raise OAuthError(
+                "invalid_redirect_uri",
+                f"{uri!r} is not a loopback redirect URI (http://127.0.0.1:PORT/...)",
+            )
+        if parts.fragment or "#" in uri or parts.username or parts.password:
+            raise OAuthError("invalid_redirect_uri", f"{uri!r} must not have a fragment or user")
+    return tuple(value)
+
+
+def _strings(body: dict[str, Any], name: str, default: list[str]) -> list[str]:
+    value = body.get(name, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _metadata_error(f"{name} must be an array of strings")
+    return value
+
+
+def _optional_string(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or len(value) > 200):
+        raise _metadata_error(f"{name} must be a string of at most 200 characters")
+    return value
+
+
+def _validate(body: dict[str, Any]) -> tuple[tuple[str, ...], list[str], str | None, str | None]:
+    redirect_uris = _redirect_uris(body.get("redirect_uris"))
+    method = body.get("token_endpoint_auth_method", "none")
+    if method != "none":
+        raise _metadata_error(
+            "only public clients can register: token_endpoint_auth_method must be 'none'"
+        )
+    grant_types = _strings(body, "grant_types", ["authorization_code"])
+    unsupported = [g for g in grant_types if g not in _ALLOWED_GRANTS]
+    if unsupported or "authorization_code" not in grant_types:
+        raise _metadata_error(
+            "grant_types must include authorization_code and may add refresh_token only"
+        )
+    response_types = _strings(body, "response_types", ["code"])
+    if response_types != ["code"]:
+        raise _metadata_error("response_types must be ['code']")
+    return (
+        redirect_uris,
+        list(dict.fromkeys(grant_types)),
+        _optional_string(body, "client_name"),
+        _optional_string(body, "scope"),
+    )
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise _metadata_error("the body must be application/json")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY_BYTES:
+            raise OAuthError(
+                "invalid_client_metadata", "the request body is too large", status_code=413
+            )
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _metadata_error("the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise _metadata_error("the body must be a JSON object")
+    return document
+
+
+async def register_client(
+    request: Request, directory: Directory, *, clock: Callable[[], float]
+) -> dict[str, Any]:
+    """Register the client described by ``request``'s JSON body; return the RFC 7591 §3.2.1
+    client information response. Raises :class:`OAuthError` with an RFC 7591 error code."""
+    body = await _read_json(request)
+    redirect_uris, grant_types, client_name, scope = _validate(body)
+    registered = sum(1 for c in directory.clients.values() if c.metadata.get("registered"))
+    if registered >= MAX_REGISTERED_CLIENTS:
+        raise OAuthError(
+            "invalid_client_metadata",
+            f"this issuer accepts at most {MAX_REGISTERED_CLIENTS} registered clients",
+            status_code=429,
+        )
+    client_id = f"dyn_{secrets.token_urlsafe(18)}"
+    issued_at = int(clock())
+    try:
+        client: Client = directory.add_client(
+            client_id,
+            redirect_uris=redirect_uris,
+            grant_types=grant_types,
+            name=client_name,
+            metadata={"registered": str(issued_at)},
+        )
+    except ConfigError as exc:
+        raise _metadata_error(exc.problem) from exc
+    information: dict[str, Any] = {
+        "client_id": client.client_id,
+        "client_id_issued_at": issued_at,
+        "client_name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "grant_types": list(client.grant_types),
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "application_type": "native",
+    }
+    if scope is not None:
+        information["scope"] = scope
+    return information
