@@ -1,4 +1,4 @@
-"""Fixtures for the example tests: the example issuer on a real loopback port, and a helper
+"""Fixtures for the example tests: the example issuer on a real loopback port, and a fixture
 that serves an example app next to it."""
 
 from __future__ import annotations
