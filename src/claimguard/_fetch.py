@@ -43,13 +43,13 @@ def url_problem(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return f"{url!r} is not a URL"
+    if parts.scheme not in ("https", "http"):
+        return f"{url!r} must use https (plain http is allowed for loopback hosts only)"
     if not parts.hostname:
         return f"{url!r} has no host"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
-        return None
-    return f"{url!r} must use https (plain http is allowed for loopback hosts only)"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return f"{url!r} must use https (plain http is allowed for loopback hosts only)"
+    return None
 
 
 class JSONFetcher:

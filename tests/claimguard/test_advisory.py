@@ -203,7 +203,8 @@ def _public_key_texts(key: SigningKey) -> dict[str, bytes]:
 async def test_rs256_to_hmac_confusion_with_the_public_key_as_secret_is_refused(
     verifier: TokenVerifier, claims: dict[str, Any], rsa_key: SigningKey, hs: str
 ) -> None:
-    # CVE-2015-9235, CVE-2022-29217, CVE-2024-33663: HMAC keyed with public key text.
+    # CVE-2015-9235, CVE-2022-29217, CVE-2024-33663, and CVE-2026-48526 (a public JWK's
+    # text as the HMAC secret): HMAC keyed with public key text.
     digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[hs]
     for secret in _public_key_texts(rsa_key).values():
         signing_input = f"{encode_part({'alg': hs, 'kid': 'rsa-1'})}.{encode_part(claims)}"
@@ -855,3 +856,40 @@ async def test_a_token_in_the_query_string_or_form_body_is_not_accepted(
     form = await guarded_app.post("/me", data={"access_token": token})
     assert form.status_code == 401
     assert "error=" not in form.headers["www-authenticate"]
+
+
+# -- CVE-2026-48522: a JWKS location that is not http(s) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file:///etc/passwd",
+        "ftp://keys.example.com/jwks.json",
+        "data:application/json,{}",
+        "http://keys.example.com/jwks.json",
+    ],
+)
+def test_configured_jwks_uri_must_be_https_or_loopback(uri: str) -> None:
+    with pytest.raises(ConfigurationError, match="https"):
+        TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_uri=uri)
+
+
+@pytest.mark.parametrize(
+    "uri", ["file:///tmp/planted-jwks.json", "data:application/json,{}", "gopher://x/"]
+)
+async def test_discovered_jwks_uri_that_is_not_https_is_never_fetched(
+    mint: Minter, clock: FakeClock, uri: str
+) -> None:
+    requested: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": uri})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, http_client=client, clock=clock)
+        with pytest.raises(KeySetUnavailable):
+            await verifier.verify(mint())
+    assert requested == [DISCOVERY_URL]
+    assert "https" in (verifier.jwks_state().last_error or "")
