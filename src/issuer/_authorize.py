@@ -161,8 +161,8 @@ class AuthorizeEndpoint:
                 "Invalid request", "The login form is stale; start again.", status_code=403
             )
         email = form.get("email", "")
-        user = self._issuer.directory.find_user(email)
-        if user is None or not user.check_password(form.get("password", "")):
+        user = self._issuer.directory.authenticate(email, form.get("password", ""))
+        if user is None:
             return self._form(transaction_id, txn, email=email, error="Wrong email or password.")
         del self._transactions[transaction_id]
         params = txn.params

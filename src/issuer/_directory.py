@@ -6,6 +6,7 @@ import copy
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from ._errors import ConfigError, IssuerError
@@ -78,6 +79,11 @@ class Api:
         return granted
 
 
+@cache
+def _decoy_hash() -> str:
+    return hash_secret(secrets.token_urlsafe(16))
+
+
 class Directory:
     """Users by email and id, clients by id, APIs by identifier."""
 
@@ -125,6 +131,16 @@ class Directory:
 
     def find_user(self, email: str) -> User | None:
         return self.users.get(email.lower())
+
+    def authenticate(self, email: str, password: str) -> User | None:
+        """The user with ``email`` if ``password`` is theirs, else ``None``.
+
+        An unknown email costs the same scrypt work as a wrong password, so the time a
+        login takes does not tell which accounts exist (RFC 9700 §4.1; OWASP ASVS V2.2).
+        """
+        user = self.find_user(email)
+        matches = verify_secret(password, _decoy_hash() if user is None else user.password_hash)
+        return user if matches and user is not None else None
 
     def user_by_id(self, user_id: str) -> User | None:
         return next((u for u in self.users.values() if u.user_id == user_id), None)

@@ -175,8 +175,8 @@ class TokenEndpoint:
         username, password = form.get("username"), form.get("password")
         if not username or password is None:
             raise OAuthError("invalid_request", "username and password are required")
-        user = self._directory.find_user(username)
-        if user is None or not user.check_password(password):
+        user = self._directory.authenticate(username, password)
+        if user is None:
             raise OAuthError("invalid_grant", "Wrong email or password.")
         return await self._pipeline.login(
             LoginRequest(

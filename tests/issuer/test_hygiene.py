@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from issuer import ActionFailed, Issuer
+from issuer import _directory as directory_module
 from issuer._authorize import CSRF_COOKIE, AuthorizeEndpoint
 from issuer._codes import CodeStore
 from issuer._directory import Client, User
@@ -397,6 +398,37 @@ async def test_a_wrong_client_secret_or_password_fails_whatever_its_length(
     # An empty parameter counts as absent (RFC 6749 §3.1).
     assert password.json()["error"] == ("invalid_grant" if secret else "invalid_request")
     assert not issuer.directory.user("alice@example.com").check_password(secret[:8])
+
+
+async def test_an_unknown_email_costs_the_same_scrypt_work_as_a_wrong_password(
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No timing here: count the scrypt verifications each refusal performs instead.
+    calls: list[str] = []
+
+    def counting(secret: str, hashed: str) -> bool:
+        calls.append(hashed)
+        return verify_secret(secret, hashed)
+
+    monkeypatch.setattr(directory_module, "verify_secret", counting)
+    counts = {}
+    async with issuer.http_client() as client:
+        for email in ("alice@example.com", "nobody@example.com"):
+            calls.clear()
+            posted = await submit_login(
+                client, f"authorize?{httpx.QueryParams(authorize_query())}", email, "wrong-pw"
+            )
+            assert "Wrong email or password." in posted.text
+            form_calls = len(calls)
+            calls.clear()
+            grant = await client.post(
+                "oauth/token",
+                data={"grant_type": "password", "username": email, "password": "wrong-pw"},
+                auth=("app", "app-secret"),
+            )
+            assert grant.json()["error"] == "invalid_grant"
+            counts[email] = (form_calls, len(calls))
+    assert counts["alice@example.com"] == counts["nobody@example.com"] == (1, 2)
 
 
 def strings_in(root: object) -> list[str]:
