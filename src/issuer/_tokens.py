@@ -62,11 +62,13 @@ class TokenMinter:
             payload, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": typ}
         )
         if len(token) > self._max_token_bytes:
+            # The claims come from actions, so the login is refused like any failed action:
+            # a 403 that says what to change, never a 500.
             raise OAuthError(
-                "server_error",
+                "access_denied",
                 f"the {kind} would be {len(token)} bytes, over the"
                 f" {self._max_token_bytes}-byte budget; add fewer or smaller claims",
-                status_code=500,
+                status_code=403,
             )
         return token
 

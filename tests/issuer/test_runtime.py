@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from issuer import ActionFailed, Issuer, LoginDenied
+from issuer import ActionFailed, Issuer, LoginDenied, OAuthError
 
 from .conftest import PREMIUM
 
@@ -172,15 +172,31 @@ async def test_a_non_json_claim_value_fails_the_action(bare_issuer: Issuer) -> N
 
 async def test_a_token_over_the_size_budget_fails_the_login(clock: Any) -> None:
     issuer = Issuer(clock=clock, max_token_bytes=2048)
-    issuer.add_client("app", client_secret="s")
+    issuer.add_client("app", client_secret="s", grant_types=["password"])
     issuer.add_user("alice@example.com", password="pw")
 
     def bloat(event: Any, api: Any) -> None:
         api.access_token.set_custom_claim("https://myapp.example.com/blob", "x" * 4096)
 
     issuer.add_action(bloat)
-    with pytest.raises(Exception, match="over the 2048-byte budget"):
+    with pytest.raises(OAuthError, match="over the 2048-byte budget") as info:
         await issuer.login("alice@example.com")
+    assert (info.value.error, info.value.status_code) == ("access_denied", 403)
+
+    async with issuer.http_client() as client:
+        answer = await client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "password",
+                "username": "alice@example.com",
+                "password": "pw",
+                "client_id": "app",
+                "client_secret": "s",
+            },
+        )
+    assert answer.status_code == 403
+    assert answer.json()["error"] == "access_denied"
+    assert "2048-byte budget" in answer.json()["error_description"]
 
 
 async def test_actions_see_the_event_and_secrets(bare_issuer: Issuer) -> None:
