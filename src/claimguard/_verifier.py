@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
 from types import TracebackType
 from typing import Any, Self
 
@@ -214,14 +215,15 @@ class TokenVerifier:
             raise InvalidToken("malformed", "token could not be decoded") from exc
         except (TypeError, OverflowError, RecursionError) as exc:
             raise InvalidToken("malformed", "token could not be decoded") from exc
-        valid_from, valid_until = validity_window(
-            exp=exp,
-            nbf=nbf,
-            iat=iat,
-            leeway_seconds=self.leeway_seconds,
-            max_age_seconds=self.max_token_age_seconds,
-        )
-        self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.kid))
+        if self._cache.maxsize:
+            valid_from, valid_until = validity_window(
+                exp=exp,
+                nbf=nbf,
+                iat=iat,
+                leeway_seconds=self.leeway_seconds,
+                max_age_seconds=self.max_token_age_seconds,
+            )
+            self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.kid))
         return claims
 
     def _header(self, segment: str) -> Header:
@@ -265,7 +267,7 @@ class TokenVerifier:
         if isinstance(aud, str):
             if aud in self.audiences:
                 return
-        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        elif isinstance(aud, list) and aud and all(map(isinstance, aud, repeat(str))):
             if not self.audiences.isdisjoint(aud):
                 return
         elif aud is None:
