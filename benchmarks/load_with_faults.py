@@ -32,14 +32,13 @@ import math
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
+from _child import child_process, serve_and_announce
 from _faults import JWKS_PATH, JwksSwitch, invalid_tokens
 from _http1 import Connection
 from _machine import describe, machine
@@ -91,44 +90,11 @@ def protected_api(issuer_url: str) -> Any:
     return ClaimGuardMiddleware(app, verifier=verifier, public_paths=["/state"])
 
 
-async def _serve_api(issuer_url: str) -> None:
-    config = uvicorn.Config(
-        protected_api(issuer_url), host="127.0.0.1", port=0, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            await serving
-            raise RuntimeError("uvicorn stopped before it started serving")
-        await asyncio.sleep(0.01)
-    print(server.servers[0].sockets[0].getsockname()[1], flush=True)
-    await serving
-
-
 @contextlib.contextmanager
 def api_process(issuer_url: str) -> Iterator[int]:
     """Run the API in a child process; yield its port on 127.0.0.1; stop it on exit."""
-    process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve-api", issuer_url],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line:
-            raise RuntimeError(f"the API process exited with {process.wait()}")
-        yield int(line)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    with child_process([os.path.abspath(__file__), "--serve-api", issuer_url]) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 async def api_state(port: int) -> dict[str, Any]:
@@ -384,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--serve-api", metavar="ISSUER_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_api:
-        asyncio.run(_serve_api(args.serve_api))
+        serve_and_announce(protected_api(args.serve_api))
         return 0
     args.seconds = args.seconds or (5.0 if args.quick else 20.0)
     if not 1 <= args.clients <= 256 or args.seconds <= 0 or args.max_requests < 1:

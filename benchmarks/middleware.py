@@ -15,19 +15,17 @@ The server gets a process of its own, so the load generator never shares its GIL
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import httpx
-import uvicorn
+from _child import child_process, serve_and_announce
 from _load import Load, python_load, wrk_load, wrk_path
 from _machine import describe, machine
 from _table import render_table
@@ -72,39 +70,13 @@ def server_app(jwks_uri: str) -> Any:
 
 def serve(jwks_uri: str) -> None:
     """Run the measured app (the child process): print its URL, then serve until SIGTERM."""
-    asyncio.run(_serve(jwks_uri))
-
-
-async def _serve(jwks_uri: str) -> None:
-    # uvicorn binds the port itself, as in production; port 0 picks a free one.
-    config = uvicorn.Config(
-        server_app(jwks_uri), host="127.0.0.1", port=0, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            await serving
-            raise RuntimeError("uvicorn stopped before it started serving")
-        await asyncio.sleep(0.01)
-    host, port = server.servers[0].sockets[0].getsockname()[:2]
-    print(f"http://{host}:{port}", flush=True)
-    await serving
+    serve_and_announce(server_app(jwks_uri))
 
 
 @contextlib.contextmanager
 def server_process(jwks_uri: str) -> Iterator[str]:
-    """Start :func:`serve` in a child process; yield its base URL; stop it on exit."""
-    process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve", jwks_uri],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url:
-            raise RuntimeError(f"the server process exited with {process.wait()}")
+    """Start :func:`serve` in a child process; yield its base URL once it answers."""
+    with child_process([os.path.abspath(__file__), "--serve", jwks_uri]) as url:
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -115,15 +87,6 @@ def server_process(jwks_uri: str) -> Iterator[str]:
                     raise
                 time.sleep(0.05)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def jwks_app(jwks: dict[str, Any]) -> Starlette:
