@@ -11,7 +11,8 @@ the signature FastAPI reads and removed again before the endpoint is called.
 A denied HTTP request is answered, not raised: 401 (no error code) when the request is
 anonymous, else 403 ``insufficient_scope`` with ``scope="…"`` naming what is missing; the
 body is ``{"error", "error_description"}`` JSON. A denied WebSocket is closed with 1008
-(an anonymous one is refused with the 401 answer where the server supports it).
+(an anonymous one is refused with 403 carrying the 401 challenge where the server supports
+the denial-response extension).
 """
 
 from __future__ import annotations

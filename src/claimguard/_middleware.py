@@ -25,6 +25,7 @@ __all__ = ["ClaimGuardMiddleware", "PublicPaths"]
 _POLICY_VIOLATION = 1008
 _SERVER_ERROR = 1011
 _DENIAL_EXTENSION = "websocket.http.response"
+_HANDSHAKE_REFUSED = 403
 _MAX_CLOSE_REASON_BYTES = 123
 
 
@@ -106,8 +107,8 @@ class ClaimGuardMiddleware:
       sent must be valid everywhere.
     - Bad tokens get 401 ``invalid_token``, malformed requests 400 ``invalid_request`` and a
       key set that cannot be had 503 with ``Retry-After``. A WebSocket handshake is refused
-      with that HTTP answer where the server supports the denial-response extension, else
-      closed with 1008; 503 becomes close 1011.
+      with 403 carrying that answer's challenge and body where the server supports the
+      denial-response extension, else closed with 1008; 503 becomes close 1011.
     - A WebSocket stays open only while its token is valid: at ``exp`` on the verifier's clock
       it is closed with 1008 and the endpoint is cancelled.
     - ``realm`` and ``resource_metadata_url`` (RFC 9728) go into every challenge.
@@ -266,8 +267,14 @@ async def send_http_answer(send: Send, answer: Challenge) -> None:
 async def refuse_websocket(
     scope: Scope, receive: Receive, send: Send, answer: Challenge, *, unavailable: bool = False
 ) -> None:
-    """Refuse a WebSocket handshake: the HTTP ``answer`` where the server can send it, else
-    close 1008; close 1011 when ``unavailable`` (the server, not the client, is at fault)."""
+    """Refuse a WebSocket handshake: HTTP 403 carrying the ``answer``'s challenge and body
+    where the server can send a response (the denial-response extension), else close 1008;
+    close 1011 when ``unavailable`` (the server, not the client, is at fault).
+
+    403 is the status a refused handshake has everywhere (RFC 6455 §4.2.2 leaves it to the
+    server; ASGI servers answer a close-before-accept with 403); the ``WWW-Authenticate``
+    header and the JSON body still say why, in RFC 6750 terms.
+    """
     message = await receive()
     if message["type"] != "websocket.connect":
         return
@@ -275,7 +282,7 @@ async def refuse_websocket(
         await send(
             {
                 "type": "websocket.http.response.start",
-                "status": answer.status,
+                "status": _HANDSHAKE_REFUSED,
                 "headers": answer.raw_headers,
             }
         )

@@ -235,10 +235,10 @@ async def test_websocket_endpoint_lacking_claim_is_closed_1008(app: Any, mint: M
     assert info.value.code == 1008
 
 
-async def test_anonymous_websocket_is_refused_with_401(app: Any) -> None:
+async def test_anonymous_websocket_is_refused_with_403_and_the_challenge(app: Any) -> None:
     with TestClient(app) as client, pytest.raises(WebSocketDenialResponse) as info:
         refused(client, "/ws")
-    assert info.value.status_code == 401
+    assert info.value.status_code == 403
     assert info.value.headers["www-authenticate"] == 'Bearer realm="api"'
 
 

@@ -129,7 +129,7 @@ async def test_websocket_handshake_over_a_real_server(server: str, mint: Minter)
         async with websockets.connect(url):
             raise AssertionError("the handshake should have been refused")
     response = refused.value.response
-    assert response.status_code == 401
+    assert response.status_code == 403
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
     assert json.loads(response.body)["error"] == "unauthorized"
 

@@ -419,25 +419,25 @@ def ws_token(mint: Minter) -> str:
     return mint(premium=True)
 
 
-async def test_websocket_without_token_is_refused_with_401(ws_app: Any) -> None:
+async def test_websocket_without_token_is_refused_with_403_and_the_challenge(ws_app: Any) -> None:
     with TestClient(ws_app) as client, pytest.raises(WebSocketDenialResponse) as info:
         _connect(client, "/ws")
-    assert info.value.status_code == 401
+    assert info.value.status_code == 403
     assert info.value.headers["www-authenticate"] == 'Bearer realm="api"'
     assert info.value.json()["error"] == "unauthorized"
 
 
-async def test_websocket_with_bad_token_is_refused_with_401(ws_app: Any, mint: Minter) -> None:
+async def test_websocket_with_bad_token_is_refused_with_403(ws_app: Any, mint: Minter) -> None:
     with TestClient(ws_app) as client, pytest.raises(WebSocketDenialResponse) as info:
         _connect(client, "/ws", headers=bearer(mint(lifetime=-3600)))
-    assert info.value.status_code == 401
+    assert info.value.status_code == 403
     assert 'error="invalid_token"' in info.value.headers["www-authenticate"]
 
 
-async def test_websocket_malformed_request_is_refused_with_400(ws_app: Any) -> None:
+async def test_websocket_malformed_request_is_refused_with_403(ws_app: Any) -> None:
     with TestClient(ws_app) as client, pytest.raises(WebSocketDenialResponse) as info:
         _connect(client, "/ws?access_token=abc")
-    assert info.value.status_code == 400
+    assert info.value.status_code == 403
     assert info.value.json()["error"] == "invalid_request"
 
 

@@ -27,7 +27,7 @@ async def test_premium_users_get_an_echo_others_are_refused(
         with pytest.raises(websockets.InvalidStatus) as anonymous:
             async with websockets.connect(ws_url):
                 raise AssertionError("the handshake should have been refused")
-        assert anonymous.value.response.status_code == 401
+        assert anonymous.value.response.status_code == 403
 
         with pytest.raises(websockets.InvalidStatus) as lacking:
             async with websockets.connect(ws_url, additional_headers=bearer(bob.access_token)):
