@@ -542,3 +542,33 @@ async def test_websocket_app_errors_propagate_unwrapped(
     app = ClaimGuardMiddleware(Starlette(routes=[WebSocketRoute("/ws", broken)]), verifier=verifier)
     with TestClient(app) as client, pytest.raises(LookupError, match="boom"):
         _connect(client, "/ws", headers=bearer(mint()))
+
+
+# -- refusals never repeat what the token says ------------------------------------------
+
+MARKER = "zz-marker-<script>"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "https://" + MARKER + ".example/"},
+        {"aud": MARKER},
+        {"exp": 1, "sub": MARKER},
+        {"kid_in_claims": MARKER, "nbf": 9_999_999_999},
+    ],
+)
+async def test_refusals_never_echo_unverified_token_content(
+    client: httpx.AsyncClient, mint: Minter, claims: dict[str, Any]
+) -> None:
+    response = await client.get("/whoami", headers=bearer(mint(claims=claims)))
+    assert response.status_code == 401
+    assert MARKER not in response.text
+    assert MARKER not in response.headers["www-authenticate"]
+
+
+async def test_unknown_kid_is_not_echoed(client: httpx.AsyncClient, mint: Minter) -> None:
+    response = await client.get("/whoami", headers=bearer(mint(headers={"kid": MARKER})))
+    assert response.status_code == 401
+    assert MARKER not in response.text
+    assert MARKER not in response.headers["www-authenticate"]
