@@ -28,7 +28,11 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m issuer", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m issuer",
+        description="The bundled OAuth 2.0 / OpenID Connect issuer: serve it, or print a token.",
+        epilog="A configuration problem prints 'error: FILE: key: problem' and exits with 2.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the issuer over HTTP")
     serve.add_argument("--config", required=True, type=Path, help="TOML configuration file")
