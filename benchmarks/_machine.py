@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -13,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["describe", "machine"]
+__all__ = ["describe", "machine", "write_results"]
 
 _DISTRIBUTIONS = (
     "claimguard-asgi",
@@ -89,3 +90,10 @@ def describe() -> str:
 
 if __name__ == "__main__":
     print(describe())
+
+
+def write_results(path: str, benchmark: str, results: dict[str, Any]) -> None:
+    """Write one benchmark's ``--json`` report: its name, the machine, then its results."""
+    document = {"benchmark": benchmark, "machine": machine(), **results}
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(document, out, indent=2)

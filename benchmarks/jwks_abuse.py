@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 from _jwks import JWKS_URL, JWKSEndpoint
-from _machine import describe, machine
+from _machine import describe, write_results
 from _table import render_table
 from _tokens import AUDIENCE, ISSUER, NAMESPACE, b64url, make_key
 
@@ -195,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = asyncio.run(run(requests))
     print(report(result))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"benchmark": "jwks_abuse", "machine": machine(), **result}, out, indent=2)
+        write_results(args.json, "jwks_abuse", result)
     return 0
 
 

@@ -41,7 +41,7 @@ from typing import Any
 from _child import child_process, serve_and_announce
 from _faults import JWKS_PATH, JwksSwitch, invalid_tokens
 from _http1 import Connection
-from _machine import describe, machine
+from _machine import describe, write_results
 from _table import render_table
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -362,8 +362,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         header = ["phase", "from_s", "requests", "200", "401", "5xx", "other", "p50_ms", "p99_ms"]
         document = {
-            "benchmark": "load_with_faults",
-            "machine": machine(),
             "seconds": elapsed,
             "clients": args.clients,
             "requests": len(run.results),
@@ -375,8 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {"check": n, "observed": o, "rule": r, "passed": p} for n, o, r, p in verdicts
             ],
         }
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=2)
+        write_results(args.json, "load_with_faults", document)
     return 0 if all(v[3] for v in verdicts) else 1
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from _jwks import JWKS_URL, JWKSEndpoint
-from _machine import describe, machine
+from _machine import describe, write_results
 from _table import render_table
 from _tokens import AUDIENCE, ISSUER, NAMESPACE, make_key
 
@@ -140,8 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = asyncio.run(run(tokens))
     print(report(result))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"benchmark": "memory", "machine": machine(), **result}, out, indent=2)
+        write_results(args.json, "memory", result)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 import httpx
 from _child import child_process, serve_and_announce
 from _load import Load, python_load, wrk_load, wrk_path
-from _machine import describe, machine
+from _machine import describe, write_results
 from _table import render_table
 from _tokens import AUDIENCE, ISSUER, NAMESPACE, make_key
 from starlette.applications import Starlette
@@ -223,15 +222,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report(results, generator=generator, reason=reason, connections=args.connections))
     if args.json:
         document = {
-            "benchmark": "middleware",
-            "machine": machine(),
             "load_generator": generator,
             "connections": args.connections,
             "seconds_per_side": seconds,
             "results": {side: vars(load) for side, load in results.items()},
         }
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=2)
+        write_results(args.json, "middleware", document)
     return 0
 
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from _jwks import JWKS_URL, JWKSEndpoint
-from _machine import describe, machine
+from _machine import describe, write_results
 from _peers import PEERS, peer_verifier
 from _table import render_table
 from _timing import Sample, TimedLoop, async_loop, measure_together, sync_loop
@@ -176,8 +175,6 @@ def to_json(samples: dict[tuple[str, str], Sample]) -> dict[str, Any]:
         entry["ratio_to_floor"] = round(_ratio(samples, path, alg, FLOOR), 3)
         results.setdefault(path, {})[alg] = entry
     return {
-        "benchmark": "verify",
-        "machine": machine(),
         "results": results,
         "targets": [{"target": text, "met": met} for text, met in targets(samples)],
     }
@@ -193,8 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = asyncio.run(measure(repeats=repeats, repeat_seconds=repeat_seconds))
     print(report(samples, repeats=repeats))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(to_json(samples), out, indent=2)
+        write_results(args.json, "verify", to_json(samples))
     return 0
 
 
