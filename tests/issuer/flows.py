@@ -1,6 +1,8 @@
-"""Helpers for driving the login page like a browser would, with plain httpx."""
+"""Helpers for driving the issuer like a client would, with plain httpx: the login page as a
+browser fills it in, and the password grant."""
 
 import re
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
@@ -26,3 +28,16 @@ def redirect_params(response: httpx.Response) -> dict[str, str]:
     assert response.status_code == 303, response.text
     query = parse_qs(urlsplit(response.headers["location"]).query)
     return {name: values[0] for name, values in query.items()}
+
+
+async def password_grant(
+    client: httpx.AsyncClient,
+    email: str,
+    password: str,
+    *,
+    auth: tuple[str, str] | None = None,
+    **params: Any,
+) -> httpx.Response:
+    """POST the password grant to the token endpoint; ``params`` are further form fields."""
+    data = {"grant_type": "password", "username": email, "password": password, **params}
+    return await client.post("oauth/token", data=data, auth=auth)

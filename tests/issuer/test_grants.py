@@ -10,7 +10,7 @@ import pytest
 from issuer import Issuer
 
 from .conftest import PREMIUM
-from .flows import redirect_params, submit_login
+from .flows import password_grant, redirect_params, submit_login
 
 pytestmark = pytest.mark.anyio
 CALLBACK = "http://127.0.0.1:3000/callback"
@@ -27,16 +27,9 @@ def deny_bob(event: Any, api: Any) -> None:
         api.access.deny("bob is suspended")
 
 
-async def password_grant(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
-    return await client.post(
-        "oauth/token",
-        data={
-            "grant_type": "password",
-            "username": email,
-            "password": password,
-            "scope": "openid offline_access",
-        },
-        auth=APP_AUTH,
+async def app_login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await password_grant(
+        client, email, password, auth=APP_AUTH, scope="openid offline_access"
     )
 
 
@@ -63,7 +56,7 @@ async def test_deny_is_access_denied_with_the_reason_at_the_token_endpoint(
 ) -> None:
     bare_issuer.add_action(deny_bob)
     async with bare_issuer.http_client() as client:
-        response = await password_grant(client, "bob@example.com", "bob-pw")
+        response = await app_login(client, "bob@example.com", "bob-pw")
     assert response.status_code == 403
     assert response.json() == {"error": "access_denied", "error_description": "bob is suspended"}
     assert response.headers["cache-control"] == "no-store"
@@ -93,7 +86,7 @@ async def test_deny_is_access_denied_with_the_reason_on_the_redirect(bare_issuer
 async def test_removing_premium_then_refreshing_drops_the_claim(bare_issuer: Issuer) -> None:
     bare_issuer.add_action(premium_action)
     async with bare_issuer.http_client() as client:
-        first = (await password_grant(client, "alice@example.com", "alice-pw")).json()
+        first = (await app_login(client, "alice@example.com", "alice-pw")).json()
         assert claims(bare_issuer, first["access_token"])[PREMIUM] is True
         bare_issuer.update_user("alice@example.com", app_metadata={"roles": []})
         second = await refresh(client, first["refresh_token"])
@@ -106,14 +99,14 @@ async def test_refresh_runs_actions_with_the_refresh_protocol(bare_issuer: Issue
     protocols: list[str] = []
     bare_issuer.add_action(lambda event, api: protocols.append(event.transaction.protocol))
     async with bare_issuer.http_client() as client:
-        first = (await password_grant(client, "alice@example.com", "alice-pw")).json()
+        first = (await app_login(client, "alice@example.com", "alice-pw")).json()
         await refresh(client, first["refresh_token"])
     assert protocols == ["oauth2-password", "oauth2-refresh-token"]
 
 
 async def test_reusing_a_rotated_refresh_token_revokes_the_family(bare_issuer: Issuer) -> None:
     async with bare_issuer.http_client() as client:
-        first = (await password_grant(client, "alice@example.com", "alice-pw")).json()
+        first = (await app_login(client, "alice@example.com", "alice-pw")).json()
         second = (await refresh(client, first["refresh_token"])).json()
         reused = await refresh(client, first["refresh_token"])
         newest = await refresh(client, second["refresh_token"])
@@ -125,7 +118,7 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_family(bare_issuer: I
 
 async def test_revoking_a_refresh_token_stops_it(bare_issuer: Issuer) -> None:
     async with bare_issuer.http_client() as client:
-        first = (await password_grant(client, "alice@example.com", "alice-pw")).json()
+        first = (await app_login(client, "alice@example.com", "alice-pw")).json()
         revoked = await client.post(
             "oauth/revoke", data={"token": first["refresh_token"]}, auth=APP_AUTH
         )
@@ -136,15 +129,9 @@ async def test_revoking_a_refresh_token_stops_it(bare_issuer: Issuer) -> None:
 
 async def test_wrong_password_and_wrong_client_secret(bare_issuer: Issuer) -> None:
     async with bare_issuer.http_client() as client:
-        wrong_password = await password_grant(client, "alice@example.com", "nope")
-        wrong_secret = await client.post(
-            "oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice@example.com",
-                "password": "alice-pw",
-            },
-            auth=("app", "nope"),
+        wrong_password = await app_login(client, "alice@example.com", "nope")
+        wrong_secret = await password_grant(
+            client, "alice@example.com", "alice-pw", auth=("app", "nope")
         )
     assert wrong_password.json()["error"] == "invalid_grant"
     assert wrong_secret.status_code == 401
@@ -155,14 +142,8 @@ async def test_wrong_password_and_wrong_client_secret(bare_issuer: Issuer) -> No
 async def test_password_grant_only_for_clients_that_list_it(bare_issuer: Issuer) -> None:
     bare_issuer.add_client("web", client_secret="web-secret", redirect_uris=[CALLBACK])
     async with bare_issuer.http_client() as client:
-        response = await client.post(
-            "oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice@example.com",
-                "password": "alice-pw",
-            },
-            auth=("web", "web-secret"),
+        response = await password_grant(
+            client, "alice@example.com", "alice-pw", auth=("web", "web-secret")
         )
     assert response.json()["error"] == "unauthorized_client"
 

@@ -25,7 +25,7 @@ from issuer._directory import Client, User
 from issuer._hashing import verify_secret
 
 from .conftest import SEED_CONFIG
-from .flows import redirect_params, submit_login
+from .flows import password_grant, redirect_params, submit_login
 
 pytestmark = pytest.mark.anyio
 CALLBACK = "http://127.0.0.1:3000/callback"
@@ -388,10 +388,8 @@ async def test_a_wrong_client_secret_or_password_fails_whatever_its_length(
                 "client_secret": secret,
             },
         )
-        password = await client.post(
-            "oauth/token",
-            data={"grant_type": "password", "username": "alice@example.com", "password": secret},
-            auth=("app", "app-secret"),
+        password = await password_grant(
+            client, "alice@example.com", secret, auth=("app", "app-secret")
         )
     assert basic.status_code == post.status_code == 401
     assert basic.json()["error"] == post.json()["error"] == "invalid_client"
@@ -421,11 +419,7 @@ async def test_an_unknown_email_costs_the_same_scrypt_work_as_a_wrong_password(
             assert "Wrong email or password." in posted.text
             form_calls = len(calls)
             calls.clear()
-            grant = await client.post(
-                "oauth/token",
-                data={"grant_type": "password", "username": email, "password": "wrong-pw"},
-                auth=("app", "app-secret"),
-            )
+            grant = await password_grant(client, email, "wrong-pw", auth=("app", "app-secret"))
             assert grant.json()["error"] == "invalid_grant"
             counts[email] = (form_calls, len(calls))
     assert counts["alice@example.com"] == counts["nobody@example.com"] == (1, 2)
@@ -461,15 +455,12 @@ async def test_passwords_and_client_secrets_are_stored_only_as_scrypt_hashes() -
     issuer = Issuer.from_config(SEED_CONFIG)
     issuer.add_user("carol@example.com", password="alice-password")  # alice's, reused
     async with issuer.http_client() as client:
-        login = await client.post(
-            "oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice@example.com",
-                "password": "alice-password",
-                "scope": "openid offline_access",
-            },
+        login = await password_grant(
+            client,
+            "alice@example.com",
+            "alice-password",
             auth=("demo-app", "demo-secret"),
+            scope="openid offline_access",
         )
     assert login.status_code == 200
     stored = strings_in(issuer)
@@ -631,14 +622,8 @@ async def test_a_non_json_claim_value_fails_the_login_and_is_logged(
     with pytest.raises(ActionFailed, match="not a JSON number"):
         await issuer.login("alice@example.com", client_id="app")
     async with issuer.http_client() as client:
-        response = await client.post(
-            "oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice@example.com",
-                "password": "alice-pw",
-            },
-            auth=("app", "app-secret"),
+        response = await password_grant(
+            client, "alice@example.com", "alice-pw", auth=("app", "app-secret")
         )
     assert response.status_code == 403
     assert response.json()["error"] == "access_denied"

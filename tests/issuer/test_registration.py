@@ -9,7 +9,7 @@ import pytest
 
 from issuer import Issuer
 
-from .flows import redirect_params, submit_login
+from .flows import password_grant, redirect_params, submit_login
 
 pytestmark = pytest.mark.anyio
 REDIRECT = "http://127.0.0.1:53682/callback"
@@ -158,14 +158,8 @@ async def test_registered_client_logs_in_with_pkce_only(bare_issuer: Issuer) -> 
         )
         assert claims is not None
         assert claims["azp"] == client_id
-        password = await client.post(
-            "oauth/token",
-            data={
-                "grant_type": "password",
-                "client_id": client_id,
-                "username": "alice@example.com",
-                "password": "alice-pw",
-            },
+        password = await password_grant(
+            client, "alice@example.com", "alice-pw", client_id=client_id
         )
         assert password.status_code == 400
         assert password.json()["error"] == "unauthorized_client"

@@ -9,7 +9,7 @@ import pytest
 
 from issuer import Issuer
 
-from .flows import redirect_params, submit_login
+from .flows import password_grant, redirect_params, submit_login
 
 pytestmark = pytest.mark.anyio
 CALLBACK = "http://127.0.0.1:3000/callback"
@@ -205,15 +205,8 @@ async def test_client_credentials_with_resource_and_basic_auth(resource_issuer: 
 
 async def test_password_grant_accepts_resource(resource_issuer: Issuer) -> None:
     async with resource_issuer.http_client() as client:
-        token = await client.post(
-            "oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice@example.com",
-                "password": "alice-pw",
-                "resource": MCP,
-            },
-            auth=APP_AUTH,
+        token = await password_grant(
+            client, "alice@example.com", "alice-pw", auth=APP_AUTH, resource=MCP
         )
     assert token.status_code == 200, token.text
     assert resource_issuer.verify_access_token(token.json()["access_token"], audience=MCP)

@@ -11,6 +11,7 @@ import pytest
 from issuer import ActionFailed, Issuer, LoginDenied, OAuthError
 
 from .conftest import PREMIUM
+from .flows import password_grant
 
 pytestmark = pytest.mark.anyio
 
@@ -184,15 +185,8 @@ async def test_a_token_over_the_size_budget_fails_the_login(clock: Any) -> None:
     assert (info.value.error, info.value.status_code) == ("access_denied", 403)
 
     async with issuer.http_client() as client:
-        answer = await client.post(
-            "/oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice@example.com",
-                "password": "pw",
-                "client_id": "app",
-                "client_secret": "s",
-            },
+        answer = await password_grant(
+            client, "alice@example.com", "pw", client_id="app", client_secret="s"
         )
     assert answer.status_code == 403
     assert answer.json()["error"] == "access_denied"

@@ -13,22 +13,20 @@ from issuer import Issuer, serve_in_thread
 from issuer._serve import bind_socket, socket_url
 
 from .conftest import PREMIUM, SEED_CONFIG
+from .flows import password_grant
 
 pytestmark = pytest.mark.anyio
 AUDIENCE = "https://api.example.com"
 
 
 async def password_login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, Any]:
-    response = await client.post(
-        "oauth/token",
-        data={
-            "grant_type": "password",
-            "username": email,
-            "password": password,
-            "audience": AUDIENCE,
-            "scope": "openid profile email",
-        },
+    response = await password_grant(
+        client,
+        email,
+        password,
         auth=("demo-app", "demo-secret"),
+        audience=AUDIENCE,
+        scope="openid profile email",
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
