@@ -40,4 +40,6 @@ async def password_grant(
 ) -> httpx.Response:
     """POST the password grant to the token endpoint; ``params`` are further form fields."""
     data = {"grant_type": "password", "username": email, "password": password, **params}
-    return await client.post("oauth/token", data=data, auth=auth)
+    return await client.post(
+        "oauth/token", data=data, auth=httpx.USE_CLIENT_DEFAULT if auth is None else auth
+    )
