@@ -160,3 +160,49 @@ class Floor:
             self.verify = partial(public.verify, der, signing_input, ec.ECDSA(hashes.SHA256()))
         else:
             self.verify = partial(public.verify, signature, signing_input)
+
+
+def minimal_verifier(key: SigningKey) -> Callable[[str], dict[str, Any]]:
+    """The least work any Python verifier must do for a token it has not seen: a yardstick.
+
+    Split at the dots, decode the signature and the payload, check the signature with a
+    key object built once, ``json.loads`` the payload and compare ``iss``, ``aud`` and
+    ``exp``. Nothing else: no header, no canonical base64url, no duplicate-member or
+    depth checks, no typing of claims. It accepts tokens a verifier must refuse, so it
+    only shows how much of a verifier's cost is left once the signature is paid for.
+    """
+    public, alg = key.public, key.alg
+    check: Callable[[bytes, bytes], None]
+    if alg == "RS256":
+        pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
+
+        def check(signing_input: bytes, signature: bytes) -> None:
+            public.verify(signature, signing_input, pkcs1, sha256)
+
+    elif alg == "ES256":
+        ecdsa = ec.ECDSA(hashes.SHA256())
+
+        def check(signing_input: bytes, signature: bytes) -> None:
+            r = int.from_bytes(signature[:32], "big")
+            s = int.from_bytes(signature[32:], "big")
+            public.verify(encode_dss_signature(r, s), signing_input, ecdsa)
+
+    else:
+
+        def check(signing_input: bytes, signature: bytes) -> None:
+            public.verify(signature, signing_input)
+
+    def verify(token: str) -> dict[str, Any]:
+        signing_input, _, signature = token.rpartition(".")
+        check(signing_input.encode("ascii"), b64url_decode(signature))
+        claims: dict[str, Any] = json.loads(b64url_decode(signing_input.partition(".")[2]))
+        aud = claims["aud"]
+        if (
+            claims["iss"] != ISSUER
+            or AUDIENCE not in (aud if isinstance(aud, list) else [aud])
+            or claims["exp"] <= time.time()
+        ):
+            raise ValueError("token refused")
+        return claims
+
+    return verify

@@ -82,13 +82,13 @@ class KeySet:
 
     # -- lookup -------------------------------------------------------------------------
 
-    def fresh(self, kid: str | None) -> VerificationKey | None:
-        """Return the key for ``kid`` when no fetch or refresh is due; else ``None``.
+    def fresh(self, kid: str | None, now: float) -> VerificationKey | None:
+        """Return the key for ``kid`` when no fetch or refresh is due at ``now``; else ``None``.
 
         The synchronous fast path of :meth:`get`, for the common case.
         """
         fetched_at = self._fetched_at
-        if fetched_at is None or self._clock.time() - fetched_at >= self._fresh_for:
+        if fetched_at is None or now - fetched_at >= self._fresh_for:
             return None
         return self._keys.get(kid) if kid is not None else self._find(None)
 

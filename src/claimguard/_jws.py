@@ -17,6 +17,9 @@ from typing import Any, NamedTuple
 
 from ._errors import InvalidToken
 
+_a2b_base64 = binascii.a2b_base64
+_new_tuple = tuple.__new__
+
 __all__ = [
     "CompactJWS",
     "Header",
@@ -30,7 +33,7 @@ __all__ = [
 # letting binascii's strict mode reject anything outside it. "+", "/" and "=" are not
 # base64url (RFC 7515 §2: no padding), so they are mapped to a byte strict mode refuses.
 _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
-_PADDING = (b"", None, b"==", b"=")
+_PADDING = (b"", b"", b"==", b"=")
 # In canonical base64url the last character of a 2- or 3-character tail carries no
 # unused set bits (RFC 4648 §3.5); anything else decodes to the same bytes as another
 # string, which lets a token be changed without changing its meaning.
@@ -46,10 +49,10 @@ _REFUSED_HEADER_PARAMS = {
 
 
 class CompactJWS(NamedTuple):
-    """The parts of a compact JWS: the raw header segment, the payload still encoded
-    (translated to the standard alphabet), the signature and the bytes that were signed."""
+    """The parts of a compact JWS: the raw header segment, the payload segment still
+    encoded, the decoded signature and the bytes that were signed."""
 
-    header_segment: str
+    header_segment: bytes
     payload: bytes
     signature: bytes
     signing_input: bytes
@@ -64,43 +67,44 @@ class Header(NamedTuple):
 
 
 def b64_decode(segment: bytes) -> bytes:
-    """Decode one segment already translated to the standard alphabet; canonical only."""
-    tail = len(segment) % 4
-    padding = _PADDING[tail]
-    if padding is None:
-        raise InvalidToken("malformed", "token segment has an impossible length")
-    canonical_last = _CANONICAL_LAST[tail]
-    if canonical_last is not None and segment[-1] not in canonical_last:
-        raise InvalidToken("malformed", "token segment is not canonical base64url")
+    """Decode one base64url segment; canonical form only (RFC 7515 §2, RFC 4648 §3.5)."""
+    segment = segment.translate(_TO_STANDARD)
+    tail = len(segment) & 3
+    if tail:
+        canonical_last = _CANONICAL_LAST[tail]
+        if canonical_last is None:
+            raise InvalidToken("malformed", "token segment has an impossible length")
+        if segment[-1] not in canonical_last:
+            raise InvalidToken("malformed", "token segment is not canonical base64url")
+        segment += _PADDING[tail]
     try:
-        return binascii.a2b_base64(segment + padding, strict_mode=True)
+        return _a2b_base64(segment, strict_mode=True)
     except binascii.Error as exc:
         raise InvalidToken("malformed", "token segment is not base64url") from exc
 
 
 def split_compact(token: str, *, max_bytes: int) -> CompactJWS:
-    """Check the token's shape and size and split it; the header and payload stay encoded."""
+    """Check the token's shape and size and split it; the header and payload stay encoded.
+
+    Only the signature is decoded here. The header segment is checked when it is parsed
+    (:func:`parse_header`) and the payload when it is decoded (:func:`decode_json_object`).
+    """
     if len(token) > max_bytes:
         raise InvalidToken("too_large", f"token is larger than {max_bytes} bytes")
     try:
         raw = token.encode("ascii")
     except UnicodeEncodeError as exc:
         raise InvalidToken("malformed", "token contains non-ASCII characters") from exc
-    parts = raw.translate(_TO_STANDARD).split(b".")
-    if len(parts) != 3:
-        if len(parts) == 5:
+    signing_input, _, signature = raw.rpartition(b".")
+    header, dot, payload = signing_input.partition(b".")
+    if not dot or b"." in payload:
+        if raw.count(b".") == 4:
             raise InvalidToken("malformed", "encrypted tokens (JWE) are not accepted")
         raise InvalidToken("malformed", "token is not a compact JWS of three base64url segments")
-    header, payload, signature = parts
     if not header or not payload or not signature:
         raise InvalidToken("malformed", "token has an empty segment")
-    end_of_header = len(header)
-    return CompactJWS(
-        token[:end_of_header],
-        payload,
-        b64_decode(signature),
-        raw[: end_of_header + 1 + len(payload)],
-    )
+    # tuple.__new__ skips the generated Python __new__ of a NamedTuple: this runs per token.
+    return _new_tuple(CompactJWS, (header, payload, b64_decode(signature), signing_input))
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -131,9 +135,7 @@ _MAX_JSON_DEPTH = 32
 
 
 def _depth_ok(text: str) -> bool:
-    # A cheap bound before the recursive C parser sees the text: nesting needs brackets.
-    if text.count("[") + text.count("{") <= _MAX_JSON_DEPTH:
-        return True
+    """Whether the JSON ``text`` nests at most ``_MAX_JSON_DEPTH`` deep (string-aware)."""
     depth = 0
     in_string = escaped = False
     for char in text:
@@ -159,11 +161,12 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignor
 
 
 def decode_json_object(segment: bytes, what: str) -> dict[str, Any]:
-    """Decode a (translated) base64url segment holding a JSON object, strictly."""
+    """Decode a base64url segment holding a JSON object, strictly."""
     raw = b64_decode(segment)
     try:
         text = raw.decode("utf-8")
-        if not _depth_ok(text):
+        # A cheap bound first: nesting needs brackets.
+        if text.count("{") + text.count("[") > _MAX_JSON_DEPTH and not _depth_ok(text):
             raise ValueError("nested too deeply")
         try:
             # The C scanner alone, skipping the white-space regexes of decode() ...
@@ -183,13 +186,13 @@ def decode_json_object(segment: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def parse_header(segment: str) -> Header:
+def parse_header(segment: bytes) -> Header:
     """Decode and check the protected header; refuse JOSE forms claimguard does not accept.
 
     ``jku``, ``x5u``, ``jwk`` and ``x5c`` are ignored on purpose: keys come only from
     the issuer's JWKS (RFC 8725 §3.10), so nothing a token says is ever fetched.
     """
-    header = decode_json_object(segment.encode("ascii").translate(_TO_STANDARD), "header")
+    header = decode_json_object(segment, "header")
     for param, reason in _REFUSED_HEADER_PARAMS.items():
         if param in header:
             raise InvalidToken("unsupported_header", reason)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from itertools import repeat
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NoReturn, Self, cast
 
 import httpx
 
@@ -34,18 +34,14 @@ _HEADER_CACHE_SIZE = 64
 
 
 _NUMBER_TYPES = frozenset({int, float})
+_ABSENT: Any = object()
 
 
-def _numeric_date(payload: dict[str, Any], name: str) -> float | None:
-    """RFC 7519 §2 NumericDate: a JSON number; bools, strings and null are refused.
+def _refuse_numeric_date(name: str, value: Any) -> NoReturn:
+    """RFC 7519 §2 NumericDate is a JSON number; bools, strings and null are refused.
 
     Non-finite numbers never get this far: the JSON decoder refuses them.
     """
-    value = payload.get(name)
-    if type(value) in _NUMBER_TYPES:  # exact types: bool is not a number here
-        return value
-    if value is None and name not in payload:
-        return None
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidToken("invalid_claim", f"'{name}' claim is not a finite number")
     raise InvalidToken("invalid_claim", f"'{name}' claim is not a number")
@@ -154,7 +150,7 @@ class TokenVerifier:
         )
         self._cache = VerifiedTokenCache(token_cache_size)
         self.key_set.on_keys_removed = self._cache.forget_kids
-        self._headers: dict[str, Header] = {}
+        self._headers: dict[bytes, Header] = {}
 
     @staticmethod
     def _check_audience(audience: str | Sequence[str]) -> frozenset[str]:
@@ -195,16 +191,18 @@ class TokenVerifier:
             self._check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
             return seen
         try:
-            jws = split_compact(token, max_bytes=self.max_token_bytes)
-            header = self._headers.get(jws.header_segment) or self._header(jws.header_segment)
-            key = self.key_set.fresh(header.kid) or await self.key_set.get(header.kid)
+            header_segment, payload_segment, signature, signing_input = split_compact(
+                token, max_bytes=self.max_token_bytes
+            )
+            header = self._headers.get(header_segment) or self._header(header_segment)
+            key = self.key_set.fresh(header.kid, now) or await self.key_set.get(header.kid)
             check_signature = key.verifiers.get(header.alg)
             if check_signature is None:
                 # RFC 8725 §3.1: the algorithm must fit the key, never the other way round.
                 raise InvalidToken("alg_key_mismatch", "token algorithm does not match its key")
-            if not check_signature(jws.signing_input, jws.signature):
+            if not check_signature(signing_input, signature):
                 raise InvalidToken("bad_signature", "token signature is invalid")
-            payload = decode_json_object(jws.payload, "payload")
+            payload = decode_json_object(payload_segment, "payload")
             exp, nbf, iat = self._check_claims(payload, now)
             claims = Claims._owning(payload, self.namespaces)
         except ClaimGuardError:
@@ -226,7 +224,7 @@ class TokenVerifier:
             self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.kid))
         return claims
 
-    def _header(self, segment: str) -> Header:
+    def _header(self, segment: bytes) -> Header:
         header = self._headers.get(segment)
         if header is None:
             header = parse_header(segment)
@@ -242,29 +240,34 @@ class TokenVerifier:
     def _check_claims(
         self, payload: dict[str, Any], now: float
     ) -> tuple[float, float | None, float | None]:
-        self._check_issuer(payload)
-        self._check_audience_claim(payload)
-        exp = _numeric_date(payload, "exp")
-        if exp is None:
-            raise InvalidToken("missing_claim", "token has no 'exp' claim")
-        nbf = _numeric_date(payload, "nbf")
-        iat = _numeric_date(payload, "iat")
-        if self.max_token_age_seconds is not None and iat is None:
-            raise InvalidToken("missing_claim", "token has no 'iat' claim")
-        sub = payload.get("sub")
-        if sub is not None and not isinstance(sub, str):
-            raise InvalidToken("invalid_claim", "'sub' claim is not a string")
-        self._check_times(exp, nbf, iat, now)
-        return exp, nbf, iat
-
-    def _check_issuer(self, payload: dict[str, Any]) -> None:
         # Exact string comparison (RFC 7519 §4.1.1, OpenID Connect Core §3.1.3.7).
         if payload.get("iss") != self.issuer:
             raise InvalidToken("wrong_issuer", "token was issued by another issuer")
+        self._check_audience_claim(payload.get("aud"))
+        # Exact types: bool is not a number here, and null is not "absent".
+        exp: Any = payload.get("exp", _ABSENT)
+        if exp.__class__ not in _NUMBER_TYPES:
+            if exp is _ABSENT:
+                raise InvalidToken("missing_claim", "token has no 'exp' claim")
+            _refuse_numeric_date("exp", exp)
+        nbf: Any = payload.get("nbf")
+        if nbf.__class__ not in _NUMBER_TYPES and (nbf is not None or "nbf" in payload):
+            _refuse_numeric_date("nbf", nbf)
+        iat: Any = payload.get("iat")
+        if iat.__class__ not in _NUMBER_TYPES:
+            if iat is not None or "iat" in payload:
+                _refuse_numeric_date("iat", iat)
+            if self.max_token_age_seconds is not None:
+                raise InvalidToken("missing_claim", "token has no 'iat' claim")
+        sub = payload.get("sub")
+        if sub is not None and sub.__class__ is not str:
+            raise InvalidToken("invalid_claim", "'sub' claim is not a string")
+        dates = cast(tuple[float, float | None, float | None], (exp, nbf, iat))
+        self._check_times(*dates, now)
+        return dates
 
-    def _check_audience_claim(self, payload: dict[str, Any]) -> None:
-        aud = payload.get("aud")
-        if isinstance(aud, str):
+    def _check_audience_claim(self, aud: Any) -> None:
+        if aud.__class__ is str:
             if aud in self.audiences:
                 return
         elif isinstance(aud, list) and aud and all(map(isinstance, aud, repeat(str))):

@@ -56,6 +56,7 @@ def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
         "floor (cryptography)",
         "claimguard cold",
         "claimguard warm",
+        "minimal (yardstick)",
         "PyJWT",
         "joserfc",
         "authlib",
@@ -72,6 +73,7 @@ def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
     assert set(report["results"]) == set(paths)
     assert set(report["results"]["python-jose"]) == {"RS256", "ES256"}
     assert all(len(algs) == 3 for path, algs in report["results"].items() if path != "python-jose")
+    assert "claimguard cold costs the minimal yardstick times" in output
     for peer in ("PyJWT", "joserfc", "authlib", "python-jose"):
         assert f"claimguard cold is faster than {peer} by" in output
     assert len(report["targets"]) == 11
