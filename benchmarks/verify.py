@@ -55,7 +55,7 @@ PYJWT_RS256_TARGET = 2.0
 WARM_TARGET_US = 3.0
 
 
-async def _prepare(
+async def prepare_loops(
     keys: dict[str, SigningKey], tokens: dict[str, str]
 ) -> tuple[dict[tuple[str, str], TimedLoop], list[Any]]:
     """Every (path, algorithm) loop, checked once before timing; and what must be closed."""
@@ -98,7 +98,7 @@ async def measure(*, repeats: int, repeat_seconds: float) -> dict[tuple[str, str
     """Measure every path for every algorithm in one run; missing pairs are unsupported."""
     keys = {alg: make_key(alg) for alg in ALGORITHMS}
     tokens = {alg: key.mint() for alg, key in keys.items()}
-    loops, resources = await _prepare(keys, tokens)
+    loops, resources = await prepare_loops(keys, tokens)
     try:
         return await measure_together(loops, repeats=repeats, repeat_seconds=repeat_seconds)
     finally:

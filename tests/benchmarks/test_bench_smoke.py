@@ -4,6 +4,7 @@ performance claims live in ``benchmarks/`` and BENCHMARKS.md, never in timed tes
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,7 @@ def test_memory_reports_rss_and_a_bounded_cache(tmp_path: Path) -> None:
     assert "RSS before" in output
 
 
-@pytest.mark.parametrize("name", ["verify", "jwks_abuse", "memory", "middleware"])
+@pytest.mark.parametrize("name", ["verify", "instructions", "jwks_abuse", "memory", "middleware"])
 def test_benchmark_describes_itself(name: str) -> None:
     finished = subprocess.run(
         [sys.executable, str(BENCHMARKS / f"{name}.py"), "--help"],
@@ -116,3 +117,23 @@ def test_benchmark_describes_itself(name: str) -> None:
     assert finished.returncode == 0
     assert "--quick" in finished.stdout
     assert "--json" in finished.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None, reason="valgrind is missing; scripts/test installs it"
+)
+def test_instructions_counts_every_path_under_callgrind(tmp_path: Path) -> None:
+    output, report = run_benchmark("instructions", tmp_path, "--quick")
+    rows = table_rows(output)
+    assert {"floor (cryptography)", "claimguard cold", "minimal (yardstick)", "PyJWT"} <= set(rows)
+    assert rows["floor (cryptography)"][1::2] == ["1.00x"] * 3
+    assert rows["python-jose"][4] == "n/a"
+    cold = report["results"]["claimguard cold"]
+    floor = report["results"]["floor (cryptography)"]
+    for alg in ("RS256", "ES256", "EdDSA"):
+        # Counts, not times: verifying a token can only add instructions to the signature
+        # check itself, and a cache hit must cost far less than either.
+        assert cold[alg]["instructions"] > floor[alg]["instructions"] > 0
+        warm = report["results"]["claimguard warm"][alg]["instructions"]
+        assert warm < floor[alg]["instructions"] / 10
+    assert "claimguard cold executes the minimal yardstick's instructions times" in output
