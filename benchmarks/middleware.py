@@ -190,8 +190,8 @@ def report(results: dict[str, Load], *, generator: str, reason: str, connections
             render_table(["server", "req/s", "p50 ms", "p99 ms", "requests", "failed"], rows),
             "",
             f"auth / no-auth requests per second: {ratio:.3f} "
-            f"[{verdict}: ≥ {TARGET_RATIO}]; p50 +{auth_load.p50_ms - open_load.p50_ms:.2f} ms, "
-            f"p99 +{auth_load.p99_ms - open_load.p99_ms:.2f} ms",
+            f"[{verdict}: ≥ {TARGET_RATIO}]; p50 {auth_load.p50_ms - open_load.p50_ms:+.2f} ms, "
+            f"p99 {auth_load.p99_ms - open_load.p99_ms:+.2f} ms",
         ]
     )
 
