@@ -17,9 +17,6 @@ from typing import Any, NamedTuple
 
 from ._errors import InvalidToken
 
-_a2b_base64 = binascii.a2b_base64
-_new_tuple = tuple.__new__
-
 __all__ = [
     "CompactJWS",
     "Header",
@@ -29,8 +26,8 @@ __all__ = [
     "split_compact",
 ]
 
-# base64url is decoded by translating the whole token to the standard alphabet once and
-# letting binascii's strict mode reject anything outside it. "+", "/" and "=" are not
+# base64url is decoded by translating a segment to the standard alphabet and letting
+# binascii's strict mode reject anything outside it. "+", "/" and "=" are not
 # base64url (RFC 7515 §2: no padding), so they are mapped to a byte strict mode refuses.
 _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
@@ -38,6 +35,9 @@ _PADDING = (b"", b"", b"==", b"=")
 # unused set bits (RFC 4648 §3.5); anything else decodes to the same bytes as another
 # string, which lets a token be changed without changing its meaning.
 _CANONICAL_LAST = (None, None, frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
+
+_a2b_base64 = binascii.a2b_base64
+_new_tuple = tuple.__new__
 
 # Header parameters whose presence means a form of JOSE claimguard does not accept.
 _REFUSED_HEADER_PARAMS = {
