@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-__all__ = ["render_table"]
+__all__ = ["path_table", "render_table"]
 
 
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -27,3 +27,23 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         + "|"
     )
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def path_table(
+    paths: Sequence[str],
+    algorithms: Sequence[str],
+    unit: str,
+    cell: Callable[[str, str], tuple[str, str] | None],
+) -> str:
+    """One row per path, two columns per algorithm: ``cell(path, alg)`` gives the value
+    (in ``unit``) and its ratio to the floor, or ``None`` where the path cannot run it."""
+    header = ["path"]
+    for alg in algorithms:
+        header += [f"{alg} {unit}", "x floor"]
+    rows = []
+    for path in paths:
+        row = [path]
+        for alg in algorithms:
+            row += cell(path, alg) or ("n/a", "")
+        rows.append(row)
+    return render_table(header, rows)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from _machine import describe, write_results
-from _table import render_table
+from _table import path_table
 from _tokens import ALGORITHMS, make_key
 from verify import COLD, FLOOR, MINIMAL, PATHS, PEERS, prepare_loops
 
@@ -106,28 +106,19 @@ def _ratio(counts: dict[tuple[str, str], float], path: str, alg: str, base: str)
 
 
 def report(counts: dict[tuple[str, str], float], loop_length: int) -> str:
-    header = ["path"]
-    for alg in ALGORITHMS:
-        header += [f"{alg} k instr", "x floor"]
-    rows = []
-    for path in PATHS:
-        row = [path]
-        for alg in ALGORITHMS:
-            if (path, alg) in counts:
-                row += [
-                    f"{counts[path, alg] / 1000:.1f}",
-                    f"{_ratio(counts, path, alg, FLOOR):.2f}x",
-                ]
-            else:
-                row += ["n/a", ""]
-        rows.append(row)
+    def cell(path: str, alg: str) -> tuple[str, str] | None:
+        if (path, alg) not in counts:
+            return None
+        ratio = _ratio(counts, path, alg, FLOOR)
+        return f"{counts[path, alg] / 1000:.1f}", f"{ratio:.2f}x"
+
     versus_minimal = ", ".join(
         f"{_ratio(counts, COLD, alg, MINIMAL):.2f}x ({alg})" for alg in ALGORITHMS
     )
     lines = [
         f"Instructions per token (callgrind, loops of {loop_length}, thousands)",
         "",
-        render_table(header, rows),
+        path_table(PATHS, ALGORITHMS, "k instr", cell),
         "",
         f"claimguard cold executes the minimal yardstick's instructions times {versus_minimal}",
     ]

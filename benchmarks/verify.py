@@ -27,7 +27,7 @@ from typing import Any
 from _jwks import JWKS_URL, JWKSEndpoint
 from _machine import describe, write_results
 from _peers import PEERS, peer_verifier
-from _table import render_table
+from _table import path_table
 from _timing import Sample, TimedLoop, async_loop, measure_together, sync_loop
 from _tokens import (
     ALGORITHMS,
@@ -112,23 +112,15 @@ def _ratio(samples: dict[tuple[str, str], Sample], path: str, alg: str, base: st
 
 def table(samples: dict[tuple[str, str], Sample]) -> str:
     """The path x algorithm table: µs/token ± spread, and the ratio to the floor."""
-    header = ["path"]
-    for alg in ALGORITHMS:
-        header += [f"{alg} µs", "x floor"]
-    rows = []
-    for path in PATHS:
-        row = [path]
-        for alg in ALGORITHMS:
-            sample = samples.get((path, alg))
-            if sample is None:
-                row += ["n/a", ""]
-            else:
-                row += [
-                    f"{sample.median_us:.2f} ±{sample.spread_pct:.0f}%",
-                    f"{_ratio(samples, path, alg, FLOOR):.2f}x",
-                ]
-        rows.append(row)
-    return render_table(header, rows)
+
+    def cell(path: str, alg: str) -> tuple[str, str] | None:
+        sample = samples.get((path, alg))
+        if sample is None:
+            return None
+        ratio = _ratio(samples, path, alg, FLOOR)
+        return f"{sample.median_us:.2f} ±{sample.spread_pct:.0f}%", f"{ratio:.2f}x"
+
+    return path_table(PATHS, ALGORITHMS, "µs", cell)
 
 
 def comparisons(samples: dict[tuple[str, str], Sample]) -> list[str]:
