@@ -194,7 +194,7 @@ async def test_bob_gets_an_error_naming_the_premium_claim(servers: Servers) -> N
     refused = outcome.results["premium_report"]
     assert isinstance(refused, MCPError)
     assert "'premium'" in refused.message
-    assert refused.data == {"error": "insufficient_scope", "scope": "premium"}
+    assert refused.data == {"error": "insufficient_scope", "scope": "claim:premium"}
 
 
 async def test_an_expired_token_is_refreshed(servers: Servers) -> None:

@@ -1,7 +1,7 @@
 """Post-login action: copy the user's roles into a namespaced ``roles`` claim.
 
 With ``namespace="https://myapp.example.com/"`` claimguard turns the list into the scopes
-``roles:<role>``, so ``requires_claim("roles", includes="admin")`` guards an endpoint.
+``claim:roles:<role>``, so ``requires_claim("roles", includes="admin")`` guards an endpoint.
 """
 
 NAMESPACE = "https://myapp.example.com/"

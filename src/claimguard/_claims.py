@@ -4,10 +4,16 @@ The rule (written down once, here):
 
 - ``scope`` (a space-separated string) gives one scope per word;
 - ``permissions`` (Auth0 RBAC, a list of strings) gives one scope per item;
-- each claim under a configured namespace, by its short name ``n``:
-  ``true`` gives ``n``; a string or number ``v`` gives ``n:v``; a list of strings
-  gives ``n:item`` for each string; ``false``, ``null`` and objects give nothing
-  (they stay readable from :attr:`Claims.custom`).
+- each claim under a configured namespace, by its short name ``n``, gives scopes spelled
+  with the prefix ``claim:``: ``true`` gives ``claim:n``; a string or number ``v`` gives
+  ``claim:n:v``; a list of strings gives ``claim:n:item`` for each string; ``false``,
+  ``null`` and objects give nothing (they stay readable from :attr:`Claims.custom`);
+- a ``scope`` word or permission that itself starts with ``claim:`` gives nothing.
+
+Scope words are what a client asked for (RFC 6749 §3.3); claims are what the issuer
+asserts about the user. The ``claim:`` spelling keeps the two apart, so a client that
+requests a scope named like a claim (``admin``) never passes a check written for the
+claim (``claim:admin``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from typing import Any
 
 from ._errors import ConfigurationError
 
-__all__ = ["AmbiguousClaim", "Claims", "Namespaces"]
+__all__ = ["CLAIM_SCOPE_PREFIX", "AmbiguousClaim", "Claims", "Namespaces"]
+
+CLAIM_SCOPE_PREFIX = "claim:"
 
 
 class AmbiguousClaim(ValueError):
@@ -31,11 +39,20 @@ class Namespaces:
 
     A namespace that does not end with ``/`` gets one, so ``https://app.example.com``
     and ``https://app.example.com/`` mean the same prefix.
+
+    Once a namespace is configured, a short name means a namespaced claim only:
+    namespacing exists to keep lookalike claims out. ``fallback_to_plain_claims=True``
+    lets :meth:`Claims.lookup` fall back to a plain claim of the same name.
     """
 
-    __slots__ = ("_prefixes",)
+    __slots__ = ("_prefixes", "fallback_to_plain_claims")
 
-    def __init__(self, namespaces: str | Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        namespaces: str | Sequence[str] | None = None,
+        *,
+        fallback_to_plain_claims: bool = False,
+    ) -> None:
         if namespaces is None:
             raw: Sequence[str] = ()
         elif isinstance(namespaces, str):
@@ -59,6 +76,7 @@ class Namespaces:
                     )
             prefixes.append(prefix)
         self._prefixes = tuple(prefixes)
+        self.fallback_to_plain_claims = fallback_to_plain_claims
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -68,7 +86,12 @@ class Namespaces:
         return bool(self._prefixes)
 
     def __repr__(self) -> str:
-        return f"Namespaces({list(self._prefixes)!r})"
+        fallback = ", fallback_to_plain_claims=True" if self.fallback_to_plain_claims else ""
+        return f"Namespaces({list(self._prefixes)!r}{fallback})"
+
+    def plain_names_count(self) -> bool:
+        """Whether a plain (non-namespaced) claim may stand for a short name."""
+        return not self._prefixes or self.fallback_to_plain_claims
 
     def split(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the namespaced claims of ``payload`` under their short names.
@@ -98,22 +121,32 @@ _NO_NAMESPACES = Namespaces()
 
 
 def _scope_values(short: str, value: Any) -> Iterator[str]:
+    name = CLAIM_SCOPE_PREFIX + short
     if value is True:
-        yield short
+        yield name
     elif value is False or value is None:
         return
     elif isinstance(value, str):
         if value and not any(c.isspace() for c in value):
-            yield f"{short}:{value}"
+            yield f"{name}:{value}"
     elif isinstance(value, int):
-        yield f"{short}:{value}"
+        yield f"{name}:{value}"
     elif isinstance(value, float):
         if math.isfinite(value):
-            yield f"{short}:{int(value) if value.is_integer() else value}"
+            yield f"{name}:{int(value) if value.is_integer() else value}"
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, str) and item and not any(c.isspace() for c in item):
-                yield f"{short}:{item}"
+                yield f"{name}:{item}"
+
+
+def _is_scope_word(word: Any) -> bool:
+    return (
+        isinstance(word, str)
+        and bool(word)
+        and " " not in word
+        and not word.startswith(CLAIM_SCOPE_PREFIX)
+    )
 
 
 class Claims(Mapping[str, Any]):
@@ -160,10 +193,10 @@ class Claims(Mapping[str, Any]):
         scopes: list[str] = []
         scope = self._payload.get("scope")
         if isinstance(scope, str):
-            scopes.extend(scope.split())
+            scopes.extend(filter(_is_scope_word, scope.split()))
         permissions = self._payload.get("permissions")
         if isinstance(permissions, list):
-            scopes.extend(p for p in permissions if isinstance(p, str) and p and " " not in p)
+            scopes.extend(filter(_is_scope_word, permissions))
         for short, value in self._custom_claims().items():
             scopes.extend(_scope_values(short, value))
         return frozenset(scopes)
@@ -200,13 +233,18 @@ class Claims(Mapping[str, Any]):
         return scopes
 
     def lookup(self, name: str) -> tuple[bool, Any]:
-        """Find a claim by short name (under the namespaces), then by plain or full name.
+        """Find a claim by short name under the namespaces, or by its full namespaced name.
 
-        Returns ``(found, value)``.
+        A plain claim of that name counts only when no namespace is configured or the
+        verifier was built with ``fallback_to_plain_claims=True``. Returns
+        ``(found, value)``.
         """
         custom = self._custom_claims()
         if name in custom:
             return True, custom[name]
-        if name in self._payload:
+        namespaces = self._namespaces
+        if name in self._payload and (
+            namespaces.plain_names_count() or name.startswith(namespaces.prefixes)
+        ):
             return True, self._payload[name]
         return False, None

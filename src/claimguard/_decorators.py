@@ -60,9 +60,12 @@ def requires_claim(name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UN
     """Let a request in only if its token has the claim ``name``.
 
     ``name`` is a short name under the configured namespaces (``"premium"`` for
-    ``https://myapp.example.com/premium``), a plain claim name or a full URL name. Without
-    options the claim must be truthy; ``equals=`` requires an exact value, ``includes=`` an
-    item of a list claim. The denial names the scope ``name``, ``name:value`` or ``name:item``.
+    ``https://myapp.example.com/premium``) or a full namespaced name; a plain claim name
+    counts only when no namespace is configured or the verifier has
+    ``fallback_to_plain_claims=True``. Without options the claim must be JSON ``true``;
+    ``equals=`` requires an exact value, ``includes=`` an item of a list claim. The claim is
+    read from the token's claims, never from its ``scope`` words. The denial names the
+    scope ``claim:name``, ``claim:name:value`` or ``claim:name:item``.
     """
     options: dict[str, Any] = {}
     if equals is not _UNSET:

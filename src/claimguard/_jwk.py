@@ -8,6 +8,9 @@ are each named here, and the JWKS cache skips such keys instead of failing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
-__all__ = ["SUPPORTED_ALGORITHMS", "UnusableKey", "VerificationKey", "parse_jwk"]
+__all__ = [
+    "ECDSA_ALGORITHMS",
+    "SUPPORTED_ALGORITHMS",
+    "UnusableKey",
+    "VerificationKey",
+    "ecdsa_twin",
+    "parse_jwk",
+]
 
 MIN_RSA_BITS = 2048
 
@@ -30,6 +40,27 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 _EC_ALG_FOR_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _EC_COORD_BYTES = {"ES256": 32, "ES384": 48, "ES512": 66}
+# The order n of each curve's base point (SEC 2 §2.4.2, §2.5.1, §2.6.1).
+_EC_ORDER = {
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "C7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+    "ES512": int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+ECDSA_ALGORITHMS = frozenset(_EC_ORDER)
+# RFC 7638 §3.2: the members that identify a public key, per key type.
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
 _RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 # RFC 9864 names the fully-specified "Ed25519" and "Ed448" and deprecates "EdDSA".
 _OKP_ALGS_FOR_CURVE = {
@@ -54,11 +85,16 @@ class UnusableKey(Exception):
 
 @dataclass(frozen=True, slots=True)
 class VerificationKey:
-    """A parsed public key with one ready verify function per algorithm it may check."""
+    """A parsed public key with one ready verify function per algorithm it may check.
+
+    ``thumbprint`` (RFC 7638, SHA-256) names the key material itself: an issuer may reuse
+    a ``kid`` for a new key, so whatever must follow the key follows the thumbprint.
+    """
 
     kid: str | None
     kty: str
     verifiers: Mapping[str, Verify]
+    thumbprint: str
 
     @property
     def algorithms(self) -> frozenset[str]:
@@ -105,6 +141,31 @@ def _ec_verifier(key: ec.EllipticCurvePublicKey, alg: str) -> Verify:
         return True
 
     return verify
+
+
+def ecdsa_twin(signature: bytes, alg: str) -> bytes | None:
+    """The other valid spelling ``R || (n - S)`` of an ECDSA signature, or ``None``.
+
+    ECDSA signatures are malleable: when ``(r, s)`` verifies, so does ``(r, n - s)`` over
+    the same message with the same key. Low-S is not required of signers (RFC 7518 §3.4
+    does not ask for it, and honest signers produce high S half the time), so both
+    spellings are valid; this names the second so that one token is one token.
+    """
+    order = _EC_ORDER.get(alg)
+    size = _EC_COORD_BYTES.get(alg)
+    if order is None or size is None or len(signature) != 2 * size:
+        return None
+    s = int.from_bytes(signature[size:], "big")
+    if not 0 < s < order:
+        return None
+    return signature[:size] + (order - s).to_bytes(size, "big")
+
+
+def _thumbprint(jwk: Mapping[str, Any]) -> str:
+    # RFC 7638 §3: the required members only, sorted, no white space, then SHA-256.
+    members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
 
 
 def _okp_verifier(key: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) -> Verify:
@@ -189,4 +250,6 @@ def parse_jwk(jwk: Any, allowed_algorithms: frozenset[str]) -> VerificationKey:
     except (PyJWTError, ValueError, TypeError, KeyError) as exc:
         # Off-curve points, bad base64 and missing members all land here.
         raise UnusableKey(f"key material is invalid: {exc}") from exc
-    return VerificationKey(kid=kid, kty=jwk["kty"], verifiers=verifiers)
+    return VerificationKey(
+        kid=kid, kty=jwk["kty"], verifiers=verifiers, thumbprint=_thumbprint(jwk)
+    )

@@ -9,7 +9,13 @@
 - ``cooldown_seconds``: after a fetch (good or bad) an unknown ``kid`` does not cause
   another fetch until the cooldown has passed — made-up kids cost one fetch per window;
 - ``stale_seconds``: when a refetch fails, the last good keys keep serving this long;
+- after a successful refresh only the refreshed keys count, on every event loop;
+- a signature that fails under a key held for longer than the cooldown causes one
+  refetch, since the issuer may have put new key material under the same ``kid``;
 - keys that cannot be used are skipped; a JWKS with no usable key is a failed fetch.
+
+Keys leaving the set are announced by RFC 7638 thumbprint (``on_keys_removed``), never by
+``kid``: a ``kid`` is only a name, and a reused one must not keep a retired key's tokens.
 """
 
 from __future__ import annotations
@@ -78,7 +84,7 @@ class KeySet:
         self._skipped: tuple[str, ...] = ()
         self._in_flight: anyio.Event | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self.on_keys_removed: Callable[[frozenset[str | None]], None] | None = None
+        self.on_keys_removed: Callable[[frozenset[str]], None] | None = None
 
     # -- lookup -------------------------------------------------------------------------
 
@@ -112,7 +118,12 @@ class KeySet:
                     and age >= self._max_age
                 ):
                     await self._refresh()
-                    return self._find(kid) or key
+                    # Only the set as it is now counts: a key the refresh removed is gone
+                    # (a failed refresh leaves the set, and so the key, as it was).
+                    refreshed = self._find(kid)
+                    if refreshed is None:
+                        raise self._unknown_kid(kid)
+                    return refreshed
                 return key
             # A miss while a fetch is under way shares that fetch (single flight) instead
             # of being answered from the keys as they were before it.
@@ -134,6 +145,22 @@ class KeySet:
         if key is None:
             raise self._unknown_kid(kid)
         return key
+
+    async def replacement(self, key: VerificationKey) -> VerificationKey | None:
+        """After a signature failed under ``key``: the new key material now published under
+        its ``kid``, or ``None``.
+
+        The issuer may have put a new key under an old ``kid``. When ``key`` has been held
+        for at least the cooldown, the JWKS is fetched once (shared with any fetch under
+        way); a flood of bad signatures thus costs at most one fetch per cooldown window.
+        """
+        if not self._cooldown_over(self._clock.time()) and self._in_flight is None:
+            return None
+        await self._refresh()
+        current = self._find(key.kid)
+        if current is None or current.thumbprint == key.thumbprint:
+            return None
+        return current
 
     def _find(self, kid: str | None) -> VerificationKey | None:
         key = self._keys.get(kid)
@@ -197,7 +224,7 @@ class KeySet:
         except FetchError as exc:
             self._last_error = str(exc)
             return
-        removed = frozenset(self._keys) - frozenset(keys)
+        removed = _thumbprints(self._keys) - _thumbprints(keys)
         self._keys = keys
         self._skipped = skipped
         self._fetched_at = self._clock.time()
@@ -262,3 +289,7 @@ class KeySet:
     async def aclose(self) -> None:
         for task in list(self._background):
             task.cancel()
+
+
+def _thumbprints(keys: dict[str | None, VerificationKey]) -> frozenset[str]:
+    return frozenset(key.thumbprint for key in keys.values())

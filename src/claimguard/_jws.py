@@ -9,6 +9,7 @@ goes wrong here becomes :class:`InvalidToken` with a stable code.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import math
@@ -21,6 +22,7 @@ __all__ = [
     "CompactJWS",
     "Header",
     "b64_decode",
+    "b64_encode",
     "decode_json_object",
     "parse_header",
     "split_compact",
@@ -81,6 +83,11 @@ def b64_decode(segment: bytes) -> bytes:
         return _a2b_base64(segment, strict_mode=True)
     except binascii.Error as exc:
         raise InvalidToken("malformed", "token segment is not base64url") from exc
+
+
+def b64_encode(data: bytes) -> str:
+    """Encode ``data`` as canonical base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def split_compact(token: str, *, max_bytes: int) -> CompactJWS:

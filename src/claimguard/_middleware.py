@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -36,6 +35,8 @@ class Verifier(Protocol):
     def clock(self) -> Clock: ...
 
     async def verify(self, token: str) -> Claims: ...
+
+    def valid_until(self, claims: Claims) -> float: ...
 
 
 class PublicPaths:
@@ -109,8 +110,10 @@ class ClaimGuardMiddleware:
       key set that cannot be had 503 with ``Retry-After``. A WebSocket handshake is refused
       with 403 carrying that answer's challenge and body where the server supports the
       denial-response extension, else closed with 1008; 503 becomes close 1011.
-    - A WebSocket stays open only while its token is valid: at ``exp`` on the verifier's clock
-      it is closed with 1008 and the endpoint is cancelled.
+    - A WebSocket stays open only while its token would still be accepted: at
+      ``verifier.valid_until(claims)`` on the verifier's clock (the earlier of ``exp`` and
+      ``iat + max_token_age_seconds``, plus the leeway) it is closed with 1008 and the
+      endpoint is cancelled.
     - ``realm`` and ``resource_metadata_url`` (RFC 9728) go into every challenge.
     - ``protected_resource`` (a :class:`ProtectedResource`) makes the middleware serve the
       RFC 9728 metadata document at its well-known paths, to anyone, without a token; its
@@ -132,10 +135,12 @@ class ClaimGuardMiddleware:
     ) -> None:
         if (
             not callable(getattr(verifier, "verify", None))
+            or not callable(getattr(verifier, "valid_until", None))
             or getattr(verifier, "clock", None) is None
         ):
             raise ConfigurationError(
-                "verifier must be a TokenVerifier (an object with verify() and a clock)"
+                "verifier must be a TokenVerifier "
+                "(an object with verify(), valid_until() and a clock)"
             )
         if not isinstance(allow_anonymous, bool):
             raise ConfigurationError("allow_anonymous must be True or False")
@@ -195,13 +200,9 @@ class ClaimGuardMiddleware:
     async def _run_until_expiry(
         self, scope: Scope, receive: Receive, send: Send, claims: Claims
     ) -> None:
-        expires_at = claims.get("exp")
-        if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
-            await self.app(scope, receive, send)
-            return
-        if not math.isfinite(expires_at):
-            await self.app(scope, receive, send)
-            return
+        # The same end as an HTTP request would meet: exp, or max_token_age_seconds after
+        # iat if that comes first, plus the leeway.
+        expires_at = self.verifier.valid_until(claims)
         clock = self.verifier.clock
         state = _SocketState()
 
@@ -217,7 +218,7 @@ class ClaimGuardMiddleware:
             await send(message)
 
         async def close_at_expiry(task_group: TaskGroup) -> None:
-            await clock.sleep(max(0.0, float(expires_at) - clock.time()))
+            await clock.sleep(max(0.0, expires_at - clock.time()))
             if not state.closed:
                 state.closed = True
                 # The peer may already be gone; there is nothing left to tell it then.

@@ -3,8 +3,11 @@
 Each requirement is validated when it is built (at import time of the endpoint) and
 checked per request with :meth:`Requirement.check`, which raises
 :class:`InsufficientClaims` naming the missing scope, in the vocabulary of the one
-claims-to-scopes rule (:mod:`claimguard._claims`): ``premium`` for a true claim,
-``tier:gold`` for a value, ``roles:admin`` for a list item.
+claims-to-scopes rule (:mod:`claimguard._claims`): ``claim:premium`` for a true claim,
+``claim:tier:gold`` for a value, ``claim:roles:admin`` for a list item.
+
+A claim requirement reads the claim itself, never the request's scope words: a scope a
+client requested is not a claim the issuer asserted.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._challenge import is_scope_token
-from ._claims import Claims
+from ._claims import CLAIM_SCOPE_PREFIX, Claims
 from ._errors import ConfigurationError, InsufficientClaims
 
 __all__ = ["ClaimRequirement", "PredicateRequirement", "Requirement", "ScopeRequirement"]
@@ -36,12 +39,15 @@ class Requirement:
 
 
 class ClaimRequirement(Requirement):
-    """A claim, looked up by short name under the namespaces, then by plain or full name.
+    """A claim, looked up by :meth:`Claims.lookup` (short name under the namespaces, or
+    full name; a plain name only where no namespace is configured or the verifier falls
+    back to plain claims).
 
-    Without options the claim must be present and truthy (not ``false``, ``null``, ``0``,
-    ``""`` or empty); ``equals`` requires that exact value (``true`` never equals ``1``);
-    ``includes`` requires a list claim holding the item, or a space-separated string claim
-    holding the word.
+    Without options the claim must be JSON ``true`` — the same rule that turns it into
+    the scope ``claim:<name>``; a string ``"false"``, an object or ``[false]`` is not
+    true. ``equals`` requires that exact value (``true`` never equals ``1``); ``includes``
+    requires a list claim holding the item, or a space-separated string claim holding the
+    word.
     """
 
     __slots__ = ("equals", "includes", "name")
@@ -61,10 +67,11 @@ class ClaimRequirement(Requirement):
         self.name = name
         self.equals = equals
         self.includes = includes
+        scope = CLAIM_SCOPE_PREFIX + name
         if expected is _UNSET or expected is True:
-            self.scopes = (name,)
+            self.scopes = (scope,)
         else:
-            self.scopes = (f"{name}:{_render(expected)}",)
+            self.scopes = (f"{scope}:{_render(expected)}",)
 
     def __repr__(self) -> str:
         options = ""
@@ -85,7 +92,7 @@ class ClaimRequirement(Requirement):
         elif self.includes is not _UNSET:
             ok = _includes(value, self.includes)
         else:
-            ok = bool(value)
+            ok = value is True
         if not ok:
             # Never echo the token's value: only what was required.
             raise InsufficientClaims(

@@ -3,7 +3,8 @@
 A repeated token then costs one dictionary lookup and a comparison with its validity
 window, which is worked out once from ``exp``, ``nbf``, ``iat``, the leeway and the
 maximum token age, so the time rules are re-checked on every hit. The cache is bounded
-(oldest entry out first); entries whose key left the issuer's JWKS are dropped.
+(oldest entry out first); entries whose key material left the issuer's JWKS are dropped,
+by the key's RFC 7638 thumbprint rather than its ``kid``, which an issuer may reuse.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ __all__ = ["CachedToken", "VerifiedTokenCache"]
 
 
 class CachedToken(NamedTuple):
-    """A verified token's claims, its validity window and the key that signed it."""
+    """A verified token's claims, its validity window and the thumbprint of its key."""
 
     claims: Claims
     valid_from: float
     valid_until: float
-    kid: str | None
+    key_thumbprint: str
 
 
 def validity_window(
@@ -66,10 +67,11 @@ class VerifiedTokenCache:
             del entries[next(iter(entries))]
         entries[token] = entry
 
-    def forget_kids(self, kids: frozenset[str | None]) -> None:
-        """Drop the entries signed by keys the issuer no longer publishes."""
-        for token in [t for t, entry in self._entries.items() if entry.kid in kids]:
-            del self._entries[token]
+    def forget_keys(self, thumbprints: frozenset[str]) -> None:
+        """Drop the entries signed by keys (named by thumbprint) the issuer no longer publishes."""
+        entries = self._entries
+        for token in [t for t, entry in entries.items() if entry.key_thumbprint in thumbprints]:
+            del entries[token]
 
     def __len__(self) -> int:
         return len(self._entries)

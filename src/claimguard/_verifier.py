@@ -19,9 +19,9 @@ from ._claims import AmbiguousClaim, Claims, Namespaces
 from ._clock import Clock, SystemClock
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher, url_problem
-from ._jwk import SUPPORTED_ALGORITHMS
+from ._jwk import ECDSA_ALGORITHMS, SUPPORTED_ALGORITHMS, VerificationKey, ecdsa_twin
 from ._jwks import KeySet, KeySetState
-from ._jws import Header, decode_json_object, parse_header, split_compact
+from ._jws import Header, b64_encode, decode_json_object, parse_header, split_compact
 from ._tokencache import CachedToken, VerifiedTokenCache, validity_window
 from ._version import __version__
 
@@ -53,6 +53,9 @@ class TokenVerifier:
       ``{issuer without trailing slash}/.well-known/openid-configuration``.
     - ``audience``: the ``aud`` this API accepts (a string, or several).
     - ``namespace``: one or more URL prefixes of custom claims (see :class:`Claims`).
+      Once a namespace is configured only namespaced claims count for
+      :func:`~claimguard.requires_claim`; ``fallback_to_plain_claims=True`` lets a short
+      name also match a plain, non-namespaced claim of that name.
     - ``algorithms``: the allowlist; default RS256, PS256, ES256, EdDSA and its
       fully-specified name Ed25519 (RFC 9864). ``none`` and
       HMAC algorithms are refused: keys come from a public JWKS.
@@ -72,6 +75,7 @@ class TokenVerifier:
         issuer: str,
         audience: str | Sequence[str],
         namespace: str | Sequence[str] | None = None,
+        fallback_to_plain_claims: bool = False,
         algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         jwks_uri: str | None = None,
         leeway_seconds: float = 30,
@@ -95,7 +99,9 @@ class TokenVerifier:
             raise ConfigurationError(f"cannot fetch keys: {problem}")
         self.issuer = issuer
         self.audiences = self._check_audience(audience)
-        self.namespaces = Namespaces(namespace)
+        if not isinstance(fallback_to_plain_claims, bool):
+            raise ConfigurationError("fallback_to_plain_claims must be True or False")
+        self.namespaces = Namespaces(namespace, fallback_to_plain_claims=fallback_to_plain_claims)
         self.algorithms = self._check_algorithms(algorithms)
         if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
             raise ConfigurationError(f"leeway_seconds must be between 0 and {MAX_LEEWAY_SECONDS}")
@@ -143,7 +149,7 @@ class TokenVerifier:
             stale_seconds=jwks_stale_seconds,
         )
         self._cache = VerifiedTokenCache(token_cache_size)
-        self.key_set.on_keys_removed = self._cache.forget_kids
+        self.key_set.on_keys_removed = self._cache.forget_keys
         self._headers: dict[bytes, Header] = {}
 
     @staticmethod
@@ -189,13 +195,17 @@ class TokenVerifier:
                 token, max_bytes=self.max_token_bytes
             )
             header = self._headers.get(header_segment) or self._header(header_segment)
+            if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
+                twin = self._cached_twin(token, signature, header.alg, now)
+                if twin is not None:
+                    return twin
             key = self.key_set.fresh(header.kid, now) or await self.key_set.get(header.kid)
             check_signature = key.verifiers.get(header.alg)
             if check_signature is None:
                 # RFC 8725 §3.1: the algorithm must fit the key, never the other way round.
                 raise InvalidToken("alg_key_mismatch", "token algorithm does not match its key")
             if not check_signature(signing_input, signature):
-                raise InvalidToken("bad_signature", "token signature is invalid")
+                key = await self._replacement_key(key, header.alg, signing_input, signature)
             payload = decode_json_object(payload_segment, "payload")
             exp, nbf, iat = self._check_claims(payload, now)
             claims = Claims._owning(payload, self.namespaces)
@@ -215,8 +225,42 @@ class TokenVerifier:
                 leeway_seconds=self.leeway_seconds,
                 max_age_seconds=self.max_token_age_seconds,
             )
-            self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.kid))
+            self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.thumbprint))
         return claims
+
+    def _cached_twin(self, token: str, signature: bytes, alg: str, now: float) -> Claims | None:
+        """The claims cached under the other spelling of this token's ECDSA signature.
+
+        ``(r, s)`` and ``(r, n - s)`` both verify (see :func:`ecdsa_twin`): a token is
+        cached once, whichever spelling arrives first, and the other spelling is answered
+        from that entry, with the same validity window, never stored beside it.
+        """
+        twin_signature = ecdsa_twin(signature, alg)
+        if twin_signature is None:
+            return None
+        twin = token[: token.rindex(".") + 1] + b64_encode(twin_signature)
+        hit = self._cache.get(twin)
+        if hit is None:
+            return None
+        if not hit.valid_from <= now < hit.valid_until:
+            seen = hit.claims
+            self._check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
+        return hit.claims
+
+    async def _replacement_key(
+        self, key: VerificationKey, alg: str, signing_input: bytes, signature: bytes
+    ) -> VerificationKey:
+        """The key that checks a signature ``key`` refused, or :class:`InvalidToken`.
+
+        An issuer that reuses a ``kid`` for new key material (RFC 7517 §4.5 lets it) would
+        otherwise see its new tokens refused until the next scheduled refresh.
+        """
+        replacement = await self.key_set.replacement(key)
+        if replacement is not None:
+            check_signature = replacement.verifiers.get(alg)
+            if check_signature is not None and check_signature(signing_input, signature):
+                return replacement
+        raise InvalidToken("bad_signature", "token signature is invalid")
 
     def _header(self, segment: bytes) -> Header:
         header = self._headers.get(segment)
@@ -285,6 +329,17 @@ class TokenVerifier:
             max_age = self.max_token_age_seconds
             if max_age is not None and now - iat > max_age + leeway:
                 raise InvalidToken("too_old", "token is older than this API accepts")
+
+    def valid_until(self, claims: Claims) -> float:
+        """When ``claims`` (verified by this verifier) stop being accepted, on its clock:
+        the earlier of ``exp`` and ``iat + max_token_age_seconds``, plus the leeway."""
+        return validity_window(
+            exp=claims["exp"],
+            nbf=None,
+            iat=claims.get("iat"),
+            leeway_seconds=self.leeway_seconds,
+            max_age_seconds=self.max_token_age_seconds,
+        )[1]
 
     # -- inspection and lifetime --------------------------------------------------------
 

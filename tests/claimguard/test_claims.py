@@ -20,14 +20,14 @@ def test_permissions_give_one_scope_per_item() -> None:
 @pytest.mark.parametrize(
     ("value", "scopes"),
     [
-        (True, {"premium"}),
+        (True, {"claim:premium"}),
         (False, set()),
         (None, set()),
-        ("gold", {"premium:gold"}),
-        (3, {"premium:3"}),
-        (2.0, {"premium:2"}),
-        (2.5, {"premium:2.5"}),
-        (["a", "b", 1, ""], {"premium:a", "premium:b"}),
+        ("gold", {"claim:premium:gold"}),
+        (3, {"claim:premium:3"}),
+        (2.0, {"claim:premium:2"}),
+        (2.5, {"claim:premium:2.5"}),
+        (["a", "b", 1, ""], {"claim:premium:a", "claim:premium:b"}),
         ({"tier": "gold"}, set()),
     ],
 )
@@ -42,7 +42,7 @@ def test_custom_holds_every_namespaced_claim_under_its_short_name() -> None:
     claims = Claims(payload, Namespaces([NS]))
     assert dict(claims.custom) == {"roles": ["admin"], "plan": {"tier": 1}}
     assert claims.subject == "u1"
-    assert claims.scopes == {"roles:admin"}
+    assert claims.scopes == {"claim:roles:admin"}
 
 
 def test_claims_outside_the_namespaces_are_not_custom() -> None:
@@ -59,7 +59,7 @@ def test_namespace_without_trailing_slash_means_the_same_prefix() -> None:
 def test_several_namespaces_are_read() -> None:
     ns = Namespaces([NS, "https://billing.example.com/"])
     claims = Claims({NS + "premium": True, "https://billing.example.com/plan": "pro"}, ns)
-    assert claims.scopes == {"premium", "plan:pro"}
+    assert claims.scopes == {"claim:premium", "claim:plan:pro"}
 
 
 def test_same_short_name_under_two_namespaces_is_refused() -> None:
@@ -82,12 +82,41 @@ def test_bad_namespace_configuration_is_refused_at_construction(namespaces: list
         Namespaces(namespaces)
 
 
-def test_lookup_finds_short_names_then_plain_and_full_names() -> None:
+def test_lookup_finds_short_and_full_namespaced_names() -> None:
     claims = Claims({NS + "premium": True, "email": "a@example.com"}, Namespaces(NS))
     assert claims.lookup("premium") == (True, True)
     assert claims.lookup(NS + "premium") == (True, True)
-    assert claims.lookup("email") == (True, "a@example.com")
     assert claims.lookup("missing") == (False, None)
+
+
+def test_with_a_namespace_a_plain_lookalike_claim_is_not_found() -> None:
+    # A plain "premium" is exactly the lookalike that namespacing exists to keep out.
+    payload = {"premium": True, "email": "a@example.com", "https://other.example/premium": True}
+    claims = Claims(payload, Namespaces(NS))
+    assert claims.lookup("premium") == (False, None)
+    assert claims.lookup("email") == (False, None)
+    assert claims.lookup("https://other.example/premium") == (False, None)
+
+
+def test_plain_claims_count_without_namespaces_or_with_the_fallback() -> None:
+    payload = {"premium": True, NS + "tier": "gold"}
+    assert Claims(payload).lookup("premium") == (True, True)
+    fallback = Claims(payload, Namespaces(NS, fallback_to_plain_claims=True))
+    assert fallback.lookup("premium") == (True, True)
+    assert fallback.lookup("tier") == (True, "gold")
+
+
+def test_namespaced_claim_wins_over_a_plain_one_with_the_fallback() -> None:
+    payload = {"tier": "bronze", NS + "tier": "gold"}
+    claims = Claims(payload, Namespaces(NS, fallback_to_plain_claims=True))
+    assert claims.lookup("tier") == (True, "gold")
+
+
+@pytest.mark.parametrize("field", ["scope", "permissions"])
+def test_scope_words_spelled_like_claim_scopes_are_never_granted(field: str) -> None:
+    words = ["claim:admin", "claim:roles:admin", "admin"]
+    claims = Claims({field: " ".join(words) if field == "scope" else words}, Namespaces(NS))
+    assert claims.scopes == {"admin"}
 
 
 def test_claims_is_a_read_only_mapping() -> None:

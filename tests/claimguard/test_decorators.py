@@ -26,7 +26,7 @@ from claimguard import (
     requires_scope,
 )
 
-from .conftest import NAMESPACE, Minter
+from .conftest import AUDIENCE, ISSUER, NAMESPACE, Minter
 
 pytestmark = pytest.mark.anyio
 
@@ -142,11 +142,11 @@ def assert_insufficient(response: httpx.Response, scope: str) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "text", "scope"),
     [
-        ("GET", "/async", "async premium", "premium"),
-        ("GET", "/sync", "sync premium", "premium"),
-        ("GET", "/endpoint", "endpoint get", "premium"),
-        ("POST", "/endpoint", "endpoint post", "premium"),
-        ("GET", "/full", "full name", NAMESPACE + "premium"),
+        ("GET", "/async", "async premium", "claim:premium"),
+        ("GET", "/sync", "sync premium", "claim:premium"),
+        ("GET", "/endpoint", "endpoint get", "claim:premium"),
+        ("POST", "/endpoint", "endpoint post", "claim:premium"),
+        ("GET", "/full", "full name", "claim:" + NAMESPACE + "premium"),
     ],
 )
 async def test_premium_forms(
@@ -170,7 +170,7 @@ async def test_equals_names_name_colon_value_and_never_echoes_the_token_value(
     gold_token = mint(claims={NAMESPACE + "tier": "gold"})
     assert (await client.get("/gold", headers=bearer(gold_token))).text == "gold"
     other = await client.get("/gold", headers=bearer(mint(claims={NAMESPACE + "tier": "s3cr3t"})))
-    assert_insufficient(other, "tier:gold")
+    assert_insufficient(other, "claim:tier:gold")
     assert "s3cr3t" not in other.text
     assert "s3cr3t" not in other.headers["www-authenticate"]
 
@@ -179,21 +179,65 @@ async def test_equals_tells_true_from_one(client: httpx.AsyncClient, mint: Minte
     one = mint(claims={NAMESPACE + "level": 1})
     true = mint(claims={NAMESPACE + "level": True})
     assert (await client.get("/level", headers=bearer(one))).status_code == 200
-    assert_insufficient(await client.get("/level", headers=bearer(true)), "level:1")
+    assert_insufficient(await client.get("/level", headers=bearer(true)), "claim:level:1")
 
 
 async def test_includes_checks_list_items(client: httpx.AsyncClient, mint: Minter) -> None:
     admin_token = mint(claims={NAMESPACE + "roles": ["editor", "admin"]})
     editor_token = mint(claims={NAMESPACE + "roles": ["editor"]})
     assert (await client.get("/admin", headers=bearer(admin_token))).text == "admin"
-    assert_insufficient(await client.get("/admin", headers=bearer(editor_token)), "roles:admin")
+    assert_insufficient(
+        await client.get("/admin", headers=bearer(editor_token)), "claim:roles:admin"
+    )
 
 
-async def test_plain_claim_names_are_found(client: httpx.AsyncClient, mint: Minter) -> None:
-    verified = mint(claims={"email_verified": True})
-    unverified = mint(claims={"email_verified": False})
-    assert (await client.get("/plain", headers=bearer(verified))).status_code == 200
-    assert_insufficient(await client.get("/plain", headers=bearer(unverified)), "email_verified")
+@pytest.mark.parametrize("value", ["false", "true", 1, {"premium": False}, [False], ["x"], "yes"])
+async def test_a_bare_claim_requirement_passes_only_for_json_true(
+    client: httpx.AsyncClient, mint: Minter, value: object
+) -> None:
+    token = mint(claims={NAMESPACE + "premium": value})
+    assert_insufficient(await client.get("/async", headers=bearer(token)), "claim:premium")
+
+
+async def test_with_a_namespace_a_plain_lookalike_claim_is_refused(
+    client: httpx.AsyncClient, mint: Minter
+) -> None:
+    lookalike = mint(claims={"premium": True, "email_verified": True})
+    assert_insufficient(await client.get("/async", headers=bearer(lookalike)), "claim:premium")
+    assert_insufficient(
+        await client.get("/plain", headers=bearer(lookalike)), "claim:email_verified"
+    )
+
+
+async def test_plain_claims_count_when_the_verifier_falls_back_to_them(
+    http_client: httpx.AsyncClient, clock: Any, mint: Minter
+) -> None:
+    verifier = TokenVerifier(
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        namespace=NAMESPACE,
+        fallback_to_plain_claims=True,
+        http_client=http_client,
+        clock=clock,
+    )
+    app = ClaimGuardMiddleware(Starlette(routes=ROUTES), verifier=verifier)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        verified = mint(claims={"email_verified": True})
+        unverified = mint(claims={"email_verified": False})
+        assert (await c.get("/plain", headers=bearer(verified))).status_code == 200
+        assert_insufficient(
+            await c.get("/plain", headers=bearer(unverified)), "claim:email_verified"
+        )
+        assert (await c.get("/async", headers=bearer(mint(premium=True)))).status_code == 200
+
+
+async def test_a_scope_word_named_like_a_claim_never_passes_a_claim_check(
+    client: httpx.AsyncClient, mint: Minter
+) -> None:
+    # A client may ask for any scope the API defines; that is not a claim about the user.
+    token = mint(claims={"scope": "openid premium claim:premium roles:admin claim:roles:admin"})
+    assert_insufficient(await client.get("/async", headers=bearer(token)), "claim:premium")
+    assert_insufficient(await client.get("/admin", headers=bearer(token)), "claim:roles:admin")
 
 
 async def test_requires_scope_names_only_the_missing_scopes(
@@ -284,7 +328,7 @@ async def test_fastapi_operation_with_request_param(verifier: TokenVerifier, min
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         ok = await client.get("/items/7", headers=bearer(mint(premium=True)))
         assert ok.json() == {"item_id": 7, "sub": "auth0|alice"}
-        assert_insufficient(await client.get("/items/7", headers=bearer(mint())), "premium")
+        assert_insufficient(await client.get("/items/7", headers=bearer(mint())), "claim:premium")
         invalid = await client.get("/items/x", headers=bearer(mint(premium=True)))
         assert invalid.status_code == 422
 
@@ -296,7 +340,7 @@ async def test_fastapi_operation_without_request_param_keeps_dependency_injectio
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         ok = await client.get("/bare/3?q=hi&size=50", headers=bearer(mint(premium=True)))
         assert ok.json() == {"item_id": 3, "q": "hi", "size": 50}
-        assert_insufficient(await client.get("/bare/3", headers=bearer(mint())), "premium")
+        assert_insufficient(await client.get("/bare/3", headers=bearer(mint())), "claim:premium")
         assert (await client.get("/sync?flag=true", headers=bearer(mint()))).json() == {
             "flag": True
         }

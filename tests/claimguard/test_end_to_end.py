@@ -105,7 +105,7 @@ async def test_premium_scenario_over_http(server: str, mint: Minter, path: str) 
         lacking = await client.get(url, headers=bearer(mint(claims=iss)))
         assert lacking.status_code == 403
         assert 'error="insufficient_scope"' in lacking.headers["www-authenticate"]
-        assert lacking.headers["www-authenticate"].endswith('scope="premium"')
+        assert lacking.headers["www-authenticate"].endswith('scope="claim:premium"')
 
         anonymous = await client.get(url)
         assert anonymous.status_code == 401

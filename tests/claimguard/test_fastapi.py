@@ -101,7 +101,18 @@ def assert_denied(response: httpx.Response, scope: str) -> None:
 async def test_require_claim_dependency(client: httpx.AsyncClient, mint: Minter) -> None:
     ok = await client.get("/premium", headers=bearer(mint(premium=True)))
     assert ok.json() == {"sub": "auth0|alice", "premium": True}
-    assert_denied(await client.get("/premium", headers=bearer(mint(premium=False))), "premium")
+    assert_denied(
+        await client.get("/premium", headers=bearer(mint(premium=False))), "claim:premium"
+    )
+
+
+async def test_require_claim_ignores_scope_words_and_lookalikes(
+    client: httpx.AsyncClient, mint: Minter
+) -> None:
+    token = mint(claims={"scope": "premium claim:premium", "premium": True})
+    assert_denied(await client.get("/premium", headers=bearer(token)), "claim:premium")
+    truthy = mint(claims={NAMESPACE + "premium": "false"})
+    assert_denied(await client.get("/premium", headers=bearer(truthy)), "claim:premium")
 
 
 async def test_require_claim_includes_in_route_dependencies(
@@ -109,7 +120,7 @@ async def test_require_claim_includes_in_route_dependencies(
 ) -> None:
     admin = mint(claims={NAMESPACE + "roles": ["admin"]})
     assert (await client.get("/admin", headers=bearer(admin))).json() == {"admin": "yes"}
-    assert_denied(await client.get("/admin", headers=bearer(mint())), "roles:admin")
+    assert_denied(await client.get("/admin", headers=bearer(mint())), "claim:roles:admin")
 
 
 async def test_require_scope_with_current_claims_and_other_params(
@@ -162,8 +173,8 @@ async def test_openapi_declares_the_bearer_scheme_and_required_claims(
     assert scheme["bearerFormat"] == "JWT"
     assert "claimguard" in scheme["description"]
     paths = openapi["paths"]
-    assert paths["/premium"]["get"]["security"] == [{"bearerAuth": ["premium"]}]
-    assert paths["/admin"]["get"]["security"] == [{"bearerAuth": ["roles:admin"]}]
+    assert paths["/premium"]["get"]["security"] == [{"bearerAuth": ["claim:premium"]}]
+    assert paths["/admin"]["get"]["security"] == [{"bearerAuth": ["claim:roles:admin"]}]
     assert paths["/messages"]["get"]["security"] == [{"bearerAuth": ["read:messages"]}]
     assert paths["/me"]["get"]["security"] == [{"bearerAuth": []}]
     assert "security" not in paths["/open"]["get"]

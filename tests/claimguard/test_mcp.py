@@ -98,10 +98,10 @@ class Setup:
     issuer: Issuer
     app: ProtectedMCPApp
 
-    async def token(self, email: str, *, audience: str = RESOURCE) -> str:
-        tokens = await self.issuer.login(
-            email, client_id="desk", audience=audience, scope="tools:call"
-        )
+    async def token(
+        self, email: str, *, audience: str = RESOURCE, scope: str = "tools:call"
+    ) -> str:
+        tokens = await self.issuer.login(email, client_id="desk", audience=audience, scope=scope)
         return tokens.access_token
 
     def http2(self, token: str | None) -> httpx2.AsyncClient:
@@ -117,7 +117,8 @@ class Setup:
 @pytest.fixture
 async def setup() -> AsyncIterator[Setup]:
     issuer = Issuer(issuer_url="http://127.0.0.1:8765/")
-    issuer.add_api(RESOURCE, scopes=["tools:call"])
+    # "premium" is also a scope word of this API: any client may request it.
+    issuer.add_api(RESOURCE, scopes=["tools:call", "premium"])
     issuer.add_api(OTHER_API, scopes=["tools:call"])
     issuer.add_client("desk", client_secret="desk-secret", grant_types=["password"])
     issuer.add_user("alice@example.com", password="a-pw", app_metadata={"roles": ["premium"]})
@@ -172,7 +173,7 @@ async def test_tools_see_the_verified_token_through_the_sdk(setup: Setup) -> Non
     assert seen["client_id"] == "desk"
     assert seen["resource"] == RESOURCE
     assert seen["iss"] == setup.issuer.url
-    assert "premium" in seen["scopes"]
+    assert "claim:premium" in seen["scopes"]
     assert "tools:call" in seen["scopes"]
 
 
@@ -190,11 +191,20 @@ async def test_premium_tool_answers_a_json_rpc_error_naming_the_claim(setup: Set
         await call(setup, token, "premium_report", {"topic": "q3"})
     assert refused.value.code == INSUFFICIENT_CLAIMS
     assert "premium" in refused.value.message
-    assert refused.value.data == {"error": "insufficient_scope", "scope": "premium"}
+    assert refused.value.data == {"error": "insufficient_scope", "scope": "claim:premium"}
+
+
+async def test_a_requested_scope_named_like_the_claim_does_not_pass_the_claim_guard(
+    setup: Setup,
+) -> None:
+    token = await setup.token("bob@example.com", scope="tools:call premium")
+    with pytest.raises(MCPError) as refused:
+        await call(setup, token, "premium_report", {"topic": "q3"})
+    assert refused.value.data == {"error": "insufficient_scope", "scope": "claim:premium"}
 
 
 @pytest.mark.parametrize(
-    ("tool", "scope"), [("gold_only", "tier:gold"), ("admin_only", "tools:admin")]
+    ("tool", "scope"), [("gold_only", "claim:tier:gold"), ("admin_only", "tools:admin")]
 )
 async def test_value_and_scope_requirements(setup: Setup, tool: str, scope: str) -> None:
     bob = await setup.token("bob@example.com")
@@ -353,7 +363,7 @@ def test_guard_refuses_when_nobody_is_authenticated() -> None:
     with pytest.raises(MCPError) as refused:
         tool()
     assert refused.value.code == INSUFFICIENT_CLAIMS
-    assert refused.value.data == {"error": "insufficient_scope", "scope": "premium"}
+    assert refused.value.data == {"error": "insufficient_scope", "scope": "claim:premium"}
 
 
 async def test_configuration_errors(setup: Setup) -> None:

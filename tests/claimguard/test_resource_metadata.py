@@ -206,7 +206,7 @@ async def test_403_challenge_names_the_scope_to_step_up_to(
     assert response.status_code == 403
     challenge = response.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge
-    assert 'scope="premium"' in challenge
+    assert 'scope="claim:premium"' in challenge
     assert f'resource_metadata="{METADATA_URL}"' in challenge
 
 

@@ -8,8 +8,8 @@ from claimguard import Claims
 from claimguard._tokencache import CachedToken, VerifiedTokenCache, validity_window
 
 
-def _entry(kid: str | None = "k1") -> CachedToken:
-    return CachedToken(Claims({"sub": "u"}), 0.0, 100.0, kid)
+def _entry(thumbprint: str = "t1") -> CachedToken:
+    return CachedToken(Claims({"sub": "u"}), 0.0, 100.0, thumbprint)
 
 
 def test_window_without_nbf_or_iat_is_open_until_exp_plus_leeway() -> None:
@@ -53,11 +53,11 @@ def test_size_zero_disables_the_cache() -> None:
     assert cache.get("a") is None
 
 
-@pytest.mark.parametrize("gone", [frozenset({"k1"}), frozenset({"k1", None})])
-def test_forget_kids_drops_only_their_entries(gone: frozenset[str | None]) -> None:
+@pytest.mark.parametrize("gone", [frozenset({"t1"}), frozenset({"t1", "t3"})])
+def test_forget_keys_drops_only_their_entries(gone: frozenset[str]) -> None:
     cache = VerifiedTokenCache(10)
-    cache.put("a", _entry("k1"))
-    cache.put("b", _entry("k2"))
-    cache.forget_kids(gone)
+    cache.put("a", _entry("t1"))
+    cache.put("b", _entry("t2"))
+    cache.forget_keys(gone)
     assert cache.get("a") is None
     assert cache.get("b") is not None

@@ -35,7 +35,7 @@ async def test_valid_token_gives_claims_and_scopes(verifier: TokenVerifier, mint
     claims = await verifier.verify(mint(premium=True))
     assert claims.subject == "auth0|alice"
     assert claims.custom == {"premium": True}
-    assert claims.scopes == {"openid", "read:messages", "premium"}
+    assert claims.scopes == {"openid", "read:messages", "claim:premium"}
 
 
 @pytest.mark.parametrize("key_name", ["rsa_key", "ec_key", "ed_key"])
@@ -341,7 +341,7 @@ async def test_tokens_minted_by_joserfc_verify(
     )
     verified = await verifier.verify(token)
     assert verified.subject == "auth0|bob"
-    assert "roles:admin" in verified.scopes
+    assert "claim:roles:admin" in verified.scopes
 
 
 async def test_verifier_closes_the_client_it_made() -> None:

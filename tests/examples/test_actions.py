@@ -60,4 +60,4 @@ async def test_roles_become_a_namespaced_claim_and_scopes() -> None:
         )
         claims = await verifier.verify(tokens.access_token)
     assert claims.custom["roles"] == ["admin", "editor"]
-    assert {"roles:admin", "roles:editor"} <= claims.scopes
+    assert {"claim:roles:admin", "claim:roles:editor"} <= claims.scopes

@@ -43,7 +43,7 @@ def test_scenario_outcomes_match_the_expectations() -> None:
     assert by_call[("alice", "/premium")].claims == "premium=true"
     assert by_call[("bob", "/premium")].claims == "(none)"
     assert by_call[("bob", "/premium")].reason.startswith("insufficient_scope: ")
-    assert by_call[("bob", "/premium")].reason.endswith('[scope="premium"]')
+    assert by_call[("bob", "/premium")].reason.endswith('[scope="claim:premium"]')
     assert by_call[(demo.NO_TOKEN, "/me")].reason.startswith("no token sent")
     assert by_call[("alice", "/me")].reason == ""
     assert demo.unexpected(outcomes) == []

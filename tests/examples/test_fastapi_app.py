@@ -29,7 +29,7 @@ async def test_premium_route_lets_alice_in_and_keeps_bob_out(
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
     assert me.json()["custom"] == {"premium": True}
-    assert "premium" in me.json()["scopes"]
+    assert "claim:premium" in me.json()["scopes"]
     assert premium.status_code == 200
     assert premium.json()["content"] == "Premium content."
     assert refused.status_code == 403
@@ -46,4 +46,4 @@ async def test_docs_are_public_and_show_the_bearer_scheme(
             schema = (await client.get("/openapi.json")).json()
     assert docs.status_code == 200
     assert "bearerAuth" in schema["components"]["securitySchemes"]
-    assert schema["paths"]["/premium"]["get"]["security"] == [{"bearerAuth": ["premium"]}]
+    assert schema["paths"]["/premium"]["get"]["security"] == [{"bearerAuth": ["claim:premium"]}]

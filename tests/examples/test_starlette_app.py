@@ -40,7 +40,7 @@ async def test_every_route_answers_per_its_guard(
                 for path in ("/public", "/premium", "/messages", "/admin")
             }
     assert me.json()["sub"].startswith("auth0|")
-    assert "roles:admin" in me.json()["scopes"]
+    assert "claim:roles:admin" in me.json()["scopes"]
     assert answers == {
         ("anon", "/public"): 200, ("anon", "/premium"): 401,
         ("anon", "/messages"): 401, ("anon", "/admin"): 401,
