@@ -327,7 +327,7 @@ class TokenVerifier:
             if now + leeway < iat:
                 raise InvalidToken("not_yet_valid", "token was issued in the future")
             max_age = self.max_token_age_seconds
-            if max_age is not None and now - iat > max_age + leeway:
+            if max_age is not None and now - iat >= max_age + leeway:
                 raise InvalidToken("too_old", "token is older than this API accepts")
 
     def valid_until(self, claims: Claims) -> float:

@@ -84,3 +84,62 @@ def test_rsa_keys_under_2048_bits_are_unusable() -> None:
     short = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
     with pytest.raises(UnusableKey, match="1024 bits"):
         parse_jwk(RSAAlgorithm.to_jwk(short, as_dict=True), ALL)
+
+
+@pytest.mark.parametrize(
+    ("alg", "curve_name", "size"),
+    [("ES256", "SECP256R1", 32), ("ES384", "SECP384R1", 48), ("ES512", "SECP521R1", 66)],
+)
+def test_the_ecdsa_twin_verifies_on_every_curve(alg: str, curve_name: str, size: int) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from jwt.algorithms import ECAlgorithm
+
+    from claimguard._jwk import ecdsa_twin
+
+    private = ec.generate_private_key(getattr(ec, curve_name)())
+    key = parse_jwk(ECAlgorithm.to_jwk(private.public_key(), as_dict=True), frozenset({alg}))
+    check = key.verifiers[alg]
+    hash_alg = {"ES256": hashes.SHA256, "ES384": hashes.SHA384, "ES512": hashes.SHA512}[alg]
+    for message in (b"a", b"b", b"c", b"d"):
+        r, s = decode_dss_signature(private.sign(message, ec.ECDSA(hash_alg())))
+        raw = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        twin = ecdsa_twin(raw, alg)
+        assert twin is not None
+        assert twin != raw
+        assert check(message, raw)
+        assert check(message, twin)
+        assert ecdsa_twin(twin, alg) == raw
+        assert not check(message + b"!", twin)
+
+
+def test_ecdsa_twin_is_none_for_impossible_signatures() -> None:
+    from claimguard._jwk import ecdsa_twin
+
+    assert ecdsa_twin(b"\x00" * 64, "ES256") is None  # s == 0
+    assert ecdsa_twin(b"\xff" * 64, "ES256") is None  # s >= n
+    assert ecdsa_twin(b"\x01" * 63, "ES256") is None  # wrong length
+    assert ecdsa_twin(b"\x01" * 64, "RS256") is None
+
+
+def test_keys_are_named_by_their_rfc7638_thumbprint(rsa_key: SigningKey) -> None:
+    # RFC 7638 §3.1's example key and thumbprint.
+    jwk = {
+        "kty": "RSA",
+        "n": (
+            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tS"
+            "oc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65Y"
+            "GjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdk"
+            "t-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqD"
+            "Kgw"
+        ),
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+    key = parse_jwk(jwk, frozenset({"RS256"}))
+    assert key.thumbprint == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    renamed = parse_jwk({**jwk, "kid": "another"}, frozenset({"RS256"}))
+    assert renamed.thumbprint == key.thumbprint
+    assert parse_jwk(rsa_key.public_jwk, SUPPORTED_ALGORITHMS).thumbprint != key.thumbprint

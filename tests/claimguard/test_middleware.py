@@ -535,6 +535,34 @@ async def test_websocket_is_closed_1008_when_the_token_expires(
     assert "expired" in info.value.reason
 
 
+async def test_websocket_is_closed_when_the_token_passes_its_maximum_age(
+    http_client: httpx.AsyncClient, mint: Minter, clock: FakeClock
+) -> None:
+    verifier = TokenVerifier(
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        max_token_age_seconds=60,
+        http_client=http_client,
+        clock=clock,
+    )
+    token = mint(lifetime=3600)
+    app = build_app(verifier)
+    with TestClient(app) as client, client.websocket_connect("/ws", headers=bearer(token)) as ws:
+        # HTTP refuses the token after iat + 60 s + 30 s leeway: so does the open socket.
+        client.portal.call(clock.advance, 89)
+        ws.send_text("still young")
+        assert ws.receive_text() == "still young"
+        client.portal.call(clock.advance, 1)
+        ws.send_text("too old")
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+    assert info.value.code == 1008
+    assert "expired" in info.value.reason
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        refused = await c.get("/whoami", headers=bearer(token))
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
 async def test_websocket_closed_by_the_app_is_not_closed_again(
     verifier: TokenVerifier, mint: Minter, clock: FakeClock
 ) -> None:

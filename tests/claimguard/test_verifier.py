@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -349,3 +350,60 @@ async def test_verifier_closes_the_client_it_made() -> None:
     async with verifier:
         assert verifier.jwks_state().fetch_count == 0
     assert verifier.jwks_state().kids == ()
+
+
+# The order of P-256's base point (SEC 2 §2.4.2).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _high_low_twin(token: str) -> str:
+    """The same ES256 token with its signature spelled ``(r, n - s)``."""
+    head, _, signature = token.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    s = int.from_bytes(raw[32:], "big")
+    twin = raw[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    return f"{head}.{base64.urlsafe_b64encode(twin).rstrip(b'=').decode()}"
+
+
+async def test_both_spellings_of_an_ecdsa_signature_are_one_cached_token(
+    verifier: TokenVerifier, mint: Minter, ec_key: SigningKey, endpoints: FakeIssuerEndpoints
+) -> None:
+    token = mint(key=ec_key)
+    twin = _high_low_twin(token)
+    assert twin != token
+    claims = await verifier.verify(token)
+    assert await verifier.verify(twin) is claims
+    assert verifier.cached_tokens == 1
+    assert await verifier.verify(twin) is claims
+    assert verifier.cached_tokens == 1
+    assert endpoints.jwks_requests == 1
+
+
+async def test_either_ecdsa_spelling_verifies_first_and_stands_for_both(
+    verifier: TokenVerifier, mint: Minter, ec_key: SigningKey, clock: FakeClock
+) -> None:
+    # Honest signers produce high S half the time: it is never refused (RFC 7518 §3.4).
+    token = mint(key=ec_key, lifetime=60)
+    twin = _high_low_twin(token)
+    claims = await verifier.verify(twin)
+    assert claims.subject == "auth0|alice"
+    assert await verifier.verify(token) is claims
+    assert verifier.cached_tokens == 1
+    clock.advance(60 + 30)  # exp plus leeway: the twin shares the entry's time rules
+    for spelling in (token, twin):
+        with pytest.raises(InvalidToken) as info:
+            await verifier.verify(spelling)
+        assert info.value.code == "expired"
+
+
+async def test_a_tampered_ecdsa_token_is_not_answered_from_its_twin(
+    verifier: TokenVerifier, mint: Minter, ec_key: SigningKey
+) -> None:
+    token = mint(key=ec_key)
+    await verifier.verify(token)
+    head, _, signature = _high_low_twin(token).rpartition(".")
+    other_payload = mint(key=ec_key, claims={"sub": "auth0|mallory"}).split(".")[1]
+    forged = f"{head.split('.')[0]}.{other_payload}.{signature}"
+    with pytest.raises(InvalidToken) as info:
+        await verifier.verify(forged)
+    assert info.value.code == "bad_signature"
