@@ -199,6 +199,8 @@ class Directory:
             name=name or client_id,
             metadata=dict(metadata or {}),
         )
+        if grants is not None and not isinstance(grants, Mapping):
+            raise ConfigError("must map each API identifier to its scopes", key="grants")
         checked = []
         for api, scopes in (grants or {}).items():
             try:

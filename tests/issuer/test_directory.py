@@ -30,6 +30,11 @@ def issuer() -> Issuer:
             id="undefined-scope",
         ),
         pytest.param(
+            [{"api": API, "scopes": ["read:messages"]}],
+            "grants: must map each API identifier to its scopes",
+            id="not-a-mapping",
+        ),
+        pytest.param(
             {API: "read:messages"},
             "grants['https://api.example.com'].scopes: must be a list of strings",
             id="scopes-as-one-string",
@@ -37,7 +42,7 @@ def issuer() -> Issuer:
     ],
 )
 def test_invalid_grants_refuse_the_whole_client(
-    issuer: Issuer, grants: dict[str, object], message: str
+    issuer: Issuer, grants: object, message: str
 ) -> None:
     with pytest.raises(ConfigError) as error:
         issuer.add_client(

@@ -162,29 +162,33 @@ ASKED = "openid profile offline_access read:messages delete:messages"
 
 
 async def test_enforce_rbac_narrows_the_password_grant_to_the_users_permissions(
-    clock: FakeClock,
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     issuer = rbac_issuer(clock, enforce_rbac=True)
     granted = {}
-    async with issuer.http_client() as client:
-        for user in ("alice", "bob", "carol"):
-            response = await password_grant(
-                client,
-                f"{user}@example.com",
-                f"{user}-pw",
-                auth=APP_AUTH,
-                scope=ASKED,
-                audience=API,
-            )
-            assert response.status_code == 200, response.text
-            token = claims(issuer, response.json()["access_token"])
-            assert token["scope"] == response.json()["scope"]
-            granted[user] = response.json()["scope"]
+    with caplog.at_level(logging.INFO, logger="issuer.scopes"):
+        async with issuer.http_client() as client:
+            for user in ("alice", "bob", "carol"):
+                response = await password_grant(
+                    client,
+                    f"{user}@example.com",
+                    f"{user}-pw",
+                    auth=APP_AUTH,
+                    scope=ASKED,
+                    audience=API,
+                )
+                assert response.status_code == 200, response.text
+                token = claims(issuer, response.json()["access_token"])
+                assert token["scope"] == response.json()["scope"]
+                granted[user] = response.json()["scope"]
     assert granted == {
         "alice": ASKED,
         "bob": "openid profile offline_access read:messages",
         "carol": "openid profile offline_access",
     }
+    withheld = [r.getMessage() for r in caplog.records if r.name == "issuer.scopes"]
+    assert len(withheld) == 2
+    assert all("delete:messages" in message for message in withheld)
 
 
 async def test_without_enforce_rbac_every_defined_scope_is_granted(clock: FakeClock) -> None:
