@@ -250,7 +250,10 @@ def grant_premium_to_machines(event: Any, api: Any) -> None:
 async def test_machine_to_machine_with_the_client_credentials_provider(servers: Servers) -> None:
     issuer = servers.issuer.issuer
     issuer.add_client(
-        "reporting-bot", client_secret="bot-secret", grant_types=["client_credentials"]
+        "reporting-bot",
+        client_secret="bot-secret",
+        grant_types=["client_credentials"],
+        grants={servers.mcp_url: ["tools:call"]},
     )
     issuer.add_action(grant_premium_to_machines, trigger="credentials_exchange")
     storage = MemoryStorage()

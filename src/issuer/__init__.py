@@ -7,7 +7,7 @@ register users, clients, APIs and actions, then use :attr:`Issuer.app` (a Starle
 """
 
 from ._actions import Action
-from ._directory import Api, Client, User
+from ._directory import Api, Client, ClientGrant, User
 from ._errors import ActionFailed, ConfigError, IssuerError, LoginDenied, OAuthError
 from ._event import Namespace
 from ._issuer import Issuer, IssuerServer
@@ -23,6 +23,7 @@ __all__ = [
     "ActionFailed",
     "Api",
     "Client",
+    "ClientGrant",
     "ConfigError",
     "ExecutionRecord",
     "Issuer",

@@ -13,10 +13,10 @@ from starlette.routing import Route
 from ._authorize import CSRF_COOKIE, AuthorizeEndpoint
 from ._directory import GRANT_TYPES
 from ._errors import OAuthError
-from ._login import OIDC_SCOPES
 from ._pages import message_page
 from ._params import read_form, request_info
 from ._registration import register_client
+from ._scopes import OIDC_SCOPES
 from ._tokens import userinfo_claims
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._directory import DEFAULT_GRANT_TYPES
 from ._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +29,14 @@ _TOP = {
     "actions": dict,
     "secrets": dict,
 }
-_API = {"identifier": str, "scopes": list, "token_dialect": str, "permissions": dict}
+_API = {
+    "identifier": str,
+    "scopes": list,
+    "token_dialect": str,
+    "permissions": dict,
+    "enforce_rbac": bool,
+    "add_permissions_in_token": bool,
+}
 _CLIENT = {
     "client_id": str,
     "client_secret": str,
@@ -36,7 +44,9 @@ _CLIENT = {
     "redirect_uris": list,
     "grant_types": list,
     "metadata": dict,
+    "grants": list,
 }
+_GRANT = {"api": str, "scopes": list}
 _USER = {
     "email": str,
     "password": str,
@@ -145,19 +155,29 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
             token_dialect=item.get("token_dialect", "auth0"),
             permissions={role: _strings(item["permissions"], role, f"{key}.permissions")
                          for role in item.get("permissions", {})},
+            enforce_rbac=item.get("enforce_rbac", False),
+            add_permissions_in_token=item.get("add_permissions_in_token"),
         )  # fmt: skip
 
     def client(item: dict[str, Any], key: str) -> None:
         _check(item, _CLIENT, key, required=("client_id",))
-        extra = {"grant_types": _strings(item, "grant_types", key)} if "grant_types" in item else {}
         issuer.add_client(
             item["client_id"],
             client_secret=item.get("client_secret"),
             redirect_uris=_strings(item, "redirect_uris", key),
+            grant_types=(
+                _strings(item, "grant_types", key) if "grant_types" in item else DEFAULT_GRANT_TYPES
+            ),
             name=item.get("name"),
             metadata=item.get("metadata"),
-            **extra,
         )
+
+        def grant(entry: dict[str, Any], where: str) -> None:
+            _check(entry, _GRANT, where, required=("api", "scopes"))
+            scopes = _strings(entry, "scopes", where)
+            issuer.add_client_grant(item["client_id"], entry["api"], scopes=scopes)
+
+        _each(item.get("grants", []), f"{key}.grants", grant)
 
     def user(item: dict[str, Any], key: str) -> None:
         _check(item, _USER, key, required=("email", "password"))

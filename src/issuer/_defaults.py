@@ -20,7 +20,8 @@ async def premium_action(event: Any, api: Any) -> None:
 
 def default_issuer(**options: Any) -> Issuer:
     """An issuer with API ``https://api.example.com`` (scope ``read:messages``), client
-    ``test-app`` / ``test-secret`` (every grant; redirect ``http://127.0.0.1/callback``),
+    ``test-app`` / ``test-secret`` (every grant type; redirect ``http://127.0.0.1/callback``;
+    ``client_credentials`` granted for the API with ``read:messages``),
     users ``alice@example.com`` / ``alice-password`` (premium) and ``bob@example.com`` /
     ``bob-password``, and the premium post-login action."""
     issuer = Issuer(**options)
@@ -30,6 +31,7 @@ def default_issuer(**options: Any) -> Issuer:
         client_secret="test-secret",
         redirect_uris=["http://127.0.0.1/callback"],
         grant_types=["authorization_code", "refresh_token", "password", "client_credentials"],
+        grants={"https://api.example.com": ["read:messages"]},
     )
     issuer.add_user(
         "alice@example.com",

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from ._errors import ConfigError, IssuerError
 from ._hashing import hash_secret, verify_secret
 
-__all__ = ["GRANT_TYPES", "Api", "Client", "Directory", "TokenDialect", "User"]
+__all__ = ["GRANT_TYPES", "Api", "Client", "ClientGrant", "Directory", "TokenDialect", "User"]
 
 TokenDialect = Literal["auth0", "rfc9068"]
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
@@ -61,22 +61,42 @@ class Client:
 class Api:
     """A resource server; ``identifier`` is the audience of its access tokens.
 
-    ``permissions`` maps a role name to the permissions it grants; when it is non-empty,
-    access tokens for this API carry Auth0's RBAC ``permissions`` claim.
+    ``permissions`` maps a role name to the permissions it grants (Auth0's RBAC).
+    ``enforce_rbac``: the user-facing grants issue only the API scopes among the user's
+    permissions. ``add_permissions_in_token``: access tokens carry the ``permissions``
+    claim; ``None`` (the default) means "when ``permissions`` is non-empty".
     """
 
     identifier: str
     scopes: tuple[str, ...]
     token_dialect: TokenDialect
     permissions: Mapping[str, tuple[str, ...]]
+    enforce_rbac: bool = False
+    add_permissions_in_token: bool | None = None
 
-    def permissions_for(self, roles: Iterable[str]) -> list[str] | None:
-        if not self.permissions:
-            return None
+    def permissions_for(self, roles: Iterable[str]) -> list[str]:
+        """The permissions ``roles`` hold on this API, in role order, each once."""
         granted: list[str] = []
         for role in roles:
             granted.extend(p for p in self.permissions.get(role, ()) if p not in granted)
         return granted
+
+    def permissions_claim(self, roles: Iterable[str]) -> list[str] | None:
+        """The ``permissions`` claim for a user with ``roles``, or ``None`` for no claim."""
+        add = self.add_permissions_in_token
+        if add is None:
+            add = bool(self.permissions)
+        return self.permissions_for(roles) if add else None
+
+
+@dataclass(frozen=True)
+class ClientGrant:
+    """Auth0's client grant: ``client_id`` may use ``client_credentials`` for ``api``,
+    with at most ``scopes`` (RFC 6749 §4.4)."""
+
+    client_id: str
+    api: str
+    scopes: tuple[str, ...]
 
 
 @cache
@@ -91,6 +111,7 @@ class Directory:
         self.users: dict[str, User] = {}
         self.clients: dict[str, Client] = {}
         self.apis: dict[str, Api] = {}
+        self.client_grants: dict[tuple[str, str], ClientGrant] = {}
 
     def add_user(
         self,
@@ -154,7 +175,10 @@ class Directory:
         grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        grants: Mapping[str, Sequence[str]] | None = None,
     ) -> Client:
+        """Register a client; ``grants`` maps an API identifier to the scopes the client may
+        have for it with ``client_credentials`` (the APIs must be registered first)."""
         if not client_id:
             raise ConfigError("must not be empty", key="client_id")
         if client_id in self.clients:
@@ -175,8 +199,51 @@ class Directory:
             name=name or client_id,
             metadata=dict(metadata or {}),
         )
+        if grants is not None and not isinstance(grants, Mapping):
+            raise ConfigError("must map each API identifier to its scopes", key="grants")
+        checked = []
+        for api, scopes in (grants or {}).items():
+            try:
+                checked.append(self._check_grant(client, api, scopes))
+            except ConfigError as exc:
+                exc.key = ".".join(filter(None, (f"grants[{api!r}]", exc.key)))
+                raise
         self.clients[client_id] = client
+        self.client_grants.update(((g.client_id, g.api), g) for g in checked)
         return client
+
+    def add_client_grant(self, client_id: str, api: str, *, scopes: Sequence[str]) -> ClientGrant:
+        """Let a registered client use ``client_credentials`` for ``api`` with ``scopes``."""
+        client = self.clients.get(client_id)
+        if client is None:
+            raise ConfigError(f"no such client {client_id!r}", key="client_id")
+        grant = self._check_grant(client, api, scopes)
+        self.client_grants[client_id, api] = grant
+        return grant
+
+    def client_grant(self, client_id: str, api: str) -> ClientGrant | None:
+        """The grant letting ``client_id`` use ``client_credentials`` for ``api``, if any."""
+        return self.client_grants.get((client_id, api))
+
+    def _check_grant(self, client: Client, api: str, scopes: Sequence[str]) -> ClientGrant:
+        # Errors name "api" or "scopes" of one grant; callers say which grant.
+        if "client_credentials" not in client.grant_types:
+            raise ConfigError("a grant needs client_credentials in grant_types")
+        target = self.apis.get(api) if isinstance(api, str) else None
+        if target is None:
+            known = ", ".join(map(repr, self.apis)) or "none"
+            raise ConfigError(f"unknown API {api!r} (registered: {known})", key="api")
+        if isinstance(scopes, str) or not all(isinstance(s, str) for s in scopes):
+            raise ConfigError("must be a list of strings", key="scopes")
+        undefined = [s for s in scopes if s not in target.scopes]
+        if undefined:
+            defined = ", ".join(target.scopes) or "none"
+            raise ConfigError(
+                f"{undefined[0]!r} is not a scope of {api!r} (it has: {defined})", key="scopes"
+            )
+        if (client.client_id, api) in self.client_grants:
+            raise ConfigError(f"duplicate grant for API {api!r}", key="api")
+        return ClientGrant(client.client_id, api, tuple(dict.fromkeys(scopes)))
 
     def add_api(
         self,
@@ -185,6 +252,8 @@ class Directory:
         scopes: Sequence[str] = (),
         token_dialect: TokenDialect = "auth0",
         permissions: Mapping[str, Sequence[str]] | None = None,
+        enforce_rbac: bool = False,
+        add_permissions_in_token: bool | None = None,
     ) -> Api:
         if not identifier:
             raise ConfigError("must not be empty", key="identifier")
@@ -194,11 +263,28 @@ class Directory:
             raise ConfigError(
                 f"must be 'auth0' or 'rfc9068', not {token_dialect!r}", key="token_dialect"
             )
+        if not isinstance(enforce_rbac, bool):
+            raise ConfigError("must be true or false", key="enforce_rbac")
+        if add_permissions_in_token is not None and not isinstance(add_permissions_in_token, bool):
+            raise ConfigError("must be true or false", key="add_permissions_in_token")
+        roles = {role: tuple(p) for role, p in (permissions or {}).items()}
+        if enforce_rbac:
+            # RBAC grants API scopes only: a permission that is no scope could never be issued.
+            for role, granted in roles.items():
+                undefined = [p for p in granted if p not in scopes]
+                if undefined:
+                    raise ConfigError(
+                        f"{undefined[0]!r} is not one of this API's scopes, so enforce_rbac"
+                        " could never issue it",
+                        key=f"permissions.{role}",
+                    )
         api = Api(
             identifier=identifier,
             scopes=tuple(scopes),
             token_dialect=token_dialect,
-            permissions={role: tuple(p) for role, p in (permissions or {}).items()},
+            permissions=roles,
+            enforce_rbac=enforce_rbac,
+            add_permissions_in_token=add_permissions_in_token,
         )
         self.apis[identifier] = api
         return api

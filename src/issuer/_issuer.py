@@ -18,7 +18,15 @@ from starlette.applications import Starlette
 from ._actions import Action, ActionFunction, Trigger, load_action
 from ._app import build_app
 from ._codes import CodeStore
-from ._directory import DEFAULT_GRANT_TYPES, Api, Client, Directory, TokenDialect, User
+from ._directory import (
+    DEFAULT_GRANT_TYPES,
+    Api,
+    Client,
+    ClientGrant,
+    Directory,
+    TokenDialect,
+    User,
+)
 from ._errors import ConfigError, IssuerError
 from ._grants import TokenEndpoint, resolve_api
 from ._hashing import hash_secret
@@ -184,10 +192,22 @@ class Issuer:
         scopes: Sequence[str] = (),
         token_dialect: TokenDialect = "auth0",
         permissions: Mapping[str, Sequence[str]] | None = None,
+        enforce_rbac: bool = False,
+        add_permissions_in_token: bool | None = None,
     ) -> Api:
-        """Register an API; its ``identifier`` is the audience of its access tokens."""
+        """Register an API; its ``identifier`` is the audience of its access tokens.
+
+        ``permissions`` maps a role to its permissions. ``enforce_rbac`` narrows the API
+        scopes of user logins to the user's permissions; ``add_permissions_in_token`` adds
+        the ``permissions`` claim (default ``None``: when ``permissions`` is non-empty).
+        """
         return self.directory.add_api(
-            identifier, scopes=scopes, token_dialect=token_dialect, permissions=permissions
+            identifier,
+            scopes=scopes,
+            token_dialect=token_dialect,
+            permissions=permissions,
+            enforce_rbac=enforce_rbac,
+            add_permissions_in_token=add_permissions_in_token,
         )
 
     def add_client(
@@ -199,8 +219,13 @@ class Issuer:
         grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        grants: Mapping[str, Sequence[str]] | None = None,
     ) -> Client:
-        """Register a client; without ``client_secret`` it is public and must use PKCE."""
+        """Register a client; without ``client_secret`` it is public and must use PKCE.
+
+        ``grants`` maps an API identifier to the scopes ``client_credentials`` may issue
+        for it; an API without a grant is refused. The APIs must be registered first.
+        """
         return self.directory.add_client(
             client_id,
             client_secret=client_secret,
@@ -208,7 +233,13 @@ class Issuer:
             grant_types=grant_types,
             name=name,
             metadata=metadata,
+            grants=grants,
         )
+
+    def add_client_grant(self, client_id: str, api: str, *, scopes: Sequence[str]) -> ClientGrant:
+        """Let a registered client use ``client_credentials`` for ``api``, with at most
+        ``scopes`` (the scopes issued when the request names none)."""
+        return self.directory.add_client_grant(client_id, api, scopes=scopes)
 
     def add_user(
         self,

@@ -9,14 +9,13 @@ from typing import Any
 from ._actionapi import FlowChanges
 from ._actions import Action, Trigger
 from ._directory import Api, Client, Directory, User
-from ._errors import LoginDenied, OAuthError
+from ._errors import LoginDenied
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, apply_metadata, run_flow
+from ._scopes import client_scopes, user_scopes
 from ._tokens import TokenMinter
 
-__all__ = ["OIDC_SCOPES", "LoginPipeline", "LoginRequest", "TokenSet"]
-
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+__all__ = ["LoginPipeline", "LoginRequest", "TokenSet"]
 
 
 @dataclass(frozen=True)
@@ -124,9 +123,7 @@ class LoginPipeline:
         """Run post-login actions for ``request`` and mint its tokens (and refresh token)."""
         user, client, api = request.user, request.client, request.api
         requested = _unique(request.requested_scopes)
-        granted = [
-            s for s in requested if s in OIDC_SCOPES or (api is not None and s in api.scopes)
-        ]
+        granted = user_scopes(api, user, requested)
         first_login = request.refresh_family is None
         event = {
             "user": {
@@ -200,11 +197,7 @@ class LoginPipeline:
         self, client: Client, api: Api, requested_scopes: Sequence[str], request: Mapping[str, Any]
     ) -> TokenSet:
         """Run credentials-exchange actions and mint a machine-to-machine access token."""
-        requested = _unique(requested_scopes)
-        unknown = [s for s in requested if s not in api.scopes]
-        if unknown:
-            raise OAuthError("invalid_scope", f"the API does not define scope {unknown[0]!r}")
-        granted = requested or list(api.scopes)
+        granted = client_scopes(self._directory, client, api, requested_scopes)
         event = {
             "client": self._client_event(client),
             "request": dict(request),

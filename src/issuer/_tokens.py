@@ -108,7 +108,7 @@ class TokenMinter:
         payload["client_id" if rfc9068 else "azp"] = client_id
         if grant == "client-credentials":
             payload["gty"] = grant
-        permissions = None if api is None else api.permissions_for(roles)
+        permissions = None if api is None else api.permissions_claim(roles)
         if permissions is not None:
             payload["permissions"] = permissions
         return self._sign(payload, typ="at+jwt" if rfc9068 else "JWT", kind="access token")

@@ -10,7 +10,8 @@ Fixtures:
     An in-process :class:`issuer.Issuer`. Use ``issuer.app``, ``await issuer.login(email)``
     and ``issuer.http_client()``. Without a configuration it has API
     ``https://api.example.com`` (scope ``read:messages``), client ``test-app`` with secret
-    ``test-secret`` (all grants, redirect ``http://127.0.0.1/callback``), users
+    ``test-secret`` (all grant types, redirect ``http://127.0.0.1/callback``, and a grant
+    of ``read:messages`` on the API for ``client_credentials``), users
     ``alice@example.com`` / ``alice-password`` (``app_metadata.roles = ["premium"]``) and
     ``bob@example.com`` / ``bob-password``, and a post-login action adding
     ``https://myapp.example.com/premium: true`` for premium users.

@@ -44,6 +44,7 @@ def bare_issuer(clock: FakeClock) -> Issuer:
         client_secret="app-secret",
         redirect_uris=["http://127.0.0.1:3000/callback"],
         grant_types=["authorization_code", "refresh_token", "password", "client_credentials"],
+        grants={"https://api.example.com": ["read:messages"]},
     )
     issuer.add_user("alice@example.com", password="alice-pw", app_metadata={"roles": ["premium"]})
     issuer.add_user("bob@example.com", password="bob-pw", app_metadata={"roles": []})

@@ -21,6 +21,7 @@ VERIFIER = "r" * 64
 @pytest.fixture
 def resource_issuer(bare_issuer: Issuer) -> Issuer:
     bare_issuer.add_api(MCP, scopes=["tools:call"])
+    bare_issuer.add_client_grant("app", MCP, scopes=["tools:call"])
     return bare_issuer
 
 
