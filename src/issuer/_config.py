@@ -27,6 +27,8 @@ _TOP = {
     "users": list,
     "actions": dict,
     "secrets": dict,
+    "allowed_logout_urls": list,
+    "registration": dict,
 }
 _API = {"identifier": str, "scopes": list, "token_dialect": str, "permissions": dict}
 _CLIENT = {
@@ -36,6 +38,7 @@ _CLIENT = {
     "redirect_uris": list,
     "grant_types": list,
     "metadata": dict,
+    "allowed_logout_urls": list,
 }
 _USER = {
     "email": str,
@@ -47,6 +50,7 @@ _USER = {
     "roles": list,
 }
 _ACTIONS = {"post_login": list, "credentials_exchange": list}
+_REGISTRATION = {"allowed_apis": list}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table"}  # fmt: skip
 
@@ -82,10 +86,20 @@ def _check(
 
 def _strings(table: dict[str, Any], name: str, key: str) -> list[str]:
     values = table.get(name, [])
+    where = f"{key}.{name}" if key else name
     for index, value in enumerate(values):
         if not isinstance(value, str):
-            raise ConfigError("must be a string", key=f"{key}.{name}[{index}]")
+            raise ConfigError("must be a string", key=f"{where}[{index}]")
     return list(values)
+
+
+def _registered_apis(registration: dict[str, Any], apis: Mapping[str, object]) -> None:
+    for index, identifier in enumerate(registration.get("allowed_apis", [])):
+        if identifier not in apis:
+            raise ConfigError(
+                f"{identifier!r} is not the identifier of an [[apis]] entry",
+                key=f"registration.allowed_apis[{index}]",
+            )
 
 
 def _each(items: list[Any], key: str, register: Callable[[dict[str, Any], str], None]) -> None:
@@ -135,6 +149,11 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
             options[option] = data[name]
     if "data_dir" in data:
         options["data_dir"] = base / data["data_dir"]
+    options["allowed_logout_urls"] = _strings(data, "allowed_logout_urls", "")
+    registration = _check(data.get("registration", {}), _REGISTRATION, "registration")
+    if "allowed_apis" in registration:
+        allowed_apis = _strings(registration, "allowed_apis", "registration")
+        options["registration_allowed_apis"] = allowed_apis
     issuer = Issuer(**options)
 
     def api(item: dict[str, Any], key: str) -> None:
@@ -156,6 +175,7 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
             redirect_uris=_strings(item, "redirect_uris", key),
             name=item.get("name"),
             metadata=item.get("metadata"),
+            allowed_logout_urls=_strings(item, "allowed_logout_urls", key),
             **extra,
         )
 
@@ -172,6 +192,7 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
         )
 
     _each(data.get("apis", []), "apis", api)
+    _registered_apis(registration, issuer.directory.apis)
     _each(data.get("clients", []), "clients", client)
     _each(data.get("users", []), "users", user)
     actions = _check(data.get("actions", {}), _ACTIONS, "actions")

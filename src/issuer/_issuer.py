@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from ._actions import Action, ActionFunction, Trigger, load_action
 from ._app import build_app
 from ._codes import CodeStore
-from ._directory import DEFAULT_GRANT_TYPES, Api, Client, Directory, TokenDialect, User
+from ._directory import DEFAULT_GRANT_TYPES, Api, Client, Directory, TokenDialect, User, logout_urls
 from ._errors import ConfigError, IssuerError
 from ._grants import TokenEndpoint, resolve_api
 from ._hashing import hash_secret
@@ -53,6 +53,17 @@ def _positive(value: float, key: str) -> None:
         raise ConfigError(f"must be a positive number, not {value!r}", key=key)
 
 
+def _identifiers(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    for index, value in enumerate(values):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                "must be a non-empty string", key=f"registration_allowed_apis[{index}]"
+            )
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class IssuerServer:
     """An issuer served on a real loopback port: ``url`` is its issuer identifier."""
@@ -66,7 +77,9 @@ class Issuer:
 
     ``url`` is the issuer identifier (``iss``), always with a trailing slash as Auth0's;
     the app serves it at the root of that URL. Keys are persisted in ``data_dir`` when
-    given, so a restart keeps earlier tokens valid.
+    given, so a restart keeps earlier tokens valid. ``allowed_logout_urls`` are where a
+    logout without ``client_id`` may return to; ``registration_allowed_apis`` limits the
+    APIs that dynamically registered clients may ask for (``None``: any).
     """
 
     def __init__(
@@ -80,8 +93,14 @@ class Issuer:
         clock: Callable[[], float] | None = None,
         action_budget_seconds: float = 20.0,
         max_token_bytes: int = 8192,
+        allowed_logout_urls: Sequence[str] = (),
+        registration_allowed_apis: Sequence[str] | None = None,
     ) -> None:
         self.url = _normalize_url(issuer_url)
+        #: Where a logout without ``client_id`` may send the browser (exact match).
+        self.allowed_logout_urls = logout_urls(allowed_logout_urls, "allowed_logout_urls")
+        #: The APIs dynamically registered clients may ask for; ``None``: any API.
+        self.registration_allowed_apis = _identifiers(registration_allowed_apis)
         _positive(access_token_lifetime_seconds, "access_token_lifetime")
         _positive(id_token_lifetime_seconds, "id_token_lifetime")
         _positive(action_budget_seconds, "action_budget_seconds")
@@ -199,8 +218,12 @@ class Issuer:
         grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        allowed_logout_urls: Sequence[str] = (),
     ) -> Client:
-        """Register a client; without ``client_secret`` it is public and must use PKCE."""
+        """Register a client; without ``client_secret`` it is public and must use PKCE.
+
+        ``allowed_logout_urls`` are where a logout naming this client may send the browser.
+        """
         return self.directory.add_client(
             client_id,
             client_secret=client_secret,
@@ -208,6 +231,7 @@ class Issuer:
             grant_types=grant_types,
             name=name,
             metadata=metadata,
+            allowed_logout_urls=allowed_logout_urls,
         )
 
     def add_user(

@@ -14,7 +14,7 @@ from ._refresh import RefreshStore
 from ._runtime import ActionLog, apply_metadata, run_flow
 from ._tokens import TokenMinter
 
-__all__ = ["OIDC_SCOPES", "LoginPipeline", "LoginRequest", "TokenSet"]
+__all__ = ["OIDC_SCOPES", "LoginPipeline", "LoginRequest", "TokenSet", "grantable_scopes"]
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
@@ -64,6 +64,13 @@ class LoginRequest:
 
 def _unique(words: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
+
+
+def grantable_scopes(requested: Sequence[str], api: Api | None) -> list[str]:
+    """The requested scopes a login can grant: OpenID Connect's and the API's own."""
+    return [
+        s for s in _unique(requested) if s in OIDC_SCOPES or (api is not None and s in api.scopes)
+    ]
 
 
 def _final_scopes(granted: list[str], changes: FlowChanges) -> list[str]:
@@ -124,9 +131,7 @@ class LoginPipeline:
         """Run post-login actions for ``request`` and mint its tokens (and refresh token)."""
         user, client, api = request.user, request.client, request.api
         requested = _unique(request.requested_scopes)
-        granted = [
-            s for s in requested if s in OIDC_SCOPES or (api is not None and s in api.scopes)
-        ]
+        granted = grantable_scopes(requested, api)
         first_login = request.refresh_family is None
         event = {
             "user": {
