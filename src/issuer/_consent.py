@@ -179,10 +179,7 @@ class ConsentEndpoint(Generic[A]):
         client, api = authorization.client, authorization.api
         audience = None if api is None else api.identifier
         if decision == "deny":
-            _logger.info(
-                "user %s denied client %r access to %r", user.user_id, client.client_id, audience
-            )
-            # RFC 6749 §4.1.2.1: the resource owner denied the request.
+            # RFC 6749 §4.1.2.1: the resource owner denied the request (``refuse`` logs it).
             response = self._refuse(
                 authorization, OAuthError("access_denied", "the user denied access")
             )
