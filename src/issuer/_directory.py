@@ -42,6 +42,8 @@ class User:
 def logout_urls(values: Sequence[object], key: str) -> tuple[str, ...]:
     """``values`` as allowed logout URLs: absolute ``http(s)`` URLs without a fragment, which
     logout compares with the requested URL as whole strings (RFC 9700 §4.11)."""
+    if isinstance(values, str):
+        raise ConfigError("must be a list of URLs, not one string", key=key)
     for index, url in enumerate(values):
         where = f"{key}[{index}]"
         if not isinstance(url, str):

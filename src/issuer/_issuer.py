@@ -53,14 +53,14 @@ def _positive(value: float, key: str) -> None:
         raise ConfigError(f"must be a positive number, not {value!r}", key=key)
 
 
-def _identifiers(values: Sequence[str] | None) -> tuple[str, ...] | None:
+def _identifiers(values: Sequence[str] | None, key: str) -> tuple[str, ...] | None:
     if values is None:
         return None
+    if isinstance(values, str):
+        raise ConfigError("must be a list of API identifiers, not one string", key=key)
     for index, value in enumerate(values):
         if not isinstance(value, str) or not value:
-            raise ConfigError(
-                "must be a non-empty string", key=f"registration_allowed_apis[{index}]"
-            )
+            raise ConfigError("must be a non-empty string", key=f"{key}[{index}]")
     return tuple(values)
 
 
@@ -100,7 +100,9 @@ class Issuer:
         #: Where a logout without ``client_id`` may send the browser (exact match).
         self.allowed_logout_urls = logout_urls(allowed_logout_urls, "allowed_logout_urls")
         #: The APIs dynamically registered clients may ask for; ``None``: any API.
-        self.registration_allowed_apis = _identifiers(registration_allowed_apis)
+        self.registration_allowed_apis = _identifiers(
+            registration_allowed_apis, "registration_allowed_apis"
+        )
         _positive(access_token_lifetime_seconds, "access_token_lifetime")
         _positive(id_token_lifetime_seconds, "id_token_lifetime")
         _positive(action_budget_seconds, "action_budget_seconds")

@@ -353,6 +353,13 @@ def test_the_allowed_apis_come_from_the_registration_table(tmp_path: Path) -> No
     assert Issuer.from_config(path).registration_allowed_apis == (BILLING,)
 
 
+def test_bad_allowed_apis_are_refused_in_python_too() -> None:
+    with pytest.raises(ConfigError, match="not one string"):
+        Issuer(registration_allowed_apis=API)
+    with pytest.raises(ConfigError, match=r"registration_allowed_apis\[1\]: must be a non-empty"):
+        Issuer(registration_allowed_apis=[API, ""])
+
+
 @pytest.mark.parametrize(
     ("toml", "key", "problem"),
     [

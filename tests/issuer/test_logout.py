@@ -148,6 +148,8 @@ def test_bad_logout_urls_are_refused_in_python_too() -> None:
         Issuer(allowed_logout_urls=["https://x.example/#top"])
     with pytest.raises(ConfigError, match="absolute"):
         Issuer().add_client("spa", allowed_logout_urls=["/relative"])
+    with pytest.raises(ConfigError, match="not one string"):
+        Issuer(allowed_logout_urls=TENANT_LOGOUT)
 
 
 async def test_a_registered_client_may_name_its_logout_urls(clock: FakeClock) -> None:
