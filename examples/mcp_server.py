@@ -3,8 +3,9 @@
 ``greet`` answers any caller with a valid token; ``premium_report`` needs the ``premium``
 claim, which the issuer's post-login action (``examples/issuer/actions/premium.py``) adds
 for premium users. Tokens must be issued for this server's resource URL (RFC 8707); the
-server publishes its RFC 9728 metadata, so an MCP client finds the issuer, registers itself
-and logs in on its own. Run it (the issuer needs an API whose identifier is the resource
+server publishes its RFC 9728 metadata, so an MCP client finds the issuer and registers
+itself; the user logs in and, as the client registered itself, allows it on the issuer's
+consent page. Run it (the issuer needs an API whose identifier is the resource
 URL; this script adds it when it starts the bundled issuer itself)::
 
     .venv/bin/python examples/mcp_server.py            # issuer on 8765, MCP on 8000/mcp

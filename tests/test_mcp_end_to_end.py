@@ -3,8 +3,9 @@ real loopback sockets: discovery (RFC 9728, RFC 8414), registration (RFC 7591), 
 PKCE and ``resource`` (RFC 8707), ``iss`` (RFC 9207), refresh, claims from actions, and the
 client-credentials provider with a credentials-exchange action.
 
-The user is played by an httpx client: the SDK's redirect handler follows the authorize URL
-and fills in the login form; its callback handler returns the redirect's code, state and iss.
+The user is played by an httpx client: the SDK's redirect handler follows the authorize URL,
+fills in the login form and, since the client registered itself, reads the consent page and
+presses Allow; its callback handler returns the redirect's code, state and iss.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from mcp.shared.exceptions import MCPError
 from pydantic import AnyUrl
 
 from issuer import Issuer, IssuerServer, bind_socket, serve_in_thread
-from tests.issuer.flows import submit_login
+from tests.issuer.flows import open_consent, submit_consent, submit_login
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
+CLIENT_NAME = "claimguard end-to-end"
 
 
 @pytest.fixture
@@ -96,8 +98,16 @@ class HeadlessUser:
 
     async def redirect_handler(self, authorization_url: str) -> None:
         self.authorize_urls.append(authorization_url)
+        resource = parse_qs(urlsplit(authorization_url).query)["resource"][0]
         async with httpx.AsyncClient() as browser:
-            posted = await submit_login(browser, authorization_url, self.email, self.password)
+            logged_in = await submit_login(browser, authorization_url, self.email, self.password)
+            # The client registered itself, so the issuer asks before it hands out a code.
+            # Read the question as a user would: this client, unverified, for this server.
+            page = await open_consent(browser, logged_in)
+            assert CLIENT_NAME in page.text
+            assert "unverified" in page.text
+            assert resource in page.text
+            posted = await submit_consent(browser, page, "allow")
         assert posted.status_code == 303, posted.text
         location = urlsplit(posted.headers["location"])
         assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
@@ -116,7 +126,7 @@ def oauth_provider(url: str, user: HeadlessUser, storage: MemoryStorage) -> OAut
     return OAuthClientProvider(
         server_url=url,
         client_metadata=OAuthClientMetadata(
-            client_name="claimguard end-to-end",
+            client_name=CLIENT_NAME,
             redirect_uris=[AnyUrl(REDIRECT_URI)],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._authorize import CSRF_COOKIE, AuthorizeEndpoint
+from ._authorize import AuthorizeEndpoint
 from ._directory import GRANT_TYPES
 from ._errors import OAuthError
-from ._pages import message_page
+from ._logout import end_session
 from ._params import read_form, request_info
 from ._registration import register_client
 from ._scopes import OIDC_SCOPES
@@ -34,6 +34,7 @@ _OPENID_ONLY = (
     "claims_supported",
 )
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_logger = logging.getLogger("issuer.registration")
 
 
 def _error_response(error: OAuthError) -> JSONResponse:
@@ -96,6 +97,7 @@ def build_app(issuer: Issuer) -> Starlette:
         try:
             information = await register_client(request, issuer.directory, clock=issuer.clock)
         except OAuthError as exc:
+            _logger.warning("client registration refused: %s", exc)
             return _error_response(exc)
         return JSONResponse(information, status_code=201, headers=_NO_STORE)
 
@@ -144,20 +146,7 @@ def build_app(issuer: Issuer) -> Starlette:
         return Response(status_code=200, headers=_NO_STORE)
 
     async def logout(request: Request) -> Response:
-        params = request.query_params
-        target = params.get("post_logout_redirect_uri") or params.get("returnTo")
-        client = issuer.directory.clients.get(params.get("client_id", ""))
-        allowed = {
-            urlsplit(uri)._replace(path="", query="", fragment="").geturl()
-            for c in ([client] if client else issuer.directory.clients.values())
-            for uri in c.redirect_uris
-        }
-        if target and urlsplit(target)._replace(path="", query="", fragment="").geturl() in allowed:
-            response: Response = RedirectResponse(target, status_code=303)
-        else:
-            response = message_page("Logged out", "You are logged out.")
-        response.delete_cookie(CSRF_COOKIE, path="/")
-        return response
+        return end_session(request, issuer.directory, issuer.allowed_logout_urls)
 
     async def action_logs(request: Request) -> Response:
         return JSONResponse(
@@ -172,6 +161,8 @@ def build_app(issuer: Issuer) -> Starlette:
             Route(REGISTRATION_PATH, register, methods=["POST"]),
             Route("/authorize", authorize.authorize),
             Route("/login", authorize.login, methods=["POST"]),
+            Route("/consent", authorize.consent.page, methods=["GET"]),
+            Route("/consent", authorize.consent.answer, methods=["POST"]),
             Route("/oauth/token", token, methods=["POST"]),
             Route("/userinfo", userinfo, methods=["GET", "POST"]),
             Route("/oauth/revoke", revoke, methods=["POST"]),

@@ -1,8 +1,9 @@
-"""The authorization endpoint (RFC 6749 §4.1) and its login form."""
+"""The authorization endpoint (RFC 6749 §4.1), its login form and, for registered clients,
+the consent step."""
 
 from __future__ import annotations
 
-import hmac
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,20 +13,22 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ._directory import Client
+from ._consent import ConsentEndpoint
+from ._csrf import CSRF_COOKIE, FORM_LIFETIME_SECONDS, csrf_matches, new_csrf_token, set_csrf_cookie
+from ._directory import Api, Client, User
 from ._errors import OAuthError
 from ._grants import resolve_api
 from ._login import LoginRequest
 from ._pages import login_page, message_page
 from ._params import read_form, request_info, single_params
+from ._scopes import grantable_scopes
 
 if TYPE_CHECKING:
     from ._issuer import Issuer
 
-__all__ = ["AuthorizeEndpoint"]
+__all__ = ["CSRF_COOKIE", "AuthorizeEndpoint"]
 
-CSRF_COOKIE = "issuer_csrf"
-TRANSACTION_LIFETIME_SECONDS = 900
+_logger = logging.getLogger("issuer.authorize")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class _Transaction:
     params: Mapping[str, str]
     csrf_token: str
     expires_at: float
+    api: Api | None = None
 
 
 def _redirect(
@@ -48,14 +52,19 @@ def _redirect(
 
 
 class AuthorizeEndpoint:
-    """``GET /authorize`` validates and shows the login form; ``POST /login`` logs in."""
+    """``GET /authorize`` validates and shows the login form; ``POST /login`` logs in;
+    ``/consent`` asks the user about registered clients (see :mod:`._consent`)."""
 
     def __init__(self, issuer: Issuer, *, clock: Callable[[], float]) -> None:
         self._issuer = issuer
         self._clock = clock
         self._transactions: dict[str, _Transaction] = {}
+        self.consent = ConsentEndpoint[_Transaction](
+            issuer_url=issuer.url, clock=clock, finish=self._finish, refuse=self._error_redirect
+        )
 
-    def _error_redirect(self, txn: _Transaction, error: OAuthError) -> RedirectResponse:
+    def _error_redirect(self, txn: _Transaction, error: OAuthError) -> Response:
+        _logger.warning("authorization for client %r refused: %s", txn.client.client_id, error)
         return _redirect(
             txn.redirect_uri,
             {
@@ -87,31 +96,20 @@ class AuthorizeEndpoint:
             )
         now = self._clock()
         txn = _Transaction(
-            client,
-            redirect_uri,
-            params,
-            secrets.token_urlsafe(24),
-            now + TRANSACTION_LIFETIME_SECONDS,
+            client, redirect_uri, params, new_csrf_token(), now + FORM_LIFETIME_SECONDS
         )
         try:
-            self._validate(txn)
+            txn.api = self._validate(txn)
         except OAuthError as exc:
             return self._error_redirect(txn, exc)
         self._transactions = {k: t for k, t in self._transactions.items() if t.expires_at > now}
         transaction_id = secrets.token_urlsafe(24)
         self._transactions[transaction_id] = txn
         response = self._form(transaction_id, txn)
-        response.set_cookie(
-            CSRF_COOKIE,
-            txn.csrf_token,
-            httponly=True,
-            samesite="lax",
-            path="/",
-            max_age=TRANSACTION_LIFETIME_SECONDS,
-        )
+        set_csrf_cookie(response, txn.csrf_token)
         return response
 
-    def _validate(self, txn: _Transaction) -> None:
+    def _validate(self, txn: _Transaction) -> Api | None:
         params, client = txn.params, txn.client
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "only response_type=code is supported")
@@ -126,7 +124,21 @@ class AuthorizeEndpoint:
             raise OAuthError("invalid_request", "code_challenge_method must be S256")
         if challenge is None and client.is_public:
             raise OAuthError("invalid_request", "public clients must use PKCE (code_challenge)")
-        resolve_api(self._issuer.directory, params.get("audience"), resource=params.get("resource"))
+        api = resolve_api(
+            self._issuer.directory, params.get("audience"), resource=params.get("resource")
+        )
+        if client.registered and api is not None and not self._open_to_registered(api):
+            # RFC 8707 §2: a resource the client may not have is invalid_target; an Auth0
+            # audience (or the default API) is refused as access_denied (RFC 6749 §4.1.2.1).
+            error = "invalid_target" if params.get("resource") else "access_denied"
+            raise OAuthError(
+                error, f"registered clients may not ask for the API {api.identifier!r}"
+            )
+        return api
+
+    def _open_to_registered(self, api: Api) -> bool:
+        allowed = self._issuer.registration_allowed_apis
+        return allowed is None or api.identifier in allowed
 
     def _form(
         self, transaction_id: str, txn: _Transaction, *, email: str = "", error: str | None = None
@@ -135,7 +147,8 @@ class AuthorizeEndpoint:
             action=f"{self._issuer.url}login",
             transaction=transaction_id,
             csrf_token=txn.csrf_token,
-            client_name=txn.client.name,
+            client=txn.client,
+            api=txn.api,
             email=email,
             error=error,
         )
@@ -151,12 +164,8 @@ class AuthorizeEndpoint:
             return message_page(
                 "Login expired", "Start the login again from the application.", status_code=400
             )
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        sent = form.get("csrf_token", "")
-        if not (
-            hmac.compare_digest(cookie, txn.csrf_token)
-            and hmac.compare_digest(sent, txn.csrf_token)
-        ):
+        if not csrf_matches(request, form.get("csrf_token", ""), txn.csrf_token):
+            _logger.warning("login refused: CSRF token or cookie does not match")
             return message_page(
                 "Invalid request", "The login form is stale; start again.", status_code=403
             )
@@ -165,16 +174,20 @@ class AuthorizeEndpoint:
         if user is None:
             return self._form(transaction_id, txn, email=email, error="Wrong email or password.")
         del self._transactions[transaction_id]
+        scopes = grantable_scopes(txn.params.get("scope", "openid").split(), txn.api)
+        if self.consent.needed(txn, user, scopes):
+            return self.consent.ask(txn, user, scopes)
+        return await self._finish(request, txn, user)
+
+    async def _finish(self, request: Request, txn: _Transaction, user: User) -> Response:
+        """Run the login pipeline for ``user`` and send the code to the client."""
         params = txn.params
         try:
-            api = resolve_api(
-                self._issuer.directory, params.get("audience"), resource=params.get("resource")
-            )
             tokens = await self._issuer.pipeline.login(
                 LoginRequest(
                     user=user,
                     client=txn.client,
-                    api=api,
+                    api=txn.api,
                     requested_scopes=params.get("scope", "openid").split(),
                     protocol="oidc-basic-profile",
                     auth_time=self._clock(),
@@ -191,7 +204,7 @@ class AuthorizeEndpoint:
             redirect_uri=params.get("redirect_uri"),
             code_challenge=params.get("code_challenge"),
             tokens=tokens,
-            audience=None if api is None else api.identifier,
+            audience=None if txn.api is None else txn.api.identifier,
         )
         response = _redirect(
             txn.redirect_uri,

@@ -28,6 +28,8 @@ _TOP = {
     "users": list,
     "actions": dict,
     "secrets": dict,
+    "allowed_logout_urls": list,
+    "registration": dict,
 }
 _API = {
     "identifier": str,
@@ -45,6 +47,7 @@ _CLIENT = {
     "grant_types": list,
     "metadata": dict,
     "grants": list,
+    "allowed_logout_urls": list,
 }
 _GRANT = {"api": str, "scopes": list}
 _USER = {
@@ -57,6 +60,7 @@ _USER = {
     "roles": list,
 }
 _ACTIONS = {"post_login": list, "credentials_exchange": list}
+_REGISTRATION = {"allowed_apis": list}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table"}  # fmt: skip
 
@@ -92,10 +96,20 @@ def _check(
 
 def _strings(table: dict[str, Any], name: str, key: str) -> list[str]:
     values = table.get(name, [])
+    where = f"{key}.{name}" if key else name
     for index, value in enumerate(values):
         if not isinstance(value, str):
-            raise ConfigError("must be a string", key=f"{key}.{name}[{index}]")
+            raise ConfigError("must be a string", key=f"{where}[{index}]")
     return list(values)
+
+
+def _registered_apis(registration: dict[str, Any], apis: Mapping[str, object]) -> None:
+    for index, identifier in enumerate(registration.get("allowed_apis", [])):
+        if identifier not in apis:
+            raise ConfigError(
+                f"{identifier!r} is not the identifier of an [[apis]] entry",
+                key=f"registration.allowed_apis[{index}]",
+            )
 
 
 def _each(items: list[Any], key: str, register: Callable[[dict[str, Any], str], None]) -> None:
@@ -145,6 +159,11 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
             options[option] = data[name]
     if "data_dir" in data:
         options["data_dir"] = base / data["data_dir"]
+    options["allowed_logout_urls"] = _strings(data, "allowed_logout_urls", "")
+    registration = _check(data.get("registration", {}), _REGISTRATION, "registration")
+    if "allowed_apis" in registration:
+        allowed_apis = _strings(registration, "allowed_apis", "registration")
+        options["registration_allowed_apis"] = allowed_apis
     issuer = Issuer(**options)
 
     def api(item: dict[str, Any], key: str) -> None:
@@ -170,6 +189,7 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
             ),
             name=item.get("name"),
             metadata=item.get("metadata"),
+            allowed_logout_urls=_strings(item, "allowed_logout_urls", key),
         )
 
         def grant(entry: dict[str, Any], where: str) -> None:
@@ -192,6 +212,7 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
         )
 
     _each(data.get("apis", []), "apis", api)
+    _registered_apis(registration, issuer.directory.apis)
     _each(data.get("clients", []), "clients", client)
     _each(data.get("users", []), "users", user)
     actions = _check(data.get("actions", {}), _ACTIONS, "actions")

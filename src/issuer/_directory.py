@@ -8,11 +8,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from ._errors import ConfigError, IssuerError
 from ._hashing import hash_secret, verify_secret
 
-__all__ = ["GRANT_TYPES", "Api", "Client", "ClientGrant", "Directory", "TokenDialect", "User"]
+__all__ = [
+    "GRANT_TYPES",
+    "Api",
+    "Client",
+    "ClientGrant",
+    "Directory",
+    "TokenDialect",
+    "User",
+    "logout_urls",
+]
 
 TokenDialect = Literal["auth0", "rfc9068"]
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
@@ -38,9 +48,41 @@ class User:
         return verify_secret(password, self.password_hash)
 
 
+def logout_urls(values: Sequence[object], key: str) -> tuple[str, ...]:
+    """``values`` as allowed logout URLs: absolute ``http(s)`` URLs without a fragment, which
+    logout compares with the requested URL as whole strings (RFC 9700 §4.11)."""
+    if isinstance(values, str):
+        raise ConfigError("must be a list of URLs, not one string", key=key)
+    for index, url in enumerate(values):
+        where = f"{key}[{index}]"
+        if not isinstance(url, str):
+            raise ConfigError("must be a string", key=where)
+        try:
+            parts = urlsplit(url)
+            absolute = bool(parts.hostname) and (parts.port or 0) >= 0
+        except ValueError:  # an out-of-range port or a broken IPv6 literal
+            absolute = False
+        if not absolute:
+            raise ConfigError(
+                f"must be an absolute http(s) URL with a host and a valid port, not {url!r}",
+                key=where,
+            )
+        if parts.scheme not in ("http", "https"):
+            raise ConfigError(f"must be an http or https URL, not {url!r}", key=where)
+        if "#" in url:
+            raise ConfigError(f"must not have a fragment: {url!r}", key=where)
+        if parts.username is not None:
+            raise ConfigError(f"must not carry a user name or password: {url!r}", key=where)
+    return tuple(str(url) for url in values)
+
+
 @dataclass(frozen=True)
 class Client:
-    """An OAuth client (application). Without a secret it is public and must use PKCE."""
+    """An OAuth client (application). Without a secret it is public and must use PKCE.
+
+    ``registered`` clients came through dynamic registration (RFC 7591): their name and
+    other metadata are self-asserted (§5), so the user is asked before they get a token.
+    """
 
     client_id: str
     secret_hash: str | None
@@ -48,6 +90,8 @@ class Client:
     grant_types: tuple[str, ...]
     name: str
     metadata: Mapping[str, str] = field(default_factory=dict)
+    allowed_logout_urls: tuple[str, ...] = ()
+    registered: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -176,6 +220,8 @@ class Directory:
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
         grants: Mapping[str, Sequence[str]] | None = None,
+        allowed_logout_urls: Sequence[str] = (),
+        registered: bool = False,
     ) -> Client:
         """Register a client; ``grants`` maps an API identifier to the scopes the client may
         have for it with ``client_credentials`` (the APIs must be registered first)."""
@@ -198,6 +244,8 @@ class Directory:
             grant_types=tuple(grant_types),
             name=name or client_id,
             metadata=dict(metadata or {}),
+            allowed_logout_urls=logout_urls(allowed_logout_urls, "allowed_logout_urls"),
+            registered=registered,
         )
         if grants is not None and not isinstance(grants, Mapping):
             raise ConfigError("must map each API identifier to its scopes", key="grants")

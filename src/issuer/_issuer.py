@@ -26,6 +26,7 @@ from ._directory import (
     Directory,
     TokenDialect,
     User,
+    logout_urls,
 )
 from ._errors import ConfigError, IssuerError
 from ._grants import TokenEndpoint, resolve_api
@@ -61,6 +62,17 @@ def _positive(value: float, key: str) -> None:
         raise ConfigError(f"must be a positive number, not {value!r}", key=key)
 
 
+def _identifiers(values: Sequence[str] | None, key: str) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise ConfigError("must be a list of API identifiers, not one string", key=key)
+    for index, value in enumerate(values):
+        if not isinstance(value, str) or not value:
+            raise ConfigError("must be a non-empty string", key=f"{key}[{index}]")
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class IssuerServer:
     """An issuer served on a real loopback port: ``url`` is its issuer identifier."""
@@ -74,7 +86,9 @@ class Issuer:
 
     ``url`` is the issuer identifier (``iss``), always with a trailing slash as Auth0's;
     the app serves it at the root of that URL. Keys are persisted in ``data_dir`` when
-    given, so a restart keeps earlier tokens valid.
+    given, so a restart keeps earlier tokens valid. ``allowed_logout_urls`` are where a
+    logout without ``client_id`` may return to; ``registration_allowed_apis`` limits the
+    APIs that dynamically registered clients may ask for (``None``: any).
     """
 
     def __init__(
@@ -88,8 +102,16 @@ class Issuer:
         clock: Callable[[], float] | None = None,
         action_budget_seconds: float = 20.0,
         max_token_bytes: int = 8192,
+        allowed_logout_urls: Sequence[str] = (),
+        registration_allowed_apis: Sequence[str] | None = None,
     ) -> None:
         self.url = _normalize_url(issuer_url)
+        #: Where a logout without ``client_id`` may send the browser (exact match).
+        self.allowed_logout_urls = logout_urls(allowed_logout_urls, "allowed_logout_urls")
+        #: The APIs dynamically registered clients may ask for; ``None``: any API.
+        self.registration_allowed_apis = _identifiers(
+            registration_allowed_apis, "registration_allowed_apis"
+        )
         _positive(access_token_lifetime_seconds, "access_token_lifetime")
         _positive(id_token_lifetime_seconds, "id_token_lifetime")
         _positive(action_budget_seconds, "action_budget_seconds")
@@ -220,11 +242,13 @@ class Issuer:
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
         grants: Mapping[str, Sequence[str]] | None = None,
+        allowed_logout_urls: Sequence[str] = (),
     ) -> Client:
         """Register a client; without ``client_secret`` it is public and must use PKCE.
 
         ``grants`` maps an API identifier to the scopes ``client_credentials`` may issue
         for it; an API without a grant is refused. The APIs must be registered first.
+        ``allowed_logout_urls`` are where a logout naming this client may send the browser.
         """
         return self.directory.add_client(
             client_id,
@@ -234,6 +258,7 @@ class Issuer:
             name=name,
             metadata=metadata,
             grants=grants,
+            allowed_logout_urls=allowed_logout_urls,
         )
 
     def add_client_grant(self, client_id: str, api: str, *, scopes: Sequence[str]) -> ClientGrant:

@@ -3,9 +3,12 @@
 Only what a local MCP or CLI client needs is accepted: a public client (token endpoint
 auth method ``none``, so PKCE is required like for every public client), the
 ``authorization_code`` and ``refresh_token`` grants, response type ``code``, and redirect
-URIs on a loopback host over plain ``http`` (RFC 8252 §7.3). Anything else is refused with
-the RFC 7591 §3.2.2 error codes. A registered client lands in the directory beside the
-configured ones and follows the same rules from then on.
+URIs on a loopback host over plain ``http`` (RFC 8252 §7.3); logout URLs
+(``post_logout_redirect_uris``, OpenID Connect RP-Initiated Logout §3.1) follow the same
+loopback rule. Anything else is refused with the RFC 7591 §3.2.2 error codes. A registered
+client lands in the directory beside the configured ones, marked as registered: its name
+is self-asserted (RFC 7591 §5), so it is shown as unverified and the user is asked to
+consent before the client gets a token.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -45,25 +50,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _redirect_uris(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array")
+def _loopback_uris(value: object, name: str, *, error: str, required: bool) -> tuple[str, ...]:
+    if not isinstance(value, list) or (required and not value):
+        raise OAuthError(error, f"{name} must be {'a non-empty' if required else 'an'} array")
     for uri in value:
         if not isinstance(uri, str):
-            raise OAuthError("invalid_redirect_uri", "each redirect URI must be a string")
+            raise OAuthError(error, f"each of {name} must be a string")
         try:
             parts = urlsplit(uri)
             host = parts.hostname
         except ValueError:
-            raise OAuthError("invalid_redirect_uri", f"not a URL: {uri!r}") from None
+            raise OAuthError(error, f"not a URL: {uri!r}") from None
         # RFC 8252 §7.3 loopback redirects; §8.4: never a fragment (RFC 6749 §3.1.2).
+        # The same rule for logout URLs keeps logout from redirecting off this machine
+        # for whoever registers (RFC 9700 §4.11).
         if parts.scheme != "http" or host is None or not _is_loopback(host):
-            raise OAuthError(
-                "invalid_redirect_uri",
-                f"{uri!r} is not a loopback redirect URI (http://127.0.0.1:PORT/...)",
-            )
+            raise OAuthError(error, f"{uri!r} is not a loopback URI (http://127.0.0.1:PORT/...)")
         if parts.fragment or "#" in uri or parts.username or parts.password:
-            raise OAuthError("invalid_redirect_uri", f"{uri!r} must not have a fragment or user")
+            raise OAuthError(error, f"{uri!r} must not have a fragment or user")
     return tuple(value)
 
 
@@ -81,8 +85,34 @@ def _optional_string(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def _validate(body: dict[str, Any]) -> tuple[tuple[str, ...], list[str], str | None, str | None]:
-    redirect_uris = _redirect_uris(body.get("redirect_uris"))
+def _client_name(body: dict[str, Any]) -> str | None:
+    name = _optional_string(body, "client_name")
+    # Control and format characters (line breaks, bidi overrides such as U+202E) could make
+    # a self-asserted name read differently from what it is on the login page.
+    if name is not None and any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise _metadata_error("client_name must not contain control or formatting characters")
+    return name
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    grant_types: list[str]
+    client_name: str | None
+    scope: str | None
+
+
+def _validate(body: dict[str, Any]) -> _Metadata:
+    redirect_uris = _loopback_uris(
+        body.get("redirect_uris"), "redirect_uris", error="invalid_redirect_uri", required=True
+    )
+    logout_uris = _loopback_uris(
+        body.get("post_logout_redirect_uris", []),
+        "post_logout_redirect_uris",
+        error="invalid_client_metadata",
+        required=False,
+    )
     method = body.get("token_endpoint_auth_method", "none")
     if method != "none":
         raise _metadata_error(
@@ -97,11 +127,12 @@ def _validate(body: dict[str, Any]) -> tuple[tuple[str, ...], list[str], str | N
     response_types = _strings(body, "response_types", ["code"])
     if response_types != ["code"]:
         raise _metadata_error("response_types must be ['code']")
-    return (
-        redirect_uris,
-        list(dict.fromkeys(grant_types)),
-        _optional_string(body, "client_name"),
-        _optional_string(body, "scope"),
+    return _Metadata(
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=logout_uris,
+        grant_types=list(dict.fromkeys(grant_types)),
+        client_name=_client_name(body),
+        scope=_optional_string(body, "scope"),
     )
 
 
@@ -130,9 +161,8 @@ async def register_client(
 ) -> dict[str, Any]:
     """Register the client described by ``request``'s JSON body; return the RFC 7591 §3.2.1
     client information response. Raises :class:`OAuthError` with an RFC 7591 error code."""
-    body = await _read_json(request)
-    redirect_uris, grant_types, client_name, scope = _validate(body)
-    registered = sum(1 for c in directory.clients.values() if c.metadata.get("registered"))
+    metadata = _validate(await _read_json(request))
+    registered = sum(1 for c in directory.clients.values() if c.registered)
     if registered >= MAX_REGISTERED_CLIENTS:
         raise OAuthError(
             "invalid_client_metadata",
@@ -144,10 +174,12 @@ async def register_client(
     try:
         client: Client = directory.add_client(
             client_id,
-            redirect_uris=redirect_uris,
-            grant_types=grant_types,
-            name=client_name,
+            redirect_uris=metadata.redirect_uris,
+            grant_types=metadata.grant_types,
+            name=metadata.client_name,
             metadata={"registered": str(issued_at)},
+            allowed_logout_urls=metadata.post_logout_redirect_uris,
+            registered=True,
         )
     except ConfigError as exc:
         raise _metadata_error(exc.problem) from exc
@@ -161,6 +193,8 @@ async def register_client(
         "token_endpoint_auth_method": "none",
         "application_type": "native",
     }
-    if scope is not None:
-        information["scope"] = scope
+    if client.allowed_logout_urls:
+        information["post_logout_redirect_uris"] = list(client.allowed_logout_urls)
+    if metadata.scope is not None:
+        information["scope"] = metadata.scope
     return information

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ._directory import Api, Client, Directory, User
 from ._errors import OAuthError
 
-__all__ = ["OIDC_SCOPES", "SCOPES_LOGGER", "client_scopes", "user_scopes"]
+__all__ = ["OIDC_SCOPES", "SCOPES_LOGGER", "client_scopes", "grantable_scopes", "user_scopes"]
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 SCOPES_LOGGER = "issuer.scopes"
@@ -26,13 +26,19 @@ def _unique(words: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
 
 
+def grantable_scopes(requested: Sequence[str], api: Api | None) -> list[str]:
+    """The requested scopes a login can grant: OpenID Connect's and the API's own."""
+    return [
+        s for s in _unique(requested) if s in OIDC_SCOPES or (api is not None and s in api.scopes)
+    ]
+
+
 def user_scopes(api: Api | None, user: User, requested: Sequence[str]) -> list[str]:
     """The scopes a user-facing grant issues: the OpenID Connect scopes asked for, and the
     API scopes asked for that the API defines. With the API's ``enforce_rbac``, the API
     scopes are further narrowed to the user's permissions (Auth0 RBAC); the OpenID Connect
     scopes are no API permissions and stay."""
-    asked = _unique(requested)
-    defined = [s for s in asked if s in OIDC_SCOPES or (api is not None and s in api.scopes)]
+    defined = grantable_scopes(requested, api)
     if api is None or not api.enforce_rbac:
         return defined
     permitted = set(api.permissions_for(user.roles))

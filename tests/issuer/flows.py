@@ -1,14 +1,30 @@
 """Helpers for driving the issuer like a client would, with plain httpx: the login page as a
-browser fills it in, and the password grant."""
+browser fills it in, the consent page as a user answers it, and the password grant."""
 
 import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
 _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+_BUTTON = re.compile(r'<button type="submit" name="([^"]+)" value="([^"]*)"')
+
+
+def hidden_fields(page: httpx.Response) -> dict[str, str]:
+    """The hidden fields of the page's form."""
+    return dict(_HIDDEN.findall(page.text))
+
+
+async def _submit(
+    client: httpx.AsyncClient, page: httpx.Response, fields: dict[str, str]
+) -> httpx.Response:
+    action = _FORM_ACTION.search(page.text)
+    assert action is not None, page.text
+    return await client.post(
+        urljoin(str(page.url), action.group(1)), data={**hidden_fields(page), **fields}
+    )
 
 
 async def submit_login(
@@ -17,11 +33,23 @@ async def submit_login(
     """Open the authorize URL, fill in the form, post it; return the response to the post."""
     page = await client.get(authorize_url)
     assert page.status_code == 200, page.text
-    action = _FORM_ACTION.search(page.text)
-    assert action is not None
-    fields = dict(_HIDDEN.findall(page.text))
-    fields.update(email=email, password=password)
-    return await client.post(urljoin(str(page.url), action.group(1)), data=fields)
+    return await _submit(client, page, {"email": email, "password": password})
+
+
+async def open_consent(client: httpx.AsyncClient, logged_in: httpx.Response) -> httpx.Response:
+    """Follow the login's redirect to the consent page and return the page."""
+    assert logged_in.status_code == 303, logged_in.text
+    page = await client.get(urljoin(str(logged_in.url), logged_in.headers["location"]))
+    assert page.status_code == 200, page.text
+    return page
+
+
+async def submit_consent(
+    client: httpx.AsyncClient, page: httpx.Response, decision: Literal["allow", "deny"]
+) -> httpx.Response:
+    """Press the page's Allow or Deny button; return the response to the post."""
+    assert ("decision", decision) in _BUTTON.findall(page.text), page.text
+    return await _submit(client, page, {"decision": decision})
 
 
 def redirect_params(response: httpx.Response) -> dict[str, str]:

@@ -21,6 +21,8 @@ from issuer import ActionFailed, Issuer
 from issuer import _directory as directory_module
 from issuer._authorize import CSRF_COOKIE, AuthorizeEndpoint
 from issuer._codes import CodeStore
+from issuer._consent import ConsentEndpoint
+from issuer._csrf import cookie_matches, csrf_matches
 from issuer._directory import Client, User
 from issuer._hashing import verify_secret
 
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.anyio
 CALLBACK = "http://127.0.0.1:3000/callback"
 API = "https://api.example.com"
 VERIFIER = "correct-verifier-" + "v" * 40
+LOGGED_OUT = "http://127.0.0.1:3000/"
 
 
 def s256(verifier: str) -> str:
@@ -48,7 +51,7 @@ def issuer(bare_issuer: Issuer) -> Issuer:
 def shared_issuer() -> Issuer:
     """One issuer for the tests that only read: each refuses before anything is stored."""
     issuer = Issuer(signing_alg="ES256")
-    issuer.add_client("spa", redirect_uris=[CALLBACK])
+    issuer.add_client("spa", redirect_uris=[CALLBACK], allowed_logout_urls=[LOGGED_OUT])
     return issuer
 
 
@@ -265,15 +268,21 @@ async def test_the_token_request_must_repeat_the_redirect_uri_exactly(
         "http://evil.example/?http://127.0.0.1:3000/",
         "https%3A%2F%2Fevil.example%2F",
         "http://127.0.0.1:3001/",
+        "http://127.0.0.1:3000",
+        "http://127.0.0.1:3000/?next=https://evil.example/",
+        CALLBACK,
     ],
 )
-async def test_logout_never_redirects_off_a_registered_origin(
+async def test_logout_redirects_only_to_an_exactly_allowed_url(
     shared_issuer: Issuer, target: str
 ) -> None:
+    # RFC 9700 §4.11: an origin or prefix match would be an open redirector.
     async with shared_issuer.http_client() as client:
         response = await client.get(f"v2/logout?client_id=spa&returnTo={quote(target, safe='')}")
-    assert response.status_code == 200
+        allowed = await client.get(f"v2/logout?client_id=spa&returnTo={quote(LOGGED_OUT)}")
+    assert response.status_code == 400
     assert "location" not in response.headers
+    assert allowed.headers["location"] == LOGGED_OUT
 
 
 # -- authorization codes: single use, reuse revokes (RFC 9700 §4.5; RFC 6749 §4.1.2) --
@@ -358,7 +367,11 @@ def test_secret_checks_use_scrypt_and_a_constant_time_comparison() -> None:
     assert uses(Client.check_secret, "verify_secret")
     # PKCE verifiers and CSRF tokens are compared the same way.
     assert uses(CodeStore.redeem, "compare_digest")
-    assert uses(AuthorizeEndpoint.login, "compare_digest")
+    assert uses(csrf_matches, "compare_digest")
+    assert uses(cookie_matches, "compare_digest")
+    assert uses(AuthorizeEndpoint.login, "csrf_matches")
+    assert uses(ConsentEndpoint.answer, "csrf_matches")
+    assert uses(ConsentEndpoint.page, "cookie_matches")
 
 
 @pytest.mark.parametrize(
@@ -505,7 +518,14 @@ def cookie_header(value: str | None) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "attack",
-    ["missing-token", "forged-token", "missing-cookie", "other-session", "other-session-token"],
+    [
+        "missing-token",
+        "forged-token",
+        "non-ascii-token",
+        "missing-cookie",
+        "other-session",
+        "other-session-token",
+    ],
 )
 async def test_a_login_post_without_its_own_csrf_token_and_cookie_is_refused(
     issuer: Issuer, attack: str
@@ -520,6 +540,8 @@ async def test_a_login_post_without_its_own_csrf_token_and_cookie_is_refused(
             del form["csrf_token"]
         elif attack == "forged-token":
             form["csrf_token"] = "f" * len(fields["csrf_token"])
+        elif attack == "non-ascii-token":
+            form["csrf_token"] = "é" * len(fields["csrf_token"])
         elif attack == "missing-cookie":
             sent = None
         elif attack == "other-session":

@@ -2,7 +2,10 @@
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
@@ -19,8 +22,12 @@ from issuer import Issuer, IssuerServer, serve_in_thread
 from .conftest import PREMIUM
 from .flows import submit_login
 
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
 pytestmark = pytest.mark.anyio
 CHROMIUM = "/usr/bin/chromium"
+VERIFIER = generate_token(48)
 
 
 async def callback(request: Request) -> PlainTextResponse:
@@ -86,24 +93,18 @@ async def test_authlib_completes_authorization_code_with_pkce_then_refresh(
     assert unverified(refreshed["id_token"])["sub"] == unverified(token["id_token"])["sub"]
 
 
-async def test_login_page_works_in_headless_chromium(
-    served: IssuerServer, callback_url: str
-) -> None:
+def require_chromium() -> None:
     if not os.access(CHROMIUM, os.X_OK):
         reason = f"{CHROMIUM} is missing; scripts/browser installs it"
         print(reason, file=sys.stderr)
         pytest.skip(reason)
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator["Browser"]:
+    """Debian's headless Chromium, driven by Playwright (its own download cannot work here)."""
     from playwright.async_api import async_playwright
 
-    url = served.url
-    verifier = generate_token(48)
-    oauth = AsyncOAuth2Client(
-        client_id="spa", redirect_uri=callback_url, code_challenge_method="S256"
-    )
-    authorize_url, state = oauth.create_authorization_url(
-        f"{url}authorize", code_verifier=verifier, scope="openid profile offline_access"
-    )
-    await oauth.aclose()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -118,17 +119,34 @@ async def test_login_page_works_in_headless_chromium(
             ],
         )
         try:
-            page = await browser.new_page()
-            await page.goto(authorize_url)
-            assert "Log in" in await page.title()
-            await page.fill("#email", "alice@example.com")
-            await page.fill("#password", "alice-pw")
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{callback_url}?*")
-            landed = page.url
-            assert await page.text_content("body") == "code received: True"
+            yield browser
         finally:
             await browser.close()
+
+
+async def test_login_page_works_in_headless_chromium(
+    served: IssuerServer, callback_url: str
+) -> None:
+    require_chromium()
+    url = served.url
+    verifier = generate_token(48)
+    oauth = AsyncOAuth2Client(
+        client_id="spa", redirect_uri=callback_url, code_challenge_method="S256"
+    )
+    authorize_url, state = oauth.create_authorization_url(
+        f"{url}authorize", code_verifier=verifier, scope="openid profile offline_access"
+    )
+    await oauth.aclose()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(authorize_url)
+        assert "Log in" in await page.title()
+        await page.fill("#email", "alice@example.com")
+        await page.fill("#password", "alice-pw")
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{callback_url}?*")
+        landed = page.url
+        assert await page.text_content("body") == "code received: True"
     async with AsyncOAuth2Client(
         client_id="spa", token_endpoint_auth_method="none", redirect_uri=callback_url, state=state
     ) as oauth:
@@ -137,3 +155,85 @@ async def test_login_page_works_in_headless_chromium(
         )
     assert unverified(token["id_token"])[PREMIUM] is True
     assert token["refresh_token"]
+
+
+async def consent_in_chromium(
+    served: IssuerServer, callback_url: str, button: str
+) -> tuple[str, dict[str, Any], str]:
+    """Register a client, log in as alice in Chromium and press ``button`` on the consent
+    page; return the client id, what the consent page showed, and the URL landed on."""
+    require_chromium()
+    url = served.url
+    async with httpx.AsyncClient() as http:
+        registered = await http.post(
+            f"{url}oidc/register",
+            json={"redirect_uris": [callback_url], "client_name": "Desk MCP"},
+        )
+    client_id = registered.json()["client_id"]
+    oauth = AsyncOAuth2Client(
+        client_id=client_id, redirect_uri=callback_url, code_challenge_method="S256"
+    )
+    authorize_url, _ = oauth.create_authorization_url(
+        f"{url}authorize",
+        code_verifier=VERIFIER,
+        scope="openid read:messages",
+        audience="https://api.example.com",
+        state="st-consent",
+    )
+    await oauth.aclose()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(authorize_url)
+        login_text = await page.text_content("body") or ""
+        await page.fill("#email", "alice@example.com")
+        await page.fill("#password", "alice-pw")
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{url}consent?*")
+        shown = {
+            "title": await page.title(),
+            "login": login_text,
+            "body": await page.text_content("body") or "",
+            "scopes": await page.locator("#scopes li code").all_text_contents(),
+        }
+        await page.click(f"button[value={button}]")
+        await page.wait_for_url(f"{callback_url}?*")
+        shown["callback"] = await page.text_content("body")
+        landed = page.url
+    return client_id, shown, landed
+
+
+async def test_consent_page_allow_works_in_headless_chromium(
+    served: IssuerServer, callback_url: str
+) -> None:
+    client_id, shown, landed = await consent_in_chromium(served, callback_url, "allow")
+    for text in (shown["login"], shown["body"]):
+        assert "Desk MCP" in text
+        assert "unverified" in text
+        assert "https://api.example.com" in text
+    assert "unverified" in shown["title"]
+    assert shown["scopes"] == ["openid", "read:messages"]
+    assert shown["callback"] == "code received: True"
+    async with AsyncOAuth2Client(
+        client_id=client_id,
+        token_endpoint_auth_method="none",
+        redirect_uri=callback_url,
+        state="st-consent",
+    ) as oauth:
+        token = await oauth.fetch_token(
+            f"{served.url}oauth/token", authorization_response=landed, code_verifier=VERIFIER
+        )
+    claims = unverified(token["access_token"])
+    assert claims["aud"] == ["https://api.example.com", f"{served.url}userinfo"]
+    assert claims["azp"] == client_id
+    assert claims["scope"].split() == ["openid", "read:messages"]
+
+
+async def test_consent_page_deny_works_in_headless_chromium(
+    served: IssuerServer, callback_url: str
+) -> None:
+    _, shown, landed = await consent_in_chromium(served, callback_url, "deny")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(landed).query).items()}
+    assert shown["callback"] == "code received: False"
+    assert params["error"] == "access_denied"
+    assert params["state"] == "st-consent"
+    assert params["iss"] == served.url

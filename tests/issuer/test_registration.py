@@ -9,7 +9,7 @@ import pytest
 
 from issuer import Issuer
 
-from .flows import password_grant, redirect_params, submit_login
+from .flows import open_consent, password_grant, redirect_params, submit_consent, submit_login
 
 pytestmark = pytest.mark.anyio
 REDIRECT = "http://127.0.0.1:53682/callback"
@@ -80,6 +80,9 @@ async def test_minimal_registration_gets_defaults(bare_issuer: Issuer) -> None:
         ),
         ({"redirect_uris": [REDIRECT], "response_types": ["token"]}, "invalid_client_metadata"),
         ({"redirect_uris": [REDIRECT], "client_name": ["x"]}, "invalid_client_metadata"),
+        # Control and bidi-format characters could disguise a name on the login page.
+        ({"redirect_uris": [REDIRECT], "client_name": "Demo\u202e"}, "invalid_client_metadata"),
+        ({"redirect_uris": [REDIRECT], "client_name": "Demo\nApp"}, "invalid_client_metadata"),
         ([REDIRECT], "invalid_client_metadata"),
     ],
 )
@@ -135,13 +138,15 @@ async def test_registered_client_logs_in_with_pkce_only(bare_issuer: Issuer) -> 
         assert redirect_params(without_pkce)["error"] == "invalid_request"
         verifier = "v" * 64
         pkce = {"code_challenge": pkce_s256(verifier), "code_challenge_method": "S256"}
-        posted = await submit_login(
+        logged_in = await submit_login(
             client,
             f"authorize?{httpx.QueryParams({**query, **pkce})}",
             "alice@example.com",
             "alice-pw",
         )
-        code = redirect_params(posted)["code"]
+        # A registered client gets its code only after the user allows it.
+        allowed = await submit_consent(client, await open_consent(client, logged_in), "allow")
+        code = redirect_params(allowed)["code"]
         token = await client.post(
             "oauth/token",
             data={
