@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ._actionlogs import action_logs_endpoint
 from ._authorize import CSRF_COOKIE, AuthorizeEndpoint
 from ._directory import GRANT_TYPES
 from ._errors import OAuthError
@@ -159,10 +160,9 @@ def build_app(issuer: Issuer) -> Starlette:
         response.delete_cookie(CSRF_COOKIE, path="/")
         return response
 
-    async def action_logs(request: Request) -> Response:
-        return JSONResponse(
-            {"executions": [record.to_dict() for record in issuer.action_logs()]}, headers=_NO_STORE
-        )
+    action_logs = action_logs_endpoint(
+        issuer.action_logs, issuer_url=issuer.url, access=issuer.action_logs_access
+    )
 
     return Starlette(
         routes=[

@@ -27,6 +27,7 @@ _TOP = {
     "users": list,
     "actions": dict,
     "secrets": dict,
+    "action_logs": dict,
 }
 _API = {"identifier": str, "scopes": list, "token_dialect": str, "permissions": dict}
 _CLIENT = {
@@ -47,6 +48,7 @@ _USER = {
     "roles": list,
 }
 _ACTIONS = {"post_login": list, "credentials_exchange": list}
+_ACTION_LOGS = {"enabled": bool, "token": str}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table"}  # fmt: skip
 
@@ -135,6 +137,8 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
             options[option] = data[name]
     if "data_dir" in data:
         options["data_dir"] = base / data["data_dir"]
+    for name, value in _check(data.get("action_logs", {}), _ACTION_LOGS, "action_logs").items():
+        options[f"action_logs_{name}"] = value
     issuer = Issuer(**options)
 
     def api(item: dict[str, Any], key: str) -> None:

@@ -63,9 +63,19 @@ class LoginDenied(OAuthError):
 
 
 class ActionFailed(OAuthError):
-    """An action raised an exception or the flow ran out of its time budget."""
+    """An action raised an exception or the flow ran out of its time budget.
+
+    The client sees only ``action 'name' failed``: the action's own error text can quote
+    ``event.secrets`` or internals, and an ``error_description`` is for a developer reading
+    a response, never a channel for secrets (RFC 6749 §5.2; RFC 9700 §4). ``problem``, and
+    ``str()`` of the exception, keep the whole error for Python callers; the action log and
+    the ``issuer.actions`` logger have it too.
+    """
 
     def __init__(self, action: str, problem: str) -> None:
         self.action = action
         self.problem = problem
-        super().__init__("access_denied", f"action {action!r} failed: {problem}", status_code=403)
+        super().__init__("access_denied", f"action {action!r} failed", status_code=403)
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.description}: {self.problem}"

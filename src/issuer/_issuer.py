@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.applications import Starlette
 
+from ._actionlogs import ActionLogsAccess
 from ._actions import Action, ActionFunction, Trigger, load_action
 from ._app import build_app
 from ._codes import CodeStore
@@ -66,7 +67,10 @@ class Issuer:
 
     ``url`` is the issuer identifier (``iss``), always with a trailing slash as Auth0's;
     the app serves it at the root of that URL. Keys are persisted in ``data_dir`` when
-    given, so a restart keeps earlier tokens valid.
+    given, so a restart keeps earlier tokens valid. ``GET /actions/logs`` answers only
+    under the host name of ``url`` (any loopback name when that is loopback), requires
+    ``Authorization: Bearer <action_logs_token>`` when a token is set, and answers 404
+    when ``action_logs_enabled`` is false.
     """
 
     def __init__(
@@ -80,6 +84,8 @@ class Issuer:
         clock: Callable[[], float] | None = None,
         action_budget_seconds: float = 20.0,
         max_token_bytes: int = 8192,
+        action_logs_enabled: bool = True,
+        action_logs_token: str | None = None,
     ) -> None:
         self.url = _normalize_url(issuer_url)
         _positive(access_token_lifetime_seconds, "access_token_lifetime")
@@ -87,6 +93,9 @@ class Issuer:
         _positive(action_budget_seconds, "action_budget_seconds")
         _positive(max_token_bytes, "max_token_bytes")
         self.clock: Callable[[], float] = clock or time.time
+        self.action_logs_access = ActionLogsAccess(
+            enabled=action_logs_enabled, token=action_logs_token
+        )
         self.directory = Directory()
         self.keys = KeyRing(
             alg=signing_alg,
