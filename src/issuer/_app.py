@@ -133,7 +133,7 @@ def build_app(issuer: Issuer) -> Starlette:
     async def revoke(request: Request) -> Response:
         try:
             form = await read_form(request)
-            client = issuer.token_endpoint.authenticate_client(
+            client = await issuer.token_endpoint.authenticate_client(
                 form, request.headers.get("authorization")
             )
             if not form.get("token"):

@@ -28,6 +28,7 @@ _TOP = {
     "actions": dict,
     "secrets": dict,
     "action_logs": dict,
+    "throttle": dict,
 }
 _API = {"identifier": str, "scopes": list, "token_dialect": str, "permissions": dict}
 _CLIENT = {
@@ -49,6 +50,7 @@ _USER = {
 }
 _ACTIONS = {"post_login": list, "credentials_exchange": list}
 _ACTION_LOGS = {"enabled": bool, "token": str}
+_THROTTLE = {"max_failures": int, "window_seconds": float}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table"}  # fmt: skip
 
@@ -137,8 +139,9 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
             options[option] = data[name]
     if "data_dir" in data:
         options["data_dir"] = base / data["data_dir"]
-    for name, value in _check(data.get("action_logs", {}), _ACTION_LOGS, "action_logs").items():
-        options[f"action_logs_{name}"] = value
+    for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE)):
+        for name, value in _check(data.get(table, {}), schema, table).items():
+            options[f"{table}_{name}"] = value
     issuer = Issuer(**options)
 
     def api(item: dict[str, Any], key: str) -> None:

@@ -3,13 +3,21 @@
 IssuerError
  ├── ConfigError        a configuration problem: file, key, problem
  └── OAuthError         an RFC 6749 error: ``error`` code, description, HTTP status
-      ├── LoginDenied   an action called ``api.access.deny`` (``access_denied``)
-      └── ActionFailed  an action raised or ran out of the flow budget
+      ├── LoginDenied      an action called ``api.access.deny`` (``access_denied``)
+      ├── ActionFailed     an action raised or ran out of the flow budget
+      └── TooManyAttempts  too many failed credential checks (429, ``Retry-After``)
 """
 
 from __future__ import annotations
 
-__all__ = ["ActionFailed", "ConfigError", "IssuerError", "LoginDenied", "OAuthError"]
+__all__ = [
+    "ActionFailed",
+    "ConfigError",
+    "IssuerError",
+    "LoginDenied",
+    "OAuthError",
+    "TooManyAttempts",
+]
 
 
 class IssuerError(Exception):
@@ -79,3 +87,21 @@ class ActionFailed(OAuthError):
 
     def __str__(self) -> str:
         return f"{self.error}: {self.description}: {self.problem}"
+
+
+class TooManyAttempts(OAuthError):
+    """Too many failed secret or password checks for one client or account, recently.
+
+    429 with ``Retry-After`` (RFC 6585 §4; RFC 9110 §10.2.3); the code is Auth0's for its
+    brute-force protection. ``subject`` is ``"client"`` or ``"account"``.
+    """
+
+    def __init__(self, subject: str, *, retry_after_seconds: int) -> None:
+        self.subject = subject
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            "too_many_attempts",
+            f"too many failed attempts for this {subject}; try again in {retry_after_seconds} s",
+            status_code=429,
+            headers={"Retry-After": str(retry_after_seconds)},
+        )

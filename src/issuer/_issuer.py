@@ -28,6 +28,7 @@ from ._login import LoginPipeline, LoginRequest, TokenSet
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, ExecutionRecord
 from ._serve import bind_socket, serve_in_thread, socket_url
+from ._throttle import AttemptThrottle
 from ._tokens import TokenMinter, verify_issued_token
 
 __all__ = ["Issuer", "IssuerServer"]
@@ -70,7 +71,9 @@ class Issuer:
     given, so a restart keeps earlier tokens valid. ``GET /actions/logs`` answers only
     under the host name of ``url`` (any loopback name when that is loopback), requires
     ``Authorization: Bearer <action_logs_token>`` when a token is set, and answers 404
-    when ``action_logs_enabled`` is false.
+    when ``action_logs_enabled`` is false. After ``throttle_max_failures`` wrong secrets
+    for one client, or wrong passwords for one email, within ``throttle_window_seconds``,
+    further attempts for it get 429 until the oldest failure leaves the window.
     """
 
     def __init__(
@@ -86,6 +89,8 @@ class Issuer:
         max_token_bytes: int = 8192,
         action_logs_enabled: bool = True,
         action_logs_token: str | None = None,
+        throttle_max_failures: int = 10,
+        throttle_window_seconds: float = 60.0,
     ) -> None:
         self.url = _normalize_url(issuer_url)
         _positive(access_token_lifetime_seconds, "access_token_lifetime")
@@ -96,7 +101,13 @@ class Issuer:
         self.action_logs_access = ActionLogsAccess(
             enabled=action_logs_enabled, token=action_logs_token
         )
-        self.directory = Directory()
+        self.directory = Directory(
+            throttle=AttemptThrottle(
+                clock=self.clock,
+                max_failures=throttle_max_failures,
+                window_seconds=throttle_window_seconds,
+            )
+        )
         self.keys = KeyRing(
             alg=signing_alg,
             clock=self.clock,

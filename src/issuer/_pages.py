@@ -34,6 +34,8 @@ def login_page(
     client_name: str,
     email: str = "",
     error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     body = _template("login.html").substitute(
         action=html.escape(action),
@@ -43,7 +45,7 @@ def login_page(
         email=html.escape(email),
         error="" if error is None else f'<p class="error" role="alert">{html.escape(error)}</p>',
     )
-    return HTMLResponse(body, headers=_HEADERS)
+    return HTMLResponse(body, status_code=status_code, headers={**_HEADERS, **(headers or {})})
 
 
 def message_page(title: str, message: str, *, status_code: int = 200) -> HTMLResponse:
