@@ -27,9 +27,10 @@ __all__ = [
 # Modest cost: this issuer serves tests and local development, not a user base.
 _N, _R, _P = 2**14, 8, 1
 _LENGTH = 32
-# Each check holds a thread and 16 MiB (128 * r * N bytes) for tens of milliseconds; a
-# burst of checks queues for these slots instead of taking every worker thread and core.
-MAX_CONCURRENT_HASHES = 2
+# Each check holds a thread, a core and 16 MiB (128 * r * N bytes) for tens of
+# milliseconds. A burst of checks queues for half the cores (at least one) instead of
+# taking every worker thread and core; the other half stays for the event loop.
+MAX_CONCURRENT_HASHES = max(1, (os.cpu_count() or 2) // 2)
 _slots: RunVar[anyio.CapacityLimiter] = RunVar("issuer_hashing_slots")
 
 
