@@ -4,9 +4,9 @@ endpoint.
     python benchmarks/secret_burst.py [--quick] [--requests N] [--probes N] [--json FILE]
 
 The bundled issuer runs under uvicorn on 127.0.0.1 in a child process, so it has a core
-and a GIL of its own. This process starts a ``GET /.well-known/jwks.json`` every 5 ms,
-whether or not the earlier ones were answered (keep-alive connections, a new one when all
-are busy), and times each:
+and a GIL of its own; each burst comes from another child process. This process starts a
+``GET /.well-known/jwks.json`` every 5 ms, whether or not the earlier ones were answered
+(keep-alive connections, a new one when all are busy), and times each:
 
   alone         ``--probes`` requests with nothing else going on;
   wrong secret  while ``--requests`` ``client_credentials`` requests with a wrong
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import statistics
 import sys
@@ -149,25 +150,64 @@ async def wrong_email(connection: Connection, index: int) -> tuple[int, bytes]:
     return await connection.post_form(TOKEN_PATH, form)
 
 
-async def during_burst(port: int, name: str, attempt: Attempt, requests: int) -> Phase:
-    """Probe the JWKS from the moment the burst is sent until its last answer is in."""
-    phase = Phase(name)
-    done = asyncio.Event()
+ATTEMPTS: dict[str, Attempt] = {"secret": wrong_secret, "email": wrong_email}
+
+
+async def send_burst(port: int, kind: str, requests: int) -> Counter[int]:
+    """In the sender process: ``requests`` attempts at once, a connection each."""
+    statuses: Counter[int] = Counter()
 
     async def one(index: int) -> None:
+        # Generous: before the fix every check ran on the server's event loop, one by one.
         async with Connection(port, timeout_seconds=300) as connection:
             try:
-                status, _ = await attempt(connection, index)
+                status, _ = await ATTEMPTS[kind](connection, index)
             except OSError:
                 status = 0
-        phase.statuses[status] += 1
+        statuses[status] += 1
 
+    await asyncio.gather(*(one(index) for index in range(requests)))
+    return statuses
+
+
+def sender_main(port: int, kind: str, requests: int) -> None:
+    """The sender process: say ``ready``, wait for a line on stdin, send, print the answers."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+    statuses = asyncio.run(send_burst(port, kind, requests))
+    print(json.dumps(statuses), flush=True)
+
+
+async def during_burst(port: int, name: str, kind: str, requests: int) -> Phase:
+    """Probe the JWKS from the moment the burst is sent until its last answer is in.
+
+    The burst comes from a process of its own, so this event loop only times the JWKS.
+    """
+    phase = Phase(name)
+    done = asyncio.Event()
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--send-burst",
+        f"{port},{kind},{requests}",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert sender.stdin is not None
+    assert sender.stdout is not None
+    if await sender.stdout.readline() != b"ready\n":
+        raise SystemExit(f"the burst sender exited with {await sender.wait()}")
     began = time.perf_counter()
     probing = asyncio.create_task(Prober(port, phase).run(until=done))
-    await asyncio.gather(*(one(index) for index in range(requests)))
+    sender.stdin.write(b"go\n")
+    await sender.stdin.drain()
+    answers = await sender.stdout.readline()
     phase.burst_seconds = time.perf_counter() - began
     done.set()
     await probing
+    if await sender.wait() != 0 or not answers:
+        raise SystemExit("the burst sender failed")
+    phase.statuses.update({int(status): n for status, n in json.loads(answers).items()})
     return phase
 
 
@@ -175,8 +215,8 @@ async def measure(port: int, requests: int, probes: int) -> list[Phase]:
     await alone(port, 20)  # warm-up: first connections, first serialization
     return [
         await alone(port, probes),
-        await during_burst(port, f"{requests} wrong client secrets", wrong_secret, requests),
-        await during_burst(port, f"{requests} wrong emails", wrong_email, requests),
+        await during_burst(port, f"{requests} wrong client secrets", "secret", requests),
+        await during_burst(port, f"{requests} wrong emails", "email", requests),
     ]
 
 
@@ -233,7 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--probes", type=int, help="JWKS requests alone (default 1000)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--serve-issuer", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--send-burst", metavar="PORT,KIND,N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.send_burst:
+        port, kind, count = args.send_burst.split(",")
+        sender_main(int(port), kind, int(count))
+        return 0
     if args.serve_issuer:
         # Every throttled attempt logs a warning; here they are the expected outcome.
         logging.disable(logging.WARNING)
