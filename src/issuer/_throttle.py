@@ -3,9 +3,10 @@
 After ``max_failures`` failed checks of one client's secret or one account's password
 within ``window_seconds``, further attempts for it get 429 with ``Retry-After`` (RFC 6585
 §4) before any scrypt work, until the oldest of those failures leaves the window; a
-success clears the count (RFC 9700 §4.x calls for limiting online guessing; OWASP ASVS
-V2.2.1). Accounts are counted by the email as sent, lower-cased, whether or not such an
-account exists, so a refusal says nothing about which accounts exist.
+success clears the count (RFC 6749 §4.3.2 and §10.10: the token endpoint must resist
+guessing of passwords and client credentials; OWASP ASVS V2.2.1). Accounts are counted by
+the email as sent, lower-cased, whether or not such an account exists, so a refusal says
+nothing about which accounts exist.
 """
 
 from __future__ import annotations
