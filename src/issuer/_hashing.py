@@ -65,7 +65,7 @@ def verify_secret(secret: str, hashed: str) -> bool:
 @cache
 def decoy_hash() -> str:
     """A hash of a random secret nobody knows, checked for unknown accounts so that their
-    refusal costs the same scrypt work as a wrong password (RFC 9700 §4.1; ASVS V2.2)."""
+    refusal costs the same scrypt work as a wrong password (OWASP ASVS V2.2)."""
     return hash_secret(secrets.token_urlsafe(16))
 
 
