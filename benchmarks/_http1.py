@@ -1,4 +1,5 @@
-"""A minimal keep-alive HTTP/1.1 GET client on asyncio streams, for load generation.
+"""A minimal keep-alive HTTP/1.1 client (GET, form POST) on asyncio streams, for load
+generation.
 
 httpx spends far more time per request than the server under test; this client only
 writes a request and reads a ``Content-Length`` response, so the server stays the
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlencode
 
 __all__ = ["Connection"]
 
@@ -27,20 +30,39 @@ class Connection:
 
     async def get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
         """Send ``GET path``; return the status and the body. Raises ``OSError`` on failure."""
+        return await self._request("GET", path, headers, b"")
+
+    async def post_form(
+        self, path: str, form: Mapping[str, str], headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send ``POST path`` with ``form`` url-encoded; return the status and the body."""
+        body = urlencode(form).encode("ascii")
+        fields = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }
+        return await self._request("POST", path, fields, body)
+
+    async def _request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._exchange(path, headers)
+                return await self._exchange(method, path, headers, body)
         except BaseException:
             # A request cut off midway leaves the stream unusable: start afresh next time.
             await self.aclose()
             raise
 
-    async def _exchange(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    async def _exchange(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
-        lines = [f"GET {path} HTTP/1.1", f"Host: {self._host}:{self._port}"]
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self._host}:{self._port}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         await self._writer.drain()
         try:
             head = await self._reader.readuntil(b"\r\n\r\n")
@@ -56,10 +78,10 @@ class Connection:
                 length = int(value)
             elif name == "connection" and value.strip().lower() == "close":
                 close = True
-        body = await self._reader.readexactly(length)
+        answer = await self._reader.readexactly(length)
         if close:
             await self.aclose()
-        return status, body
+        return status, answer
 
     async def aclose(self) -> None:
         writer, self._reader, self._writer = self._writer, None, None

@@ -8,7 +8,14 @@ register users, clients, APIs and actions, then use :attr:`Issuer.app` (a Starle
 
 from ._actions import Action
 from ._directory import Api, Client, ClientGrant, User
-from ._errors import ActionFailed, ConfigError, IssuerError, LoginDenied, OAuthError
+from ._errors import (
+    ActionFailed,
+    ConfigError,
+    IssuerError,
+    LoginDenied,
+    OAuthError,
+    TooManyAttempts,
+)
 from ._event import Namespace
 from ._issuer import Issuer, IssuerServer
 from ._keys import SigningKey
@@ -34,6 +41,7 @@ __all__ = [
     "OAuthError",
     "SigningKey",
     "TokenSet",
+    "TooManyAttempts",
     "User",
     "__version__",
     "bind_socket",

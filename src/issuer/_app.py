@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._actionlogs import action_logs_endpoint
 from ._authorize import AuthorizeEndpoint
 from ._directory import GRANT_TYPES
 from ._errors import OAuthError
@@ -134,7 +135,7 @@ def build_app(issuer: Issuer) -> Starlette:
     async def revoke(request: Request) -> Response:
         try:
             form = await read_form(request)
-            client = issuer.token_endpoint.authenticate_client(
+            client = await issuer.token_endpoint.authenticate_client(
                 form, request.headers.get("authorization")
             )
             if not form.get("token"):
@@ -148,10 +149,9 @@ def build_app(issuer: Issuer) -> Starlette:
     async def logout(request: Request) -> Response:
         return end_session(request, issuer.directory, issuer.allowed_logout_urls)
 
-    async def action_logs(request: Request) -> Response:
-        return JSONResponse(
-            {"executions": [record.to_dict() for record in issuer.action_logs()]}, headers=_NO_STORE
-        )
+    action_logs = action_logs_endpoint(
+        issuer.action_logs, issuer_url=issuer.url, access=issuer.action_logs_access
+    )
 
     return Starlette(
         routes=[

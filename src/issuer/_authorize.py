@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from ._consent import ConsentEndpoint
 from ._csrf import CSRF_COOKIE, FORM_LIFETIME_SECONDS, csrf_matches, new_csrf_token, set_csrf_cookie
 from ._directory import Api, Client, User
-from ._errors import OAuthError
+from ._errors import OAuthError, TooManyAttempts
 from ._grants import resolve_api
 from ._login import LoginRequest
 from ._pages import login_page, message_page
@@ -141,8 +141,18 @@ class AuthorizeEndpoint:
         return allowed is None or api.identifier in allowed
 
     def _form(
-        self, transaction_id: str, txn: _Transaction, *, email: str = "", error: str | None = None
+        self,
+        transaction_id: str,
+        txn: _Transaction,
+        *,
+        email: str = "",
+        error: str | None = None,
+        too_many: TooManyAttempts | None = None,
     ) -> Response:
+        if too_many is not None:
+            # RFC 6585 §4: 429 with Retry-After; the form stays, for a later try.
+            seconds = too_many.retry_after_seconds
+            error = f"Too many failed attempts for this account. Try again in {seconds} seconds."
         return login_page(
             action=f"{self._issuer.url}login",
             transaction=transaction_id,
@@ -151,6 +161,8 @@ class AuthorizeEndpoint:
             api=txn.api,
             email=email,
             error=error,
+            status_code=200 if too_many is None else too_many.status_code,
+            headers=None if too_many is None else too_many.headers,
         )
 
     async def login(self, request: Request) -> Response:
@@ -170,7 +182,10 @@ class AuthorizeEndpoint:
                 "Invalid request", "The login form is stale; start again.", status_code=403
             )
         email = form.get("email", "")
-        user = self._issuer.directory.authenticate(email, form.get("password", ""))
+        try:
+            user = await self._issuer.directory.authenticate(email, form.get("password", ""))
+        except TooManyAttempts as exc:
+            return self._form(transaction_id, txn, email=email, too_many=exc)
         if user is None:
             return self._form(transaction_id, txn, email=email, error="Wrong email or password.")
         del self._transactions[transaction_id]

@@ -30,6 +30,8 @@ _TOP = {
     "secrets": dict,
     "allowed_logout_urls": list,
     "registration": dict,
+    "action_logs": dict,
+    "throttle": dict,
 }
 _API = {
     "identifier": str,
@@ -61,6 +63,8 @@ _USER = {
 }
 _ACTIONS = {"post_login": list, "credentials_exchange": list}
 _REGISTRATION = {"allowed_apis": list}
+_ACTION_LOGS = {"enabled": bool, "token": str}
+_THROTTLE = {"max_failures": int, "window_seconds": float}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table"}  # fmt: skip
 
@@ -164,6 +168,9 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
     if "allowed_apis" in registration:
         allowed_apis = _strings(registration, "allowed_apis", "registration")
         options["registration_allowed_apis"] = allowed_apis
+    for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE)):
+        for name, value in _check(data.get(table, {}), schema, table).items():
+            options[f"{table}_{name}"] = value
     issuer = Issuer(**options)
 
     def api(item: dict[str, Any], key: str) -> None:

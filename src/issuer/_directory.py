@@ -6,12 +6,12 @@ import copy
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError, IssuerError
 from ._hashing import hash_secret, verify_secret
+from ._throttle import AttemptThrottle
 
 __all__ = [
     "GRANT_TYPES",
@@ -45,6 +45,7 @@ class User:
     logins_count: int = 0
 
     def check_password(self, password: str) -> bool:
+        """Whether ``password`` is this user's; one scrypt run in the calling thread."""
         return verify_secret(password, self.password_hash)
 
 
@@ -98,6 +99,7 @@ class Client:
         return self.secret_hash is None
 
     def check_secret(self, secret: str) -> bool:
+        """Whether ``secret`` is this client's; one scrypt run in the calling thread."""
         return self.secret_hash is not None and verify_secret(secret, self.secret_hash)
 
 
@@ -143,15 +145,15 @@ class ClientGrant:
     scopes: tuple[str, ...]
 
 
-@cache
-def _decoy_hash() -> str:
-    return hash_secret(secrets.token_urlsafe(16))
-
-
 class Directory:
-    """Users by email and id, clients by id, APIs by identifier."""
+    """Users by email and id, clients by id, APIs by identifier.
 
-    def __init__(self) -> None:
+    Passwords and client secrets are checked through ``throttle``: off the event loop, and
+    refused outright for a client or account with too many recent failures.
+    """
+
+    def __init__(self, *, throttle: AttemptThrottle) -> None:
+        self.throttle = throttle
         self.users: dict[str, User] = {}
         self.clients: dict[str, Client] = {}
         self.apis: dict[str, Api] = {}
@@ -197,15 +199,25 @@ class Directory:
     def find_user(self, email: str) -> User | None:
         return self.users.get(email.lower())
 
-    def authenticate(self, email: str, password: str) -> User | None:
+    async def authenticate(self, email: str, password: str) -> User | None:
         """The user with ``email`` if ``password`` is theirs, else ``None``.
 
-        An unknown email costs the same scrypt work as a wrong password, so the time a
-        login takes does not tell which accounts exist (RFC 9700 §4.1; OWASP ASVS V2.2).
+        An unknown email costs the same scrypt work as a wrong password and is throttled
+        the same way, so neither time nor answer tells which accounts exist (OWASP ASVS
+        V2.2; RFC 6749 §10.10). Raises :class:`TooManyAttempts` while the email is over
+        the failure limit.
         """
         user = self.find_user(email)
-        matches = verify_secret(password, _decoy_hash() if user is None else user.password_hash)
+        matches = await self.throttle.verify(
+            "account", email.lower(), password, None if user is None else user.password_hash
+        )
         return user if matches and user is not None else None
+
+    async def check_client_secret(self, client: Client, secret: str) -> bool:
+        """Whether ``secret`` is ``client``'s; throttled like :meth:`authenticate`."""
+        if client.secret_hash is None:
+            return False
+        return await self.throttle.verify("client", client.client_id, secret, client.secret_hash)
 
     def user_by_id(self, user_id: str) -> User | None:
         return next((u for u in self.users.values() if u.user_id == user_id), None)

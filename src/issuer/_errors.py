@@ -3,13 +3,21 @@
 IssuerError
  ├── ConfigError        a configuration problem: file, key, problem
  └── OAuthError         an RFC 6749 error: ``error`` code, description, HTTP status
-      ├── LoginDenied   an action called ``api.access.deny`` (``access_denied``)
-      └── ActionFailed  an action raised or ran out of the flow budget
+      ├── LoginDenied      an action called ``api.access.deny`` (``access_denied``)
+      ├── ActionFailed     an action raised or ran out of the flow budget
+      └── TooManyAttempts  too many failed credential checks (429, ``Retry-After``)
 """
 
 from __future__ import annotations
 
-__all__ = ["ActionFailed", "ConfigError", "IssuerError", "LoginDenied", "OAuthError"]
+__all__ = [
+    "ActionFailed",
+    "ConfigError",
+    "IssuerError",
+    "LoginDenied",
+    "OAuthError",
+    "TooManyAttempts",
+]
 
 
 class IssuerError(Exception):
@@ -63,9 +71,37 @@ class LoginDenied(OAuthError):
 
 
 class ActionFailed(OAuthError):
-    """An action raised an exception or the flow ran out of its time budget."""
+    """An action raised an exception or the flow ran out of its time budget.
+
+    The client sees only ``action 'name' failed``: the action's own error text can quote
+    ``event.secrets`` or internals, and an ``error_description`` is for a developer reading
+    a response, never a channel for secrets (RFC 6749 §5.2; RFC 9700 §4). ``problem``, and
+    ``str()`` of the exception, keep the whole error for Python callers; the action log and
+    the ``issuer.actions`` logger have it too.
+    """
 
     def __init__(self, action: str, problem: str) -> None:
         self.action = action
         self.problem = problem
-        super().__init__("access_denied", f"action {action!r} failed: {problem}", status_code=403)
+        super().__init__("access_denied", f"action {action!r} failed", status_code=403)
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.description}: {self.problem}"
+
+
+class TooManyAttempts(OAuthError):
+    """Too many failed secret or password checks for one client or account, recently.
+
+    429 with ``Retry-After`` (RFC 6585 §4; RFC 9110 §10.2.3); the code is Auth0's for its
+    brute-force protection. ``subject`` is ``"client"`` or ``"account"``.
+    """
+
+    def __init__(self, subject: str, *, retry_after_seconds: int) -> None:
+        self.subject = subject
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            "too_many_attempts",
+            f"too many failed attempts for this {subject}; try again in {retry_after_seconds} s",
+            status_code=429,
+            headers={"Retry-After": str(retry_after_seconds)},
+        )

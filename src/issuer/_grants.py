@@ -70,8 +70,13 @@ class TokenEndpoint:
         self._refresh_tokens = refresh_tokens
         self._clock = clock
 
-    def authenticate_client(self, form: Mapping[str, str], authorization: str | None) -> Client:
-        """``client_secret_basic``, ``client_secret_post``, or ``none`` for public clients."""
+    async def authenticate_client(
+        self, form: Mapping[str, str], authorization: str | None
+    ) -> Client:
+        """``client_secret_basic``, ``client_secret_post``, or ``none`` for public clients.
+
+        Raises :class:`TooManyAttempts` (429) while the client has too many recent failures.
+        """
         client_id = form.get("client_id")
         secret = form.get("client_secret")
         basic = False
@@ -97,7 +102,7 @@ class TokenEndpoint:
             if secret is not None:
                 raise _invalid_client("public clients have no secret", basic=basic)
             return client
-        if secret is None or not client.check_secret(secret):
+        if secret is None or not await self._directory.check_client_secret(client, secret):
             raise _invalid_client("client authentication failed", basic=basic)
         return client
 
@@ -115,7 +120,7 @@ class TokenEndpoint:
         }.get(grant_type)
         if handler is None:
             raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant_type!r}")
-        client = self.authenticate_client(form, authorization)
+        client = await self.authenticate_client(form, authorization)
         if grant_type not in client.grant_types:
             raise OAuthError("unauthorized_client", f"the client may not use {grant_type}")
         return await handler(client, form, request)
@@ -175,7 +180,7 @@ class TokenEndpoint:
         username, password = form.get("username"), form.get("password")
         if not username or password is None:
             raise OAuthError("invalid_request", "username and password are required")
-        user = self._directory.authenticate(username, password)
+        user = await self._directory.authenticate(username, password)
         if user is None:
             raise OAuthError("invalid_grant", "Wrong email or password.")
         return await self._pipeline.login(

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.applications import Starlette
 
+from ._actionlogs import ActionLogsAccess
 from ._actions import Action, ActionFunction, Trigger, load_action
 from ._app import build_app
 from ._codes import CodeStore
@@ -36,6 +37,7 @@ from ._login import LoginPipeline, LoginRequest, TokenSet
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, ExecutionRecord
 from ._serve import bind_socket, serve_in_thread, socket_url
+from ._throttle import AttemptThrottle
 from ._tokens import TokenMinter, verify_issued_token
 
 __all__ = ["Issuer", "IssuerServer"]
@@ -88,7 +90,13 @@ class Issuer:
     the app serves it at the root of that URL. Keys are persisted in ``data_dir`` when
     given, so a restart keeps earlier tokens valid. ``allowed_logout_urls`` are where a
     logout without ``client_id`` may return to; ``registration_allowed_apis`` limits the
-    APIs that dynamically registered clients may ask for (``None``: any).
+    APIs that dynamically registered clients may ask for (``None``: any). ``GET
+    /actions/logs`` answers only under the host name of ``url`` (any loopback name when
+    that is loopback), requires ``Authorization: Bearer <action_logs_token>`` when a token
+    is set, and answers 404 when ``action_logs_enabled`` is false. After
+    ``throttle_max_failures`` wrong secrets for one client, or wrong passwords for one
+    email, within ``throttle_window_seconds``, further attempts for it get 429 until the
+    oldest failure leaves the window.
     """
 
     def __init__(
@@ -104,6 +112,10 @@ class Issuer:
         max_token_bytes: int = 8192,
         allowed_logout_urls: Sequence[str] = (),
         registration_allowed_apis: Sequence[str] | None = None,
+        action_logs_enabled: bool = True,
+        action_logs_token: str | None = None,
+        throttle_max_failures: int = 10,
+        throttle_window_seconds: float = 60.0,
     ) -> None:
         self.url = _normalize_url(issuer_url)
         #: Where a logout without ``client_id`` may send the browser (exact match).
@@ -117,7 +129,16 @@ class Issuer:
         _positive(action_budget_seconds, "action_budget_seconds")
         _positive(max_token_bytes, "max_token_bytes")
         self.clock: Callable[[], float] = clock or time.time
-        self.directory = Directory()
+        self.action_logs_access = ActionLogsAccess(
+            enabled=action_logs_enabled, token=action_logs_token
+        )
+        self.directory = Directory(
+            throttle=AttemptThrottle(
+                clock=self.clock,
+                max_failures=throttle_max_failures,
+                window_seconds=throttle_window_seconds,
+            )
+        )
         self.keys = KeyRing(
             alg=signing_alg,
             clock=self.clock,

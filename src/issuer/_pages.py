@@ -70,6 +70,8 @@ def login_page(
     api: Api | None,
     email: str = "",
     error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The login form for a login at ``client`` for ``api``."""
     body = _template("login.html").substitute(
@@ -82,7 +84,7 @@ def login_page(
         email=html.escape(email),
         error="" if error is None else f'<p class="error" role="alert">{html.escape(error)}</p>',
     )
-    return HTMLResponse(body, headers=_HEADERS)
+    return HTMLResponse(body, status_code=status_code, headers={**_HEADERS, **(headers or {})})
 
 
 def consent_page(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 import secrets
 import time
 from collections import deque
@@ -16,11 +17,13 @@ import anyio.to_thread
 
 from ._actionapi import ActionStep, CredentialsExchangeApi, FlowChanges, PostLoginApi
 from ._actions import Action, Trigger
-from ._capture import capture_output
+from ._capture import ACTIONS_LOGGER, capture_output
 from ._errors import ActionFailed
 from ._event import Namespace
 
 __all__ = ["ActionLog", "ExecutionRecord", "apply_metadata", "run_flow"]
+
+_logger = logging.getLogger(ACTIONS_LOGGER)
 
 
 @dataclass
@@ -139,6 +142,11 @@ async def run_flow(
             if changes.denied_by == action.name:
                 record.deny_reason = changes.deny_reason
             log.append(record)
+            if record.error is not None:
+                # Outside the capture, so the line goes to the server log, not the record.
+                _logger.warning(
+                    "action %r failed (execution %s): %s", action.name, execution_id, record.error
+                )
         if changes.deny_reason is not None:
             break
     return changes

@@ -106,7 +106,29 @@ def test_memory_reports_rss_and_a_bounded_cache(tmp_path: Path) -> None:
     assert "RSS before" in output
 
 
-@pytest.mark.parametrize("name", ["verify", "instructions", "jwks_abuse", "memory", "middleware"])
+def test_secret_burst_times_the_jwks_alone_and_during_both_bursts(tmp_path: Path) -> None:
+    output, report = run_benchmark("secret_burst", tmp_path, "--requests", "30", "--probes", "40")
+    rows = table_rows(output)
+    phases = ["JWKS alone", "30 wrong client secrets", "30 wrong emails"]
+    assert set(phases) <= set(rows)
+    assert [phase["phase"] for phase in report["phases"]] == phases
+    for phase in report["phases"]:
+        assert phase["jwks_probes"] >= 1
+        assert 0 < phase["jwks_p50_ms"] <= phase["jwks_p99_ms"] <= phase["jwks_max_ms"]
+    alone, secrets, emails = report["phases"]
+    assert alone["jwks_probes"] == 40
+    # Answers, not times: one client is throttled after ten failures; unknown emails
+    # (a different one each) are refused one by one.
+    assert secrets["burst_statuses"]["401"] >= 10
+    assert secrets["burst_statuses"]["429"] == 30 - secrets["burst_statuses"]["401"]
+    assert emails["burst_statuses"] == {"400": 30}
+    assert "goal: JWKS p99 during the wrong-secret burst under 100 ms" in output
+    assert report["machine"]["nproc"] >= 1
+
+
+@pytest.mark.parametrize(
+    "name", ["verify", "instructions", "jwks_abuse", "memory", "middleware", "secret_burst"]
+)
 def test_benchmark_describes_itself(name: str) -> None:
     finished = subprocess.run(
         [sys.executable, str(BENCHMARKS / f"{name}.py"), "--help"],

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from issuer import ActionFailed, Issuer
-from issuer import _directory as directory_module
+from issuer import _hashing as hashing_module
 from issuer._authorize import CSRF_COOKIE, AuthorizeEndpoint
 from issuer._codes import CodeStore
 from issuer._consent import ConsentEndpoint
@@ -365,6 +365,7 @@ def test_secret_checks_use_scrypt_and_a_constant_time_comparison() -> None:
     assert verify_secret.__globals__["hmac"] is hmac
     assert uses(User.check_password, "verify_secret")
     assert uses(Client.check_secret, "verify_secret")
+    assert uses(hashing_module._verify, "verify_secret")
     # PKCE verifiers and CSRF tokens are compared the same way.
     assert uses(CodeStore.redeem, "compare_digest")
     assert uses(csrf_matches, "compare_digest")
@@ -421,7 +422,7 @@ async def test_an_unknown_email_costs_the_same_scrypt_work_as_a_wrong_password(
         calls.append(hashed)
         return verify_secret(secret, hashed)
 
-    monkeypatch.setattr(directory_module, "verify_secret", counting)
+    monkeypatch.setattr(hashing_module, "verify_secret", counting)
     counts = {}
     async with issuer.http_client() as client:
         for email in ("alice@example.com", "nobody@example.com"):
