@@ -13,6 +13,8 @@ import math
 from typing import NamedTuple
 
 from ._claims import Claims
+from ._jwk import ecdsa_twin
+from ._jws import b64_encode
 
 __all__ = ["CachedToken", "VerifiedTokenCache"]
 
@@ -66,6 +68,19 @@ class VerifiedTokenCache:
         if len(entries) >= self.maxsize and token not in entries:
             del entries[next(iter(entries))]
         entries[token] = entry
+
+    def twin(self, token: str, signature: bytes, alg: str) -> CachedToken | None:
+        """The entry cached under the other spelling of this ECDSA token's signature.
+
+        ``(r, s)`` and ``(r, n - s)`` both verify (see :func:`ecdsa_twin`) over the same
+        header and payload: a token is cached once, whichever spelling arrives first, and
+        the other spelling is answered from that entry, never stored beside it. The
+        caller applies the entry's validity window as on any hit.
+        """
+        twin_signature = ecdsa_twin(signature, alg)
+        if twin_signature is None:
+            return None
+        return self._entries.get(token[: token.rindex(".") + 1] + b64_encode(twin_signature))
 
     def forget_keys(self, thumbprints: frozenset[str]) -> None:
         """Drop the entries signed by keys (named by thumbprint) the issuer no longer publishes."""

@@ -19,16 +19,21 @@ from ._claims import AmbiguousClaim, Claims, Namespaces
 from ._clock import Clock, SystemClock
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher, url_problem
-from ._jwk import ECDSA_ALGORITHMS, SUPPORTED_ALGORITHMS, VerificationKey, ecdsa_twin
+from ._jwk import ECDSA_ALGORITHMS, VerificationKey
 from ._jwks import KeySet, KeySetState
-from ._jws import Header, b64_encode, decode_json_object, parse_header, split_compact
+from ._jws import Header, decode_json_object, parse_header, split_compact
+from ._options import (
+    DEFAULT_ALGORITHMS,
+    MAX_LEEWAY_SECONDS,
+    check_algorithms,
+    check_audience,
+    check_jwks_options,
+)
 from ._tokencache import CachedToken, VerifiedTokenCache, validity_window
 from ._version import __version__
 
-__all__ = ["DEFAULT_ALGORITHMS", "TokenVerifier"]
+__all__ = ["TokenVerifier"]
 
-DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
-MAX_LEEWAY_SECONDS = 300
 _HEADER_CACHE_SIZE = 64
 
 
@@ -98,11 +103,11 @@ class TokenVerifier:
         if problem is not None:
             raise ConfigurationError(f"cannot fetch keys: {problem}")
         self.issuer = issuer
-        self.audiences = self._check_audience(audience)
+        self.audiences = check_audience(audience)
         if not isinstance(fallback_to_plain_claims, bool):
             raise ConfigurationError("fallback_to_plain_claims must be True or False")
         self.namespaces = Namespaces(namespace, fallback_to_plain_claims=fallback_to_plain_claims)
-        self.algorithms = self._check_algorithms(algorithms)
+        self.algorithms = check_algorithms(algorithms)
         if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
             raise ConfigurationError(f"leeway_seconds must be between 0 and {MAX_LEEWAY_SECONDS}")
         self.leeway_seconds = float(leeway_seconds)
@@ -115,20 +120,14 @@ class TokenVerifier:
         self.max_token_bytes = max_token_bytes
         if token_cache_size < 0:
             raise ConfigurationError("token_cache_size must not be negative")
-        for name, value in (
-            ("jwks_max_age_seconds", jwks_max_age_seconds),
-            ("jwks_cooldown_seconds", jwks_cooldown_seconds),
-            ("jwks_timeout_seconds", jwks_timeout_seconds),
-            ("jwks_max_bytes", jwks_max_bytes),
-        ):
-            if value <= 0:
-                raise ConfigurationError(f"{name} must be positive")
-        if not 0 <= jwks_refresh_ahead_seconds < jwks_max_age_seconds:
-            raise ConfigurationError(
-                "jwks_refresh_ahead_seconds must be below jwks_max_age_seconds"
-            )
-        if jwks_stale_seconds < 0:
-            raise ConfigurationError("jwks_stale_seconds must not be negative")
+        check_jwks_options(
+            max_age_seconds=jwks_max_age_seconds,
+            refresh_ahead_seconds=jwks_refresh_ahead_seconds,
+            cooldown_seconds=jwks_cooldown_seconds,
+            stale_seconds=jwks_stale_seconds,
+            timeout_seconds=jwks_timeout_seconds,
+            max_bytes=jwks_max_bytes,
+        )
 
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._fetcher = JSONFetcher(
@@ -152,30 +151,6 @@ class TokenVerifier:
         self.key_set.on_keys_removed = self._cache.forget_keys
         self._headers: dict[bytes, Header] = {}
 
-    @staticmethod
-    def _check_audience(audience: str | Sequence[str]) -> frozenset[str]:
-        audiences = (audience,) if isinstance(audience, str) else tuple(audience)
-        if not audiences or not all(isinstance(a, str) and a for a in audiences):
-            raise ConfigurationError("audience must be a non-empty string or strings")
-        return frozenset(audiences)
-
-    @staticmethod
-    def _check_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
-        if isinstance(algorithms, str):
-            raise ConfigurationError("algorithms must be a sequence of names, not one string")
-        chosen = frozenset(algorithms)
-        if not chosen:
-            raise ConfigurationError("algorithms must name at least one algorithm")
-        for alg in chosen:
-            if alg.lower() == "none" or alg.upper().startswith("HS"):
-                raise ConfigurationError(
-                    f"algorithm {alg!r} cannot be used: tokens are checked against public keys "
-                    "from a JWKS (RFC 8725 §2.1, §3.1)"
-                )
-            if alg not in SUPPORTED_ALGORITHMS:
-                raise ConfigurationError(f"unsupported algorithm {alg!r}")
-        return chosen
-
     # -- verification -------------------------------------------------------------------
 
     async def verify(self, token: str) -> Claims:
@@ -196,9 +171,12 @@ class TokenVerifier:
             )
             header = self._headers.get(header_segment) or self._header(header_segment)
             if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
-                twin = self._cached_twin(token, signature, header.alg, now)
+                twin = self._cache.twin(token, signature, header.alg)
                 if twin is not None:
-                    return twin
+                    if not twin.valid_from <= now < twin.valid_until:
+                        seen = twin.claims
+                        self._check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
+                    return twin.claims
             key = self.key_set.fresh(header.kid, now) or await self.key_set.get(header.kid)
             check_signature = key.verifiers.get(header.alg)
             if check_signature is None:
@@ -227,25 +205,6 @@ class TokenVerifier:
             )
             self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.thumbprint))
         return claims
-
-    def _cached_twin(self, token: str, signature: bytes, alg: str, now: float) -> Claims | None:
-        """The claims cached under the other spelling of this token's ECDSA signature.
-
-        ``(r, s)`` and ``(r, n - s)`` both verify (see :func:`ecdsa_twin`): a token is
-        cached once, whichever spelling arrives first, and the other spelling is answered
-        from that entry, with the same validity window, never stored beside it.
-        """
-        twin_signature = ecdsa_twin(signature, alg)
-        if twin_signature is None:
-            return None
-        twin = token[: token.rindex(".") + 1] + b64_encode(twin_signature)
-        hit = self._cache.get(twin)
-        if hit is None:
-            return None
-        if not hit.valid_from <= now < hit.valid_until:
-            seen = hit.claims
-            self._check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
-        return hit.claims
 
     async def _replacement_key(
         self, key: VerificationKey, alg: str, signing_input: bytes, signature: bytes
