@@ -144,8 +144,13 @@ async def run_flow(
             log.append(record)
             if record.error is not None:
                 # Outside the capture, so the line goes to the server log, not the record.
+                # Only the kind of failure: an exception's text can quote event.secrets, and
+                # the whole error is in the action log.
                 _logger.warning(
-                    "action %r failed (execution %s): %s", action.name, execution_id, record.error
+                    "action %r failed (execution %s): %s; the full error is in the action log",
+                    action.name,
+                    execution_id,
+                    record.error.partition(": ")[0],
                 )
         if changes.deny_reason is not None:
             break
