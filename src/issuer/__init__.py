@@ -7,7 +7,6 @@ register users, clients, APIs and actions, then use :attr:`Issuer.app` (a Starle
 """
 
 from ._actions import Action
-from ._directory import Api, Client, ClientGrant, User
 from ._errors import (
     ActionFailed,
     ConfigError,
@@ -20,6 +19,7 @@ from ._event import Namespace
 from ._issuer import Issuer, IssuerServer
 from ._keys import SigningKey
 from ._login import TokenSet
+from ._records import Api, Client, ClientGrant, User
 from ._runtime import ExecutionRecord
 from ._serve import bind_socket, serve_in_thread
 

@@ -12,10 +12,10 @@ from starlette.routing import Route
 
 from ._actionlogs import action_logs_endpoint
 from ._authorize import AuthorizeEndpoint
-from ._directory import GRANT_TYPES
 from ._errors import OAuthError
 from ._logout import end_session
 from ._params import read_form, request_info
+from ._records import GRANT_TYPES
 from ._registration import register_client
 from ._scopes import OIDC_SCOPES
 from ._tokens import userinfo_claims

@@ -15,12 +15,12 @@ from starlette.responses import RedirectResponse, Response
 
 from ._consent import ConsentEndpoint
 from ._csrf import CSRF_COOKIE, FORM_LIFETIME_SECONDS, csrf_matches, new_csrf_token, set_csrf_cookie
-from ._directory import Api, Client, User
 from ._errors import OAuthError, TooManyAttempts
 from ._grants import resolve_api
 from ._login import LoginRequest
 from ._pages import login_page, message_page
 from ._params import read_form, request_info, single_params
+from ._records import Api, Client, User
 from ._scopes import grantable_scopes
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._directory import DEFAULT_GRANT_TYPES
 from ._errors import ConfigError
+from ._records import DEFAULT_GRANT_TYPES
 
 if TYPE_CHECKING:
     from ._issuer import Issuer

@@ -33,10 +33,10 @@ from ._csrf import (
     new_csrf_token,
     set_csrf_cookie,
 )
-from ._directory import Api, Client, User
 from ._errors import OAuthError
 from ._pages import consent_page, message_page
 from ._params import read_form
+from ._records import Api, Client, User
 
 __all__ = ["Authorization", "ConsentEndpoint", "ConsentStore"]
 

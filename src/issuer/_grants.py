@@ -8,9 +8,10 @@ from collections.abc import Callable, Mapping
 from urllib.parse import unquote_plus
 
 from ._codes import CodeStore
-from ._directory import Api, Client, Directory
+from ._directory import Directory
 from ._errors import OAuthError
 from ._login import LoginPipeline, LoginRequest, TokenSet
+from ._records import Api, Client
 from ._refresh import RefreshStore
 
 __all__ = ["TokenEndpoint", "resolve_api"]

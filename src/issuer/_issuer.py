@@ -2,77 +2,37 @@
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
 
 from ._actionlogs import ActionLogsAccess
-from ._actions import Action, ActionFunction, Trigger, load_action
+from ._actions import Action, Trigger
 from ._app import build_app
 from ._codes import CodeStore
-from ._directory import (
-    DEFAULT_GRANT_TYPES,
-    Api,
-    Client,
-    ClientGrant,
-    Directory,
-    TokenDialect,
-    User,
-    logout_urls,
-)
-from ._errors import ConfigError, IssuerError
+from ._directory import Directory
+from ._errors import IssuerError
 from ._grants import TokenEndpoint, resolve_api
-from ._hashing import hash_secret
 from ._keys import KeyRing, SigningAlg, SigningKey
 from ._login import LoginPipeline, LoginRequest, TokenSet
+from ._options import identifiers, logout_urls, normalize_url, positive
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, ExecutionRecord
 from ._serve import bind_socket, serve_in_thread, socket_url
+from ._setup import IssuerSetup
 from ._throttle import AttemptThrottle
 from ._tokens import TokenMinter, verify_issued_token
 
 __all__ = ["Issuer", "IssuerServer"]
 
 DEFAULT_SCOPE = "openid profile email offline_access"
-
-
-def _normalize_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"must be an http(s) URL, not {url!r}", key="issuer")
-    if parts.query or parts.fragment:
-        raise ConfigError("must not have a query or fragment", key="issuer")
-    return url if url.endswith("/") else url + "/"
-
-
-def _positive(value: float, key: str) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigError(f"must be a positive number, not {value!r}", key=key)
-
-
-def _identifiers(values: Sequence[str] | None, key: str) -> tuple[str, ...] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        raise ConfigError("must be a list of API identifiers, not one string", key=key)
-    for index, value in enumerate(values):
-        if not isinstance(value, str) or not value:
-            raise ConfigError("must be a non-empty string", key=f"{key}[{index}]")
-    return tuple(values)
 
 
 @dataclass(frozen=True)
@@ -83,7 +43,7 @@ class IssuerServer:
     issuer: Issuer
 
 
-class Issuer:
+class Issuer(IssuerSetup):
     """A local OAuth 2.0 / OpenID Connect issuer that runs post-login actions.
 
     ``url`` is the issuer identifier (``iss``), always with a trailing slash as Auth0's;
@@ -117,17 +77,17 @@ class Issuer:
         throttle_max_failures: int = 10,
         throttle_window_seconds: float = 60.0,
     ) -> None:
-        self.url = _normalize_url(issuer_url)
+        self.url = normalize_url(issuer_url)
         #: Where a logout without ``client_id`` may send the browser (exact match).
         self.allowed_logout_urls = logout_urls(allowed_logout_urls, "allowed_logout_urls")
         #: The APIs dynamically registered clients may ask for; ``None``: any API.
-        self.registration_allowed_apis = _identifiers(
+        self.registration_allowed_apis = identifiers(
             registration_allowed_apis, "registration_allowed_apis"
         )
-        _positive(access_token_lifetime_seconds, "access_token_lifetime")
-        _positive(id_token_lifetime_seconds, "id_token_lifetime")
-        _positive(action_budget_seconds, "action_budget_seconds")
-        _positive(max_token_bytes, "max_token_bytes")
+        positive(access_token_lifetime_seconds, "access_token_lifetime")
+        positive(id_token_lifetime_seconds, "id_token_lifetime")
+        positive(action_budget_seconds, "action_budget_seconds")
+        positive(max_token_bytes, "max_token_bytes")
         self.clock: Callable[[], float] = clock or time.time
         self.action_logs_access = ActionLogsAccess(
             enabled=action_logs_enabled, token=action_logs_token
@@ -225,129 +185,6 @@ class Issuer:
         """An ``httpx.AsyncClient`` bound in-process to :attr:`app` (base URL: the issuer URL)."""
         kwargs.setdefault("base_url", self.url)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), **kwargs)
-
-    # -- registration ---------------------------------------------------------------
-
-    def add_api(
-        self,
-        identifier: str,
-        *,
-        scopes: Sequence[str] = (),
-        token_dialect: TokenDialect = "auth0",
-        permissions: Mapping[str, Sequence[str]] | None = None,
-        enforce_rbac: bool = False,
-        add_permissions_in_token: bool | None = None,
-    ) -> Api:
-        """Register an API; its ``identifier`` is the audience of its access tokens.
-
-        ``permissions`` maps a role to its permissions. ``enforce_rbac`` narrows the API
-        scopes of user logins to the user's permissions; ``add_permissions_in_token`` adds
-        the ``permissions`` claim (default ``None``: when ``permissions`` is non-empty).
-        """
-        return self.directory.add_api(
-            identifier,
-            scopes=scopes,
-            token_dialect=token_dialect,
-            permissions=permissions,
-            enforce_rbac=enforce_rbac,
-            add_permissions_in_token=add_permissions_in_token,
-        )
-
-    def add_client(
-        self,
-        client_id: str,
-        *,
-        client_secret: str | None = None,
-        redirect_uris: Sequence[str] = (),
-        grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
-        name: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        grants: Mapping[str, Sequence[str]] | None = None,
-        allowed_logout_urls: Sequence[str] = (),
-    ) -> Client:
-        """Register a client; without ``client_secret`` it is public and must use PKCE.
-
-        ``grants`` maps an API identifier to the scopes ``client_credentials`` may issue
-        for it; an API without a grant is refused. The APIs must be registered first.
-        ``allowed_logout_urls`` are where a logout naming this client may send the browser.
-        """
-        return self.directory.add_client(
-            client_id,
-            client_secret=client_secret,
-            redirect_uris=redirect_uris,
-            grant_types=grant_types,
-            name=name,
-            metadata=metadata,
-            grants=grants,
-            allowed_logout_urls=allowed_logout_urls,
-        )
-
-    def add_client_grant(self, client_id: str, api: str, *, scopes: Sequence[str]) -> ClientGrant:
-        """Let a registered client use ``client_credentials`` for ``api``, with at most
-        ``scopes`` (the scopes issued when the request names none)."""
-        return self.directory.add_client_grant(client_id, api, scopes=scopes)
-
-    def add_user(
-        self,
-        email: str,
-        *,
-        password: str,
-        app_metadata: Mapping[str, Any] | None = None,
-        user_metadata: Mapping[str, Any] | None = None,
-        email_verified: bool = True,
-        name: str | None = None,
-        roles: Sequence[str] = (),
-    ) -> User:
-        """Register a user; ``user.user_id`` looks like Auth0's (``auth0|<hex>``)."""
-        return self.directory.add_user(
-            email,
-            password=password,
-            created_at=self.clock(),
-            app_metadata=app_metadata,
-            user_metadata=user_metadata,
-            email_verified=email_verified,
-            name=name,
-            roles=roles,
-        )
-
-    def update_user(
-        self,
-        email: str,
-        *,
-        app_metadata: Mapping[str, Any] | None = None,
-        user_metadata: Mapping[str, Any] | None = None,
-        email_verified: bool | None = None,
-        name: str | None = None,
-        roles: Sequence[str] | None = None,
-        password: str | None = None,
-    ) -> User:
-        """Replace the given fields of a user; the next login or refresh sees them."""
-        user = self.directory.user(email)
-        if app_metadata is not None:
-            user.app_metadata = dict(app_metadata)
-        if user_metadata is not None:
-            user.user_metadata = dict(user_metadata)
-        if email_verified is not None:
-            user.email_verified = email_verified
-        if name is not None:
-            user.name = name
-        if roles is not None:
-            user.roles = tuple(roles)
-        if password is not None:
-            user.password_hash = hash_secret(password)
-        return user
-
-    def add_action(
-        self, source: str | Path | ActionFunction, *, trigger: str = "post_login"
-    ) -> Action:
-        """Append an action: a ``.py`` file path or a (sync or async) function."""
-        action = load_action(source, trigger=trigger)
-        self._actions[action.trigger].append(action)
-        return action
-
-    def set_secret(self, name: str, value: str) -> None:
-        """Make ``value`` readable to actions as ``event.secrets.<name>``."""
-        self._secrets[name] = value
 
     # -- tokens and keys ------------------------------------------------------------
 

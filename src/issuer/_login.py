@@ -8,8 +8,9 @@ from typing import Any
 
 from ._actionapi import FlowChanges
 from ._actions import Action, Trigger
-from ._directory import Api, Client, Directory, User
+from ._directory import Directory
 from ._errors import LoginDenied
+from ._records import Api, Client, User
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, apply_metadata, run_flow
 from ._scopes import client_scopes, user_scopes

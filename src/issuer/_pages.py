@@ -10,7 +10,7 @@ from string import Template
 
 from starlette.responses import HTMLResponse
 
-from ._directory import Api, Client
+from ._records import Api, Client
 
 __all__ = ["consent_page", "login_page", "message_page"]
 

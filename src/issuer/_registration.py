@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from ._directory import Client
 from ._errors import ConfigError, OAuthError
+from ._records import Client
 
 if TYPE_CHECKING:
     from ._directory import Directory

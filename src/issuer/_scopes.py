@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from ._directory import Api, Client, Directory, User
+from ._directory import Directory
 from ._errors import OAuthError
+from ._records import Api, Client, User
 
 __all__ = ["OIDC_SCOPES", "SCOPES_LOGGER", "client_scopes", "grantable_scopes", "user_scopes"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import jwt
 
-from ._directory import Api, User
 from ._errors import OAuthError
 from ._keys import KeyRing
+from ._records import Api, User
 
 __all__ = ["TokenMinter", "userinfo_claims", "verify_issued_token"]
 

@@ -23,8 +23,8 @@ from issuer._authorize import CSRF_COOKIE, AuthorizeEndpoint
 from issuer._codes import CodeStore
 from issuer._consent import ConsentEndpoint
 from issuer._csrf import cookie_matches, csrf_matches
-from issuer._directory import Client, User
 from issuer._hashing import verify_secret
+from issuer._records import Client, User
 
 from .conftest import SEED_CONFIG
 from .flows import password_grant, redirect_params, submit_login
