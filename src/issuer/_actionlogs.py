@@ -10,7 +10,6 @@ token (RFC 6750 §2.1) guards it further, and it can be turned off.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ._errors import ConfigError
+from ._options import is_loopback_host
 from ._runtime import ExecutionRecord
 
 __all__ = ["ActionLogsAccess", "action_logs_endpoint", "is_own_host"]
@@ -58,15 +58,6 @@ def _host_name(host: str) -> str | None:
     return (match["ipv6"] or match["name"]).lower()
 
 
-def _is_loopback(name: str) -> bool:
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def is_own_host(host: str, issuer_url: str) -> bool:
     """Whether a request's ``Host`` header names the issuer: the host of ``issuer_url``, or,
     when that is a loopback host, any loopback name (``localhost``, 127.0.0.0/8, ``::1``).
@@ -78,7 +69,7 @@ def is_own_host(host: str, issuer_url: str) -> bool:
     own = urlsplit(issuer_url).hostname or ""
     if name is None:
         return False
-    return name == own or (_is_loopback(own) and _is_loopback(name))
+    return name == own or (is_loopback_host(own) and is_loopback_host(name))
 
 
 def _refusal(

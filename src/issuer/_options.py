@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError
 
-__all__ = ["identifiers", "logout_urls", "normalize_url", "positive"]
+__all__ = ["identifiers", "is_loopback_host", "logout_urls", "normalize_url", "positive"]
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a URL's host name, lower-case) is ``localhost`` or a loopback IP."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def normalize_url(url: str) -> str:

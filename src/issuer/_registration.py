@@ -13,7 +13,6 @@ consent before the client gets a token.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 import unicodedata
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from ._errors import ConfigError, OAuthError
+from ._options import is_loopback_host
 from ._records import Client
 
 if TYPE_CHECKING:
@@ -41,15 +41,6 @@ def _metadata_error(description: str) -> OAuthError:
     return OAuthError("invalid_client_metadata", description)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _loopback_uris(value: object, name: str, *, error: str, required: bool) -> tuple[str, ...]:
     if not isinstance(value, list) or (required and not value):
         raise OAuthError(error, f"{name} must be {'a non-empty' if required else 'an'} array")
@@ -64,7 +55,7 @@ def _loopback_uris(value: object, name: str, *, error: str, required: bool) -> t
         # RFC 8252 §7.3 loopback redirects; §8.4: never a fragment (RFC 6749 §3.1.2).
         # The same rule for logout URLs keeps logout from redirecting off this machine
         # for whoever registers (RFC 9700 §4.11).
-        if parts.scheme != "http" or host is None or not _is_loopback(host):
+        if parts.scheme != "http" or host is None or not is_loopback_host(host):
             raise OAuthError(error, f"{uri!r} is not a loopback URI (http://127.0.0.1:PORT/...)")
         if parts.fragment or "#" in uri or parts.username or parts.password:
             raise OAuthError(error, f"{uri!r} must not have a fragment or user")

@@ -1,11 +1,15 @@
 """Helpers for driving the issuer like a client would, with plain httpx: the login page as a
-browser fills it in, the consent page as a user answers it, and the password grant."""
+browser fills it in, the consent page as a user answers it, the password grant, and config errors."""
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
+import pytest
+
+from issuer import ConfigError, Issuer
 
 _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
@@ -71,3 +75,14 @@ async def password_grant(
     return await client.post(
         "oauth/token", data=data, auth=httpx.USE_CLIENT_DEFAULT if auth is None else auth
     )
+
+
+def assert_config_error(tmp_path: Path, toml: str, key: str, problem: str) -> None:
+    """Loading ``toml`` from a file fails with a ConfigError naming the file, ``key`` and
+    a problem containing ``problem``."""
+    path = tmp_path / "issuer.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as error:
+        Issuer.from_config(path)
+    assert (error.value.file, error.value.key) == (str(path), key)
+    assert problem in error.value.problem

@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from issuer import ConfigError, Issuer
+from issuer import Issuer
+
+from .flows import assert_config_error
 
 pytestmark = pytest.mark.anyio
 
@@ -128,12 +130,7 @@ async def test_the_toml_table_configures_the_endpoint(tmp_path: Path) -> None:
 def test_action_logs_config_errors_name_the_key(
     tmp_path: Path, table: str, key: str, problem: str
 ) -> None:
-    path = tmp_path / "issuer.toml"
-    path.write_text(f"[action_logs]\n{table}\n")
-    with pytest.raises(ConfigError) as error:
-        Issuer.from_config(path)
-    assert (error.value.file, error.value.key) == (str(path), key)
-    assert problem in error.value.problem
+    assert_config_error(tmp_path, f"[action_logs]\n{table}\n", key, problem)
 
 
 async def test_the_issuer_server_fixture_reads_its_logs_over_a_real_socket(

@@ -13,7 +13,14 @@ import pytest
 from issuer import ConfigError, Issuer
 
 from .conftest import FakeClock
-from .flows import hidden_fields, open_consent, redirect_params, submit_consent, submit_login
+from .flows import (
+    assert_config_error,
+    hidden_fields,
+    open_consent,
+    redirect_params,
+    submit_consent,
+    submit_login,
+)
 
 pytestmark = pytest.mark.anyio
 REDIRECT = "http://127.0.0.1:53682/callback"
@@ -374,12 +381,7 @@ def test_bad_allowed_apis_are_refused_in_python_too() -> None:
 def test_bad_registration_settings_name_file_key_and_problem(
     tmp_path: Path, toml: str, key: str, problem: str
 ) -> None:
-    path = tmp_path / "issuer.toml"
-    path.write_text(toml)
-    with pytest.raises(ConfigError) as error:
-        Issuer.from_config(path)
-    assert (error.value.file, error.value.key) == (str(path), key)
-    assert problem in error.value.problem
+    assert_config_error(tmp_path, toml, key, problem)
 
 
 async def test_a_non_ascii_csrf_token_is_refused_cleanly(issuer: Issuer) -> None:

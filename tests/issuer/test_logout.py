@@ -9,6 +9,7 @@ import pytest
 from issuer import ConfigError, Issuer
 
 from .conftest import FakeClock
+from .flows import assert_config_error
 
 pytestmark = pytest.mark.anyio
 SPA_LOGOUT = "http://127.0.0.1:3000/logged-out"
@@ -135,12 +136,7 @@ def test_logout_urls_come_from_the_config_file(tmp_path: Path) -> None:
 def test_bad_logout_urls_name_file_key_and_problem(
     tmp_path: Path, toml: str, key: str, problem: str
 ) -> None:
-    path = tmp_path / "issuer.toml"
-    path.write_text(toml)
-    with pytest.raises(ConfigError) as error:
-        Issuer.from_config(path)
-    assert (error.value.file, error.value.key) == (str(path), key)
-    assert problem in error.value.problem
+    assert_config_error(tmp_path, toml, key, problem)
 
 
 def test_bad_logout_urls_are_refused_in_python_too() -> None:

@@ -9,12 +9,12 @@ import anyio
 import httpx
 import pytest
 
-from issuer import ConfigError, Issuer
+from issuer import Issuer
 from issuer import _hashing as hashing_module
 from issuer._hashing import verify_secret
 
 from .conftest import FakeClock
-from .flows import password_grant, submit_login
+from .flows import assert_config_error, password_grant, submit_login
 
 pytestmark = pytest.mark.anyio
 API = "https://api.example.com"
@@ -174,9 +174,4 @@ async def test_the_limits_come_from_python_and_toml(tmp_path: Path, clock: FakeC
 def test_throttle_config_errors_name_the_key(
     tmp_path: Path, table: str, key: str, problem: str
 ) -> None:
-    path = tmp_path / "issuer.toml"
-    path.write_text(f"[throttle]\n{table}\n")
-    with pytest.raises(ConfigError) as error:
-        Issuer.from_config(path)
-    assert (error.value.file, error.value.key) == (str(path), key)
-    assert problem in error.value.problem
+    assert_config_error(tmp_path, f"[throttle]\n{table}\n", key, problem)
