@@ -1,5 +1,6 @@
 """Helpers for driving the issuer like a client would, with plain httpx: the login page as a
-browser fills it in, the consent page as a user answers it, the password grant, and config errors."""
+browser fills it in, the consent page as a user answers it, the password grant; and one
+assertion for configuration errors."""
 
 import re
 from pathlib import Path
