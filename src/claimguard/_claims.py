@@ -8,7 +8,9 @@ The rule (written down once, here):
   with the prefix ``claim:``: ``true`` gives ``claim:n``; a string or number ``v`` gives
   ``claim:n:v``; a list of strings gives ``claim:n:item`` for each string; ``false``,
   ``null`` and objects give nothing (they stay readable from :attr:`Claims.custom`);
-- a ``scope`` word or permission that itself starts with ``claim:`` gives nothing.
+- a ``scope`` word or permission that itself starts with ``claim:`` gives nothing, and
+  neither does a namespaced claim whose short name holds ``:`` (``roles:admin: true``
+  would otherwise read as the item ``admin`` of a ``roles`` claim).
 
 Scope words are what a client asked for (RFC 6749 §3.3); claims are what the issuer
 asserts about the user. The ``claim:`` spelling keeps the two apart, so a client that
@@ -198,7 +200,8 @@ class Claims(Mapping[str, Any]):
         if isinstance(permissions, list):
             scopes.extend(filter(_is_scope_word, permissions))
         for short, value in self._custom_claims().items():
-            scopes.extend(_scope_values(short, value))
+            if ":" not in short:
+                scopes.extend(_scope_values(short, value))
         return frozenset(scopes)
 
     def __getitem__(self, key: str) -> Any:

@@ -57,6 +57,11 @@ class ClaimRequirement(Requirement):
             raise ConfigurationError(
                 f"claim name {name!r} must be a non-empty string without spaces"
             )
+        if name.startswith(CLAIM_SCOPE_PREFIX):
+            raise ConfigurationError(
+                f"requires_claim({name!r}): name the claim, not its scope: "
+                f"requires_claim({name[len(CLAIM_SCOPE_PREFIX) :]!r})"
+            )
         if equals is not _UNSET and includes is not _UNSET:
             raise ConfigurationError(
                 f"requires_claim({name!r}): give equals= or includes=, not both"

@@ -125,3 +125,10 @@ def test_claims_is_a_read_only_mapping() -> None:
     assert len(claims) == 2
     with pytest.raises(TypeError):
         claims["sub"] = "other"  # type: ignore[index]
+
+
+def test_a_short_name_with_a_colon_gives_no_scope_it_could_pose_as() -> None:
+    # "roles:admin": true must not read as the item "admin" of a "roles" claim.
+    claims = Claims({NS + "roles:admin": True, NS + "tier:gold": "x"}, Namespaces(NS))
+    assert claims.scopes == frozenset()
+    assert claims.custom == {"roles:admin": True, "tier:gold": "x"}

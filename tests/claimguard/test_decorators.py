@@ -388,6 +388,7 @@ def test_connection_parameter_is_added_only_when_missing() -> None:
         lambda: requires_claim("two words"),
         lambda: requires_claim(""),
         lambda: requires_claim("tier", equals="gold", includes="gold"),
+        lambda: requires_claim("claim:premium"),
         lambda: requires_claim("tier", equals="has space"),
         lambda: requires_claim("tier", equals=float("nan")),
         lambda: requires_claim("tier", equals=["list"]),
