@@ -68,6 +68,32 @@ class _CaptureHandler(logging.Handler):
         if capture is not None:
             capture.close()
             capture.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+            return
+        last_resort = logging.lastResort
+        if (
+            last_resort is not None
+            and record.levelno >= last_resort.level
+            and not _handled_elsewhere(record)
+        ):
+            # A handler on the root logger switches off Python's last-resort output of
+            # warnings in a process that configured no logging: do its work, so being
+            # installed for actions never silences the issuer's (or the app's) warnings.
+            last_resort.handle(record)
+
+
+def _handled_elsewhere(record: logging.LogRecord) -> bool:
+    """Whether a handler other than the capture's sees ``record`` (as ``Logger.callHandlers``
+    walks the hierarchy)."""
+    logger: logging.Logger | None = (
+        logging.getLogger() if record.name == "root" else logging.getLogger(record.name)
+    )
+    while logger is not None:
+        if any(handler is not _handler for handler in logger.handlers):
+            return True
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    return False
 
 
 _handler = _CaptureHandler(logging.DEBUG)
