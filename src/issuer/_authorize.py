@@ -64,7 +64,14 @@ class AuthorizeEndpoint:
         )
 
     def _error_redirect(self, txn: _Transaction, error: OAuthError) -> Response:
-        _logger.warning("authorization for client %r refused: %s", txn.client.client_id, error)
+        # The error code and the client's description only: str() of an ActionFailed
+        # carries the action's own error text, which stays in the action log.
+        _logger.warning(
+            "authorization for client %r refused: %s: %s",
+            txn.client.client_id,
+            error.error,
+            error.description,
+        )
         return _redirect(
             txn.redirect_uri,
             {
@@ -188,7 +195,11 @@ class AuthorizeEndpoint:
             return self._form(transaction_id, txn, email=email, too_many=exc)
         if user is None:
             return self._form(transaction_id, txn, email=email, error="Wrong email or password.")
-        del self._transactions[transaction_id]
+        if self._transactions.pop(transaction_id, None) is None:
+            # Another submission of the same form (a double click) logged in meanwhile.
+            return message_page(
+                "Login already used", "Start the login again from the application.", status_code=400
+            )
         scopes = grantable_scopes(txn.params.get("scope", "openid").split(), txn.api)
         if self.consent.needed(txn, user, scopes):
             return self.consent.ask(txn, user, scopes)

@@ -21,7 +21,10 @@ from ._records import (
 )
 from ._throttle import AttemptThrottle
 
-__all__ = ["Directory"]
+__all__ = ["MAX_EMAIL_LENGTH", "Directory"]
+
+# RFC 5321 §4.5.3.1.3: a path, and so an address, is at most 256 octets with its brackets.
+MAX_EMAIL_LENGTH = 254
 
 
 class Directory:
@@ -52,6 +55,8 @@ class Directory:
     ) -> User:
         if "@" not in email:
             raise ConfigError(f"not an email address: {email!r}", key="email")
+        if len(email) > MAX_EMAIL_LENGTH:
+            raise ConfigError(f"longer than {MAX_EMAIL_LENGTH} characters", key="email")
         key = email.lower()
         if key in self.users:
             raise ConfigError(f"duplicate user {email!r}", key="email")
@@ -86,6 +91,10 @@ class Directory:
         V2.2; RFC 6749 §10.10). Raises :class:`TooManyAttempts` while the email is over
         the failure limit.
         """
+        if len(email) > MAX_EMAIL_LENGTH:
+            # No account has such an email: answered at once, and never a throttle key, so
+            # made-up 60 KB emails cannot fill the throttle's memory.
+            return None
         user = self.find_user(email)
         matches = await self.throttle.verify(
             "account", email.lower(), password, None if user is None else user.password_hash

@@ -160,6 +160,9 @@ class LoginPipeline:
             scopes=scopes,
             custom_claims=changes.access_claims,
             roles=user.roles,
+            # A registered client is third-party: what the user consented to (the scopes
+            # granted) bounds its permissions too, else consent would not limit it.
+            permissions_within=granted if client.registered else None,
         )
         id_token = None
         if "openid" in scopes:

@@ -38,15 +38,17 @@ def _template(name: str) -> Template:
     return Template(files(__package__).joinpath("templates", name).read_text(encoding="utf-8"))
 
 
+# A registered client's mark comes before its self-asserted name, so no name, however
+# long or blank-looking its end, can push the mark out of sight (RFC 7591 §5).
 def _client_title(client: Client) -> str:
-    return f"{client.name} ({_UNVERIFIED})" if client.registered else client.name
+    return f"({_UNVERIFIED}) {client.name}" if client.registered else client.name
 
 
 def _client_html(client: Client) -> str:
     name = f"<strong>{html.escape(client.name)}</strong>"
     if not client.registered:
         return name
-    return f'{name} <span class="warning">({html.escape(_UNVERIFIED)})</span>'
+    return f'<span class="warning">({html.escape(_UNVERIFIED)})</span> {name}'
 
 
 def _api_html(api: Api | None) -> str:

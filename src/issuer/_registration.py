@@ -37,6 +37,10 @@ _MAX_BODY_BYTES = 16 * 1024
 _ALLOWED_GRANTS = ("authorization_code", "refresh_token")
 
 
+MAX_CLIENT_NAME_LENGTH = 100
+_REFUSED_IN_NAMES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
+
+
 def _metadata_error(description: str) -> OAuthError:
     return OAuthError("invalid_client_metadata", description)
 
@@ -78,10 +82,17 @@ def _optional_string(body: dict[str, Any], name: str) -> str | None:
 
 def _client_name(body: dict[str, Any]) -> str | None:
     name = _optional_string(body, "client_name")
-    # Control and format characters (line breaks, bidi overrides such as U+202E) could make
-    # a self-asserted name read differently from what it is on the login page.
-    if name is not None and any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
-        raise _metadata_error("client_name must not contain control or formatting characters")
+    if name is None:
+        return None
+    # Control, format and separator characters (line breaks, bidi overrides such as
+    # U+202E, wide or odd spaces) could make a self-asserted name read differently from
+    # what it is on the login page; plain spaces are fine.
+    if any(c != " " and unicodedata.category(c) in _REFUSED_IN_NAMES for c in name):
+        raise _metadata_error(
+            "client_name must not contain control, formatting or separator characters"
+        )
+    if len(name) > MAX_CLIENT_NAME_LENGTH:
+        raise _metadata_error(f"client_name must be at most {MAX_CLIENT_NAME_LENGTH} characters")
     return name
 
 

@@ -91,9 +91,17 @@ async def _run_step(
     except TimeoutError:
         record.error = f"did not finish within the {budget_seconds:g} s flow budget"
         raise ActionFailed(action.name, record.error) from None
-    except Exception as exc:
-        record.error = f"{type(exc).__name__}: {exc}"
+    except (Exception, SystemExit) as exc:
+        # SystemExit too: sys.exit() in an action fails that login, not the issuer.
+        record.error = f"{type(exc).__name__}: {_text_of(exc)}"
         raise ActionFailed(action.name, record.error) from exc
+
+
+def _text_of(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # an action's own exception class may fail to say what it is
+        return "(the exception's text could not be read)"
 
 
 async def run_flow(

@@ -65,6 +65,11 @@ class AttemptThrottle:
         # Ordered by last failure, oldest first: each failure moves its entry to the end.
         self._failures: dict[tuple[Subject, str], deque[float]] = {}
 
+    @property
+    def tracked(self) -> int:
+        """How many clients and accounts have failures on record."""
+        return len(self._failures)
+
     def retry_after_seconds(self, subject: Subject, name: str) -> int | None:
         """Whole seconds until ``name`` may try again, or ``None`` if it may now."""
         times = self._failures.get((subject, name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import jwt
@@ -82,8 +82,14 @@ class TokenMinter:
         custom_claims: dict[str, Any],
         roles: Sequence[str] = (),
         grant: str | None = None,
+        permissions_within: Collection[str] | None = None,
     ) -> str:
-        """An access token for ``api`` (or for /userinfo only, when there is no API)."""
+        """An access token for ``api`` (or for /userinfo only, when there is no API).
+
+        ``permissions_within``, when given, narrows the ``permissions`` claim to those
+        names: a client the user consented to gets no more of the user's power than the
+        scopes consented to, whatever the roles hold.
+        """
         now = int(self._clock())
         userinfo = f"{self.issuer_url}userinfo"
         audience: str | list[str]
@@ -109,6 +115,8 @@ class TokenMinter:
         if grant == "client-credentials":
             payload["gty"] = grant
         permissions = None if api is None else api.permissions_claim(roles)
+        if permissions is not None and permissions_within is not None:
+            permissions = [p for p in permissions if p in permissions_within]
         if permissions is not None:
             payload["permissions"] = permissions
         return self._sign(payload, typ="at+jwt" if rfc9068 else "JWT", kind="access token")

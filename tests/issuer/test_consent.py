@@ -104,6 +104,9 @@ async def test_a_registered_client_needs_consent_naming_client_api_and_scopes(
     text = page.text
     assert "Desk MCP" in text
     assert "unverified" in text.lower()
+    # The mark comes first, where a long self-asserted name cannot push it away.
+    title = text.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.lower().index("unverified") < title.index("Desk MCP")
     assert API in text
     assert "read:messages" in text
     assert "openid" in text
@@ -396,3 +399,41 @@ async def test_a_non_ascii_csrf_token_is_refused_cleanly(issuer: Issuer) -> None
         )
     assert response.status_code == 403
     assert "location" not in response.headers
+
+
+async def test_a_registered_client_gets_no_permission_beyond_the_consented_scopes(
+    clock: FakeClock,
+) -> None:
+    # The permissions claim becomes scopes at the API (Auth0 RBAC): were it the user's
+    # whole set, consenting to "openid" would hand an unverified client delete:messages.
+    issuer = Issuer(clock=clock)
+    issuer.add_api(
+        API,
+        scopes=["read:messages", "delete:messages"],
+        permissions={"admin": ["read:messages", "delete:messages"]},
+        enforce_rbac=True,
+    )
+    issuer.add_client(
+        "app",
+        client_secret="app-secret",
+        grant_types=["password"],
+    )
+    issuer.add_user("alice@example.com", password="alice-pw", roles=["admin"])
+    permissions: dict[str, object] = {}
+    async with issuer.http_client() as client:
+        client_id = await register(client)
+        for scope in ("openid", "openid read:messages"):
+            logged_in = await submit_login(
+                client, authorize_url(client_id, scope=scope), "alice@example.com", "alice-pw"
+            )
+            allowed = await submit_consent(client, await open_consent(client, logged_in), "allow")
+            token = await exchange(client, client_id, redirect_params(allowed)["code"])
+            claims = issuer.verify_access_token(token.json()["access_token"], audience=API)
+            assert claims is not None
+            permissions[scope] = claims["permissions"]
+    assert permissions == {"openid": [], "openid read:messages": ["read:messages"]}
+    # A configured (first-party) client holds the user's permissions, as with Auth0.
+    first_party = await issuer.login("alice@example.com", client_id="app", audience=API)
+    claims = issuer.verify_access_token(first_party.access_token, audience=API)
+    assert claims is not None
+    assert claims["permissions"] == ["read:messages", "delete:messages"]

@@ -83,7 +83,7 @@ async def test_a_failing_action_is_named_but_not_quoted_at_the_token_endpoint(
 
 
 async def test_a_failing_action_is_named_but_not_quoted_on_the_login_redirect(
-    bare_issuer: Issuer,
+    bare_issuer: Issuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     issuer = leaky_issuer(bare_issuer, Switch())
     query = {
@@ -98,6 +98,8 @@ async def test_a_failing_action_is_named_but_not_quoted_on_the_login_redirect(
             client, f"authorize?{httpx.QueryParams(query)}", "alice@example.com", "alice-pw"
         )
     assert redirect_params(posted) == {**GENERIC, "state": "xyz", "iss": issuer.url}
+    assert caplog.records
+    assert not any(SECRET in record.getMessage() for record in caplog.records)
     assert SECRET not in posted.headers["location"]
     assert SECRET not in posted.text
 

@@ -83,6 +83,9 @@ async def test_minimal_registration_gets_defaults(bare_issuer: Issuer) -> None:
         # Control and bidi-format characters could disguise a name on the login page.
         ({"redirect_uris": [REDIRECT], "client_name": "Demo\u202e"}, "invalid_client_metadata"),
         ({"redirect_uris": [REDIRECT], "client_name": "Demo\nApp"}, "invalid_client_metadata"),
+        ({"redirect_uris": [REDIRECT], "client_name": "Demo\u2003App"}, "invalid_client_metadata"),
+        ({"redirect_uris": [REDIRECT], "client_name": "Demo\u2028"}, "invalid_client_metadata"),
+        ({"redirect_uris": [REDIRECT], "client_name": "D" * 101}, "invalid_client_metadata"),
         ([REDIRECT], "invalid_client_metadata"),
     ],
 )

@@ -48,6 +48,47 @@ async def test_an_action_that_raises_fails_the_login_naming_it(bare_issuer: Issu
     assert bare_issuer.action_logs()[0].error == "KeyError: 'plan'"
 
 
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def exits(event: Any, api: Any) -> None:
+    raise SystemExit(3)
+
+
+async def leaves_early(event: Any, api: Any) -> None:
+    raise SystemExit("bye")
+
+
+def unprintable(event: Any, api: Any) -> None:
+    raise Unprintable
+
+
+@pytest.mark.parametrize(
+    ("action", "error"),
+    [
+        (exits, "SystemExit: 3"),
+        (leaves_early, "SystemExit: bye"),
+        (unprintable, "Unprintable: (the exception's text could not be read)"),
+    ],
+)
+async def test_sys_exit_or_an_unprintable_exception_fails_only_that_login(
+    bare_issuer: Issuer, action: Any, error: str
+) -> None:
+    bare_issuer.add_action(action)
+    with pytest.raises(ActionFailed) as failed:
+        await bare_issuer.login("alice@example.com")
+    assert failed.value.action == action.__name__
+    assert bare_issuer.action_logs()[0].error == error
+    async with bare_issuer.http_client() as client:
+        response = await password_grant(
+            client, "alice@example.com", "alice-pw", auth=("app", "app-secret")
+        )
+    assert response.status_code == 403
+    assert response.json()["error_description"] == f"action {action.__name__!r} failed"
+
+
 async def test_a_hanging_action_fails_within_budget_while_other_logins_proceed(
     bare_issuer: Issuer,
 ) -> None:

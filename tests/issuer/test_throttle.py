@@ -142,6 +142,20 @@ async def test_a_burst_runs_scrypt_only_until_the_limit(
     assert statuses.count(429) == 60 - len(scrypt_calls)
 
 
+async def test_overlong_emails_cost_no_scrypt_and_no_memory(
+    bare_issuer: Issuer, scrypt_calls: list[str]
+) -> None:
+    async with bare_issuer.http_client() as client:
+        for n in range(20):
+            email = f"{n}{'x' * 60_000}@example.com"
+            response = await password_grant(client, email, "pw", auth=("app", "app-secret"))
+            assert response.status_code in (400, 401)
+            assert response.json()["error"] == "invalid_grant"
+    # Only the client's own secret was checked, never a password or the decoy hash.
+    assert set(scrypt_calls) == {bare_issuer.directory.clients["app"].secret_hash}
+    assert bare_issuer.directory.throttle.tracked == 0
+
+
 async def test_the_limits_come_from_python_and_toml(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "issuer.toml"
     path.write_text(
