@@ -62,6 +62,18 @@ def test_bad_config_is_one_clear_line_and_exit_code_2(
     assert expected in lines[0]
 
 
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
+    result = run_cli("serve", "--config", str(SEED_CONFIG), "--port", port)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("usage: python -m issuer serve")
+    assert result.stderr.endswith(
+        f"error: argument --port: must be a whole number from 0 to 65535"
+        f" (0 picks a free port), not {port!r}\n"
+    )
+
+
 def test_token_prints_an_access_token_with_the_premium_claim() -> None:
     result = run_cli("token", "--config", str(SEED_CONFIG), "--user", "alice@example.com")
     assert result.returncode == 0, result.stderr
