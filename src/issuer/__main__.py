@@ -98,8 +98,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pick_client_and_api(issuer: Issuer, args: argparse.Namespace) -> None:
+    """Refuse, naming the option that settles it, when the file does not single out the
+    client or API that ``token`` would otherwise take as the only one."""
+    clients, apis = len(issuer.directory.clients), len(issuer.directory.apis)
+    if args.client is None and clients == 0:
+        raise ConfigError(
+            "the file has no [[clients]]; token needs one to log in through", file=str(args.config)
+        )
+    if args.client is None and clients > 1:
+        raise IssuerError(f"{args.config} configures {clients} clients; name one with --client")
+    if args.audience is None and apis > 1:
+        raise IssuerError(f"{args.config} configures {apis} APIs; name one with --audience")
+
+
 def _token(args: argparse.Namespace) -> int:
     issuer = Issuer.from_config(args.config)
+    _pick_client_and_api(issuer, args)
     tokens = anyio.run(
         lambda: issuer.login(
             args.user, client_id=args.client, audience=args.audience, scope=args.scope

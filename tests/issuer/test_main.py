@@ -88,6 +88,38 @@ def test_token_for_an_unknown_user_fails_cleanly() -> None:
     assert result.stderr == "error: no such user: 'carol@example.com'\n"
 
 
+API = '[[apis]]\nidentifier = "https://api.example.com"\n'
+CLIENT = '[[clients]]\nclient_id = "{}"\ngrant_types = ["password"]\n'
+
+
+def test_token_with_no_clients_says_the_config_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "issuer.toml"
+    path.write_text(f"{API}[[users]]\n{GOOD_USER}")
+    result = run_cli("token", "--config", str(path), "--user", "a@example.com")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {path}: the file has no [[clients]]; token needs one to log in through\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (API + CLIENT.format("one") + CLIENT.format("two"), "2 clients; name one with --client"),
+        (API + API.replace("api.", "other.") + CLIENT.format("one"),
+         "2 APIs; name one with --audience"),
+    ],
+)  # fmt: skip
+def test_token_names_the_option_that_picks_a_client_or_api(
+    tmp_path: Path, config: str, expected: str
+) -> None:
+    path = tmp_path / "issuer.toml"
+    path.write_text(f"{config}[[users]]\n{GOOD_USER}")
+    result = run_cli("token", "--config", str(path), "--user", "a@example.com")
+    assert result.returncode == 1
+    assert result.stderr == f"error: {path} configures {expected}\n"
+
+
 def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:
     with subprocess.Popen(
         [sys.executable, "-m", "issuer", "serve", "--config", str(SEED_CONFIG), "--port", "0"],
