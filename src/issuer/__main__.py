@@ -27,6 +27,15 @@ from ._serve import bind_socket, serve_in_thread, socket_url
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
 
+def _port(text: str) -> int:
+    """A TCP port from the command line; out of range is a usage error, not a traceback."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 0 to 65535 (0 picks a free port), not {text!r}"
+        )
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m issuer",
@@ -37,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the issuer over HTTP")
     serve.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     serve.add_argument("--host", help=f"interface to listen on (default {DEFAULT_HOST})")
-    serve.add_argument("--port", type=int, help="port; 0 picks a free one (default from config)")
+    serve.add_argument("--port", type=_port, help="port; 0 picks a free one (default from config)")
     token = commands.add_parser("token", help="print an access token for a user")
     token.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     token.add_argument("--user", required=True, help="the user's email")
@@ -89,8 +98,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pick_client_and_api(issuer: Issuer, args: argparse.Namespace) -> None:
+    """Refuse, naming the option that settles it, when the file does not single out the
+    client or API that ``token`` would otherwise take as the only one."""
+    clients, apis = len(issuer.directory.clients), len(issuer.directory.apis)
+    if args.client is None and clients == 0:
+        raise ConfigError(
+            "the file has no [[clients]]; token needs one to log in through", file=str(args.config)
+        )
+    if args.client is None and clients > 1:
+        raise IssuerError(f"{args.config} configures {clients} clients; name one with --client")
+    if args.audience is None and apis > 1:
+        raise IssuerError(f"{args.config} configures {apis} APIs; name one with --audience")
+
+
 def _token(args: argparse.Namespace) -> int:
     issuer = Issuer.from_config(args.config)
+    _pick_client_and_api(issuer, args)
     tokens = anyio.run(
         lambda: issuer.login(
             args.user, client_id=args.client, audience=args.audience, scope=args.scope

@@ -146,8 +146,13 @@ def build_app(issuer: Issuer) -> Starlette:
         issuer.refresh_tokens.revoke(form["token"], client_id=client.client_id)
         return Response(status_code=200, headers=_NO_STORE)
 
-    async def logout(request: Request) -> Response:
-        return end_session(request, issuer.directory, issuer.allowed_logout_urls)
+    async def oidc_logout(request: Request) -> Response:
+        return end_session(request, issuer.directory, issuer.allowed_logout_urls, return_state=True)
+
+    async def auth0_logout(request: Request) -> Response:
+        return end_session(
+            request, issuer.directory, issuer.allowed_logout_urls, return_state=False
+        )
 
     action_logs = action_logs_endpoint(
         issuer.action_logs, issuer_url=issuer.url, access=issuer.action_logs_access
@@ -166,8 +171,8 @@ def build_app(issuer: Issuer) -> Starlette:
             Route("/oauth/token", token, methods=["POST"]),
             Route("/userinfo", userinfo, methods=["GET", "POST"]),
             Route("/oauth/revoke", revoke, methods=["POST"]),
-            Route("/oidc/logout", logout),
-            Route("/v2/logout", logout),
+            Route("/oidc/logout", oidc_logout),
+            Route("/v2/logout", auth0_logout),
             Route("/actions/logs", action_logs),
         ]
     )

@@ -238,6 +238,8 @@ class Directory:
         return api
 
     def only_client(self) -> Client:
+        if not self.clients:
+            raise IssuerError("no client is registered; add one with add_client()")
         if len(self.clients) != 1:
             raise IssuerError(f"{len(self.clients)} clients are registered; name one (client_id=)")
         return next(iter(self.clients.values()))

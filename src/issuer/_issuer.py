@@ -22,13 +22,13 @@ from ._errors import IssuerError
 from ._grants import TokenEndpoint, resolve_api
 from ._keys import KeyRing, SigningAlg, SigningKey
 from ._login import LoginPipeline, LoginRequest, TokenSet
-from ._options import identifiers, logout_urls, normalize_url, positive
+from ._options import at_least, identifiers, logout_urls, normalize_url, positive
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, ExecutionRecord
 from ._serve import bind_socket, serve_in_thread, socket_url
 from ._setup import IssuerSetup
 from ._throttle import AttemptThrottle
-from ._tokens import TokenMinter, verify_issued_token
+from ._tokens import MIN_TOKEN_BYTES, TokenMinter, verify_issued_token
 
 __all__ = ["Issuer", "IssuerServer"]
 
@@ -87,7 +87,7 @@ class Issuer(IssuerSetup):
         positive(access_token_lifetime_seconds, "access_token_lifetime")
         positive(id_token_lifetime_seconds, "id_token_lifetime")
         positive(action_budget_seconds, "action_budget_seconds")
-        positive(max_token_bytes, "max_token_bytes")
+        at_least(max_token_bytes, MIN_TOKEN_BYTES, "max_token_bytes", unit=" bytes")
         self.clock: Callable[[], float] = clock or time.time
         self.action_logs_access = ActionLogsAccess(
             enabled=action_logs_enabled, token=action_logs_token

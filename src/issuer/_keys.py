@@ -123,7 +123,7 @@ class KeyRing:
         self._alg = alg
         self._clock = clock
         self._retention_seconds = retention_seconds
-        self._path = None if data_dir is None else data_dir / _KEYS_FILE
+        self._path = None if data_dir is None else _key_file(data_dir)
         self._next: SigningKey | None = None
         self._retired: list[SigningKey] = []
         loaded = self._load()
@@ -169,12 +169,20 @@ class KeyRing:
         self._retired.insert(0, key)
 
     def _load(self) -> SigningKey | None:
-        if self._path is None or not self._path.exists():
+        if self._path is None:
             return None
         try:
-            records = json.loads(self._path.read_text())
+            text = self._path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read key file {self._path}: {exc.strerror or exc}", key="data_dir"
+            ) from exc
+        try:
+            records = json.loads(text)
             keys = [(r["state"], SigningKey.from_record(r)) for r in records["keys"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"unreadable key file {self._path}: {exc}", key="data_dir") from exc
         active: SigningKey | None = None
         for state, key in keys:
@@ -193,9 +201,27 @@ class KeyRing:
         if self._next is not None:
             records.append(self._next.to_record("next"))
         records.extend(k.to_record("retired") for k in self._retired)
-        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self._path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"keys": records}, handle)
-        os.replace(temporary, self._path)
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"keys": records}, handle)
+            os.replace(temporary, self._path)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write key file {exc.filename or temporary}: {exc.strerror or exc}",
+                key="data_dir",
+            ) from exc
+
+
+def _key_file(data_dir: Path) -> Path:
+    """The key file's path in ``data_dir``, which is created (mode 0700) if missing."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise ConfigError(f"{data_dir} exists and is not a directory", key="data_dir") from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create directory {data_dir}: {exc.strerror or exc}", key="data_dir"
+        ) from exc
+    return data_dir / _KEYS_FILE

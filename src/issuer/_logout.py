@@ -5,13 +5,16 @@ The return URL must equal, as a whole string, one of the named client's
 ``allowed_logout_urls`` or, without ``client_id``, one of the issuer's own; anything else
 gets a 400 page and no redirect. An origin or prefix match would make logout an open
 redirector to any path on any client's host (RFC 9700 §4.11; RP-Initiated Logout 1.0 §3
-requires an exact match with a registered value).
+requires an exact match with a registered value). The OpenID Connect endpoint passes a
+given ``state`` back on that redirect (RP-Initiated Logout 1.0 §3); Auth0's ``/v2/logout``
+has no ``state``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -28,13 +31,16 @@ _logger = logging.getLogger("issuer.logout")
 _RETURN_PARAMETERS = ("returnTo", "post_logout_redirect_uri")
 
 
-def end_session(request: Request, directory: Directory, tenant_urls: Sequence[str]) -> Response:
+def end_session(
+    request: Request, directory: Directory, tenant_urls: Sequence[str], *, return_state: bool
+) -> Response:
     """Log the browser out: clear its form cookie, then show the logged-out page or redirect
-    to the requested return URL if it is allowed."""
+    to the requested return URL if it is allowed, with the request's ``state`` when
+    ``return_state``."""
     try:
-        response = _respond(
-            single_params(request.query_params.multi_items()), directory, tenant_urls
-        )
+        params = single_params(request.query_params.multi_items())
+        state = params.get("state") if return_state else None
+        response = _respond(params, directory, tenant_urls, state=state)
     except OAuthError as exc:
         _logger.warning("logout refused: %s", exc.description)
         response = message_page("Invalid request", exc.description, status_code=400)
@@ -43,7 +49,11 @@ def end_session(request: Request, directory: Directory, tenant_urls: Sequence[st
 
 
 def _respond(
-    params: Mapping[str, str], directory: Directory, tenant_urls: Sequence[str]
+    params: Mapping[str, str],
+    directory: Directory,
+    tenant_urls: Sequence[str],
+    *,
+    state: str | None,
 ) -> Response:
     targets = {params[name] for name in _RETURN_PARAMETERS if name in params}
     if not targets:
@@ -70,4 +80,6 @@ def _respond(
             " so you stay here. Add it to allowed_logout_urls to allow it.",
             status_code=400,
         )
+    if state is not None:
+        target += ("&" if "?" in target else "?") + urlencode({"state": state})
     return RedirectResponse(target, status_code=303)

@@ -9,7 +9,14 @@ from urllib.parse import urlsplit
 
 from ._errors import ConfigError
 
-__all__ = ["identifiers", "is_loopback_host", "logout_urls", "normalize_url", "positive"]
+__all__ = [
+    "at_least",
+    "identifiers",
+    "is_loopback_host",
+    "logout_urls",
+    "normalize_url",
+    "positive",
+]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -39,6 +46,11 @@ def positive(value: float, key: str) -> None:
         or value <= 0
     ):
         raise ConfigError(f"must be a positive number, not {value!r}", key=key)
+
+
+def at_least(value: int, minimum: int, key: str, *, unit: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"must be an integer of at least {minimum}{unit}, not {value!r}", key=key)
 
 
 def identifiers(values: Sequence[str] | None, key: str) -> tuple[str, ...] | None:

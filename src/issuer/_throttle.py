@@ -20,17 +20,24 @@ from typing import Literal
 from ._errors import ConfigError, TooManyAttempts
 from ._hashing import check_secret
 
-__all__ = ["AttemptThrottle", "Subject"]
+__all__ = ["MAX_FAILURES_LIMIT", "MAX_WINDOW_SECONDS", "AttemptThrottle", "Subject"]
 
 Subject = Literal["client", "account"]
 _logger = logging.getLogger("issuer.throttle")
+# Past a thousand failures per window the throttle no longer slows guessing, and a window
+# longer than a day gives a Retry-After no client waits for (hundreds of digits, for a
+# huge float); both are refused when the throttle is built.
+MAX_FAILURES_LIMIT = 1000
+MAX_WINDOW_SECONDS = 86_400
 
 
 class AttemptThrottle:
     """Failed attempts per client and per account in a sliding window of ``window_seconds``.
 
-    At most ``max_tracked`` clients and accounts are remembered; past that the one whose
-    last failure is oldest is forgotten, so made-up names cannot exhaust memory.
+    ``max_failures`` is at most :data:`MAX_FAILURES_LIMIT` and ``window_seconds`` at most
+    :data:`MAX_WINDOW_SECONDS`. At most ``max_tracked`` clients and accounts are remembered;
+    past that the one whose last failure is oldest is forgotten, so made-up names cannot
+    exhaust memory.
     """
 
     def __init__(
@@ -49,6 +56,11 @@ class AttemptThrottle:
             raise ConfigError(
                 f"must be a positive integer, not {max_failures!r}", key="throttle.max_failures"
             )
+        if max_failures > MAX_FAILURES_LIMIT:
+            raise ConfigError(
+                f"must be at most {MAX_FAILURES_LIMIT}, not {max_failures!r}",
+                key="throttle.max_failures",
+            )
         if isinstance(window_seconds, bool) or not isinstance(window_seconds, int | float):
             raise ConfigError(
                 f"must be a number, not {window_seconds!r}", key="throttle.window_seconds"
@@ -56,6 +68,11 @@ class AttemptThrottle:
         if not math.isfinite(window_seconds) or window_seconds <= 0:
             raise ConfigError(
                 f"must be a positive number, not {window_seconds!r}",
+                key="throttle.window_seconds",
+            )
+        if window_seconds > MAX_WINDOW_SECONDS:
+            raise ConfigError(
+                f"must be at most {MAX_WINDOW_SECONDS} (a day), not {window_seconds!r}",
                 key="throttle.window_seconds",
             )
         self._clock = clock

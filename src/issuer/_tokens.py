@@ -14,7 +14,11 @@ from ._errors import OAuthError
 from ._keys import KeyRing
 from ._records import Api, User
 
-__all__ = ["TokenMinter", "userinfo_claims", "verify_issued_token"]
+__all__ = ["MIN_TOKEN_BYTES", "TokenMinter", "userinfo_claims", "verify_issued_token"]
+
+# A signed token with no custom claims is already 600 (ES256, EdDSA) to 900 (RS256) bytes:
+# a smaller budget would fail every login.
+MIN_TOKEN_BYTES = 1024
 
 
 def _at_hash(access_token: str, alg: str) -> str:

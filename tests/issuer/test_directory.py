@@ -2,7 +2,7 @@
 
 import pytest
 
-from issuer import ConfigError, Issuer
+from issuer import ConfigError, Issuer, IssuerError
 
 API = "https://api.example.com"
 
@@ -81,3 +81,16 @@ def test_rbac_switches_must_be_booleans() -> None:
     with pytest.raises(ConfigError, match="enforce_rbac: must be true or false"):
         issuer.add_api(API, enforce_rbac="yes")  # type: ignore[arg-type]
     assert API not in issuer.directory.apis
+
+
+@pytest.mark.anyio
+async def test_login_without_a_client_id_needs_exactly_one_client(issuer: Issuer) -> None:
+    issuer.add_user("alice@example.com", password="pw")
+    with pytest.raises(
+        IssuerError, match=r"^no client is registered; add one with add_client\(\)$"
+    ):
+        await issuer.login("alice@example.com")
+    issuer.add_client("one")
+    issuer.add_client("two")
+    with pytest.raises(IssuerError, match=r"^2 clients are registered; name one \(client_id=\)$"):
+        await issuer.login("alice@example.com")

@@ -11,6 +11,7 @@ from issuer import ConfigError, Issuer
 from issuer._keys import KeyRing
 
 from .conftest import FakeClock
+from .flows import assert_config_error
 
 pytestmark = pytest.mark.anyio
 
@@ -109,3 +110,26 @@ def test_an_unreadable_key_file_is_a_config_error(tmp_path: Path, clock: FakeClo
     (tmp_path / "signing-keys.json").write_text("{not json")
     with pytest.raises(ConfigError, match="data_dir"):
         Issuer(data_dir=tmp_path, clock=clock)
+
+
+@pytest.mark.parametrize(
+    ("data_dir", "problem"),
+    [
+        ("/proc/nope", "cannot create directory /proc/nope: No such file or directory"),
+        ("a-file", "is not a directory"),
+        ("a-file/keys", "cannot create directory"),
+    ],
+)
+def test_a_data_dir_that_cannot_be_a_directory_is_a_config_error(
+    tmp_path: Path, data_dir: str, problem: str
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    assert_config_error(tmp_path, f'data_dir = "{data_dir}"\n', "data_dir", problem)
+
+
+def test_an_unwritable_key_file_is_a_config_error(tmp_path: Path, clock: FakeClock) -> None:
+    (tmp_path / "signing-keys.tmp").mkdir()  # where the key file is written before its rename
+    with pytest.raises(ConfigError) as error:
+        Issuer(data_dir=tmp_path, clock=clock)
+    assert error.value.key == "data_dir"
+    assert f"cannot write key file {tmp_path / 'signing-keys.tmp'}" in error.value.problem

@@ -42,6 +42,33 @@ async def test_an_allowed_logout_url_of_the_client_is_followed(
 
 
 @pytest.mark.parametrize(
+    ("allowed", "state", "location"),
+    [
+        (SPA_LOGOUT, "abc", SPA_LOGOUT + "?state=abc"),
+        (SPA_LOGOUT + "?from=idp", "abc", SPA_LOGOUT + "?from=idp&state=abc"),
+        (SPA_LOGOUT, "a b&c=d#e", SPA_LOGOUT + "?state=a+b%26c%3Dd%23e"),
+    ],
+)
+async def test_oidc_logout_passes_state_back(
+    clock: FakeClock, allowed: str, state: str, location: str
+) -> None:
+    # RP-Initiated Logout 1.0 §3: the OP passes `state` back to post_logout_redirect_uri.
+    issuer = Issuer(clock=clock)
+    issuer.add_client("spa", allowed_logout_urls=[allowed])
+    response = await logout(
+        issuer, "oidc/logout", client_id="spa", post_logout_redirect_uri=allowed, state=state
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == location
+
+
+async def test_auth0_logout_has_no_state_to_pass_back(issuer: Issuer) -> None:
+    response = await logout(issuer, client_id="spa", returnTo=SPA_LOGOUT, state="abc")
+    assert response.status_code == 303
+    assert response.headers["location"] == SPA_LOGOUT
+
+
+@pytest.mark.parametrize(
     "target",
     [
         "http://127.0.0.1:3000/",  # the client's origin

@@ -42,6 +42,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         ("signing_alg = 'none'\n", "signing_alg: must be one of RS256, ES256, EdDSA"),
         ("issuer = [\n", "invalid TOML"),
+        ("data_dir = '/proc/nope'\n", "data_dir: cannot create directory /proc/nope"),
     ],
 )
 def test_bad_config_is_one_clear_line_and_exit_code_2(
@@ -61,6 +62,18 @@ def test_bad_config_is_one_clear_line_and_exit_code_2(
     assert expected in lines[0]
 
 
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
+    result = run_cli("serve", "--config", str(SEED_CONFIG), "--port", port)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("usage: python -m issuer serve")
+    assert result.stderr.endswith(
+        f"error: argument --port: must be a whole number from 0 to 65535"
+        f" (0 picks a free port), not {port!r}\n"
+    )
+
+
 def test_token_prints_an_access_token_with_the_premium_claim() -> None:
     result = run_cli("token", "--config", str(SEED_CONFIG), "--user", "alice@example.com")
     assert result.returncode == 0, result.stderr
@@ -73,6 +86,38 @@ def test_token_for_an_unknown_user_fails_cleanly() -> None:
     result = run_cli("token", "--config", str(SEED_CONFIG), "--user", "carol@example.com")
     assert result.returncode == 1
     assert result.stderr == "error: no such user: 'carol@example.com'\n"
+
+
+API = '[[apis]]\nidentifier = "https://api.example.com"\n'
+CLIENT = '[[clients]]\nclient_id = "{}"\ngrant_types = ["password"]\n'
+
+
+def test_token_with_no_clients_says_the_config_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "issuer.toml"
+    path.write_text(f"{API}[[users]]\n{GOOD_USER}")
+    result = run_cli("token", "--config", str(path), "--user", "a@example.com")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {path}: the file has no [[clients]]; token needs one to log in through\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (API + CLIENT.format("one") + CLIENT.format("two"), "2 clients; name one with --client"),
+        (API + API.replace("api.", "other.") + CLIENT.format("one"),
+         "2 APIs; name one with --audience"),
+    ],
+)  # fmt: skip
+def test_token_names_the_option_that_picks_a_client_or_api(
+    tmp_path: Path, config: str, expected: str
+) -> None:
+    path = tmp_path / "issuer.toml"
+    path.write_text(f"{config}[[users]]\n{GOOD_USER}")
+    result = run_cli("token", "--config", str(path), "--user", "a@example.com")
+    assert result.returncode == 1
+    assert result.stderr == f"error: {path} configures {expected}\n"
 
 
 def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from issuer import Issuer
+from issuer._registration import MAX_REGISTERED_CLIENTS
 
 from .flows import open_consent, password_grant, redirect_params, submit_consent, submit_login
 
@@ -69,6 +70,11 @@ async def test_minimal_registration_gets_defaults(bare_issuer: Issuer) -> None:
         ({"redirect_uris": ["http://127.0.0.1/cb#x"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["http://user@127.0.0.1/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": [7]}, "invalid_redirect_uri"),
+        # Loopback is localhost, 127.0.0.0/8 as four decimal numbers, or [::1]; nothing else.
+        ({"redirect_uris": ["http://127.1/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["http://localhost.example/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["http://0.0.0.0/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["http://[::2]/cb"]}, "invalid_redirect_uri"),
         (
             {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic"},
             "invalid_client_metadata",
@@ -99,6 +105,43 @@ async def test_bad_metadata_is_refused_with_rfc_7591_codes(
     assert response.json()["error"] == error
     assert response.json()["error_description"]
     assert set(bare_issuer.directory.clients) == before
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:53682/cb",
+        "http://127.42.0.9/cb",
+        "http://localhost:1/cb",
+        "http://LocalHost/cb",
+        "http://[::1]:53682/cb",
+        "http://[0:0:0:0:0:0:0:1]/cb",
+    ],
+)
+async def test_every_loopback_host_is_accepted(bare_issuer: Issuer, uri: str) -> None:
+    async with bare_issuer.http_client() as client:
+        response = await register(client, {"redirect_uris": [uri]})
+    assert response.status_code == 201, response.text
+    assert response.json()["redirect_uris"] == [uri]
+
+
+async def test_registration_holds_at_most_1000_clients(
+    bare_issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    for index in range(MAX_REGISTERED_CLIENTS - 1):
+        bare_issuer.directory.add_client(f"dyn_{index}", redirect_uris=[REDIRECT], registered=True)
+    async with bare_issuer.http_client() as client:
+        last = await register(client, {"redirect_uris": [REDIRECT]})
+        refused = await register(client, {"redirect_uris": [REDIRECT]})
+    assert MAX_REGISTERED_CLIENTS == 1000
+    assert last.status_code == 201
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "error": "invalid_client_metadata",
+        "error_description": "this issuer accepts at most 1000 registered clients",
+    }
+    assert len(bare_issuer.directory.clients) == 1001  # the configured client does not count
+    assert "client registration refused" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from issuer import Issuer
+from issuer import ConfigError, Issuer
 from issuer import _hashing as hashing_module
 from issuer._hashing import verify_secret
 
@@ -182,6 +182,10 @@ async def test_the_limits_come_from_python_and_toml(tmp_path: Path, clock: FakeC
         ("max_failures = 2.5", "throttle.max_failures", "must be an integer"),
         ("window_seconds = -1", "throttle.window_seconds", "must be a positive number"),
         ("window_seconds = true", "throttle.window_seconds", "must be a number"),
+        ("max_failures = 10000000000000000000000", "throttle.max_failures", "at most 1000"),
+        ("max_failures = 1001", "throttle.max_failures", "must be at most 1000, not 1001"),
+        ("window_seconds = 1e308", "throttle.window_seconds", "must be at most 86400"),
+        ("window_seconds = 86401", "throttle.window_seconds", "at most 86400 (a day), not 86401"),
         ("lockout = 1", "throttle.lockout", "unknown key"),
     ],
 )
@@ -189,3 +193,27 @@ def test_throttle_config_errors_name_the_key(
     tmp_path: Path, table: str, key: str, problem: str
 ) -> None:
     assert_config_error(tmp_path, f"[throttle]\n{table}\n", key, problem)
+
+
+def test_the_limits_have_upper_bounds_in_python_too() -> None:
+    with pytest.raises(ConfigError, match=r"throttle\.max_failures: must be at most 1000"):
+        Issuer(throttle_max_failures=10**22)
+    with pytest.raises(ConfigError, match=r"throttle\.window_seconds: must be at most 86400"):
+        Issuer(throttle_window_seconds=1e308)
+
+
+async def test_the_highest_limits_work(clock: FakeClock) -> None:
+    issuer = Issuer(throttle_max_failures=1000, throttle_window_seconds=86400, clock=clock)
+    issuer.add_api(API)
+    issuer.add_client("app", client_secret="s", grant_types=["client_credentials"])
+    async with issuer.http_client() as client:
+        assert (await client_credentials(client, "x")).status_code == 401
+    issuer = Issuer(throttle_max_failures=1, throttle_window_seconds=86400, clock=clock)
+    issuer.add_api(API)
+    issuer.add_client("app", client_secret="s", grant_types=["client_credentials"])
+    async with issuer.http_client() as client:
+        assert (await client_credentials(client, "x")).status_code == 401
+        clock.advance(0.5)
+        refused = await client_credentials(client, "s")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "86400"

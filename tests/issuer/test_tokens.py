@@ -1,11 +1,14 @@
 """Token contents per dialect."""
 
+from pathlib import Path
+
 import jwt
 import pytest
 
-from issuer import Issuer
+from issuer import ConfigError, Issuer
 
 from .conftest import FakeClock
+from .flows import assert_config_error
 
 pytestmark = pytest.mark.anyio
 
@@ -71,3 +74,36 @@ async def test_unrequested_api_scopes_are_not_granted(issuer: Issuer) -> None:
         "alice@example.com", audience="https://rfc.example", scope="read:x write:x"
     )
     assert tokens.scope == "read:x"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("10", "must be an integer of at least 1024 bytes, not 10"),
+        ("1023", "at least 1024"),
+        ("0", "at least 1024"),
+        ("8192.5", "must be an integer"),
+    ],
+)
+def test_a_token_budget_no_token_fits_in_is_a_config_error(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    assert_config_error(tmp_path, f"max_token_bytes = {value}\n", "max_token_bytes", problem)
+
+
+def test_a_token_budget_no_token_fits_in_is_refused_in_python_too() -> None:
+    with pytest.raises(ConfigError, match="max_token_bytes: must be an integer of at least 1024"):
+        Issuer(max_token_bytes=10)
+    with pytest.raises(ConfigError, match="max_token_bytes: must be an integer"):
+        Issuer(max_token_bytes=2048.5)  # type: ignore[arg-type]
+
+
+async def test_the_smallest_token_budget_still_holds_a_token(clock: FakeClock) -> None:
+    issuer = Issuer(signing_alg="ES256", clock=clock, max_token_bytes=1024)
+    issuer.add_api("https://api.example.com")
+    issuer.add_client("app", client_secret="s")
+    issuer.add_user("alice@example.com", password="pw")
+    tokens = await issuer.login("alice@example.com")
+    assert len(tokens.access_token) <= 1024
+    assert tokens.id_token is not None
+    assert len(tokens.id_token) <= 1024
