@@ -35,6 +35,10 @@ def normalize_url(url: str) -> str:
         raise ConfigError(f"must be an http(s) URL, not {url!r}", key="issuer")
     if parts.query or parts.fragment:
         raise ConfigError("must not have a query or fragment", key="issuer")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError as exc:
+        raise ConfigError(f"has a bad port: {exc}", key="issuer") from exc
     return url if url.endswith("/") else url + "/"
 
 

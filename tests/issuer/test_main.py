@@ -43,6 +43,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ("signing_alg = 'none'\n", "signing_alg: must be one of RS256, ES256, EdDSA"),
         ("issuer = [\n", "invalid TOML"),
         ("data_dir = '/proc/nope'\n", "data_dir: cannot create directory /proc/nope"),
+        ("issuer = 'http://127.0.0.1:99999/'\n", "issuer: has a bad port"),
     ],
 )
 def test_bad_config_is_one_clear_line_and_exit_code_2(
