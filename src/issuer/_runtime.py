@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import inspect
 import logging
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -67,11 +70,49 @@ def apply_metadata(target: dict[str, Any], updates: Mapping[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
+class _OwnLoop:
+    """Runs an async action on its own event loop, in the worker thread that calls it.
+
+    A blocking call inside ``async def`` (``time.sleep``, a synchronous HTTP client) then
+    stalls only that thread, never the loop serving requests, and the budget still holds:
+    on timeout the thread is abandoned and the action's task is cancelled at its next await.
+    """
+
+    def __init__(self, action: Action, event: Namespace, api: object) -> None:
+        self._action, self._event, self._api = action, event, api
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def __call__(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        await self._action.function(self._event, self._api)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._loop is not None and self._task is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already finished
+                    self._loop.call_soon_threadsafe(self._task.cancel)
+
+
 async def _call(action: Action, event: Namespace, api: object) -> None:
+    # Every action runs in a worker thread (which inherits the context, so its output is
+    # captured), abandoned on timeout, so no action can block the serving loop.
     if action.is_async:
-        await action.function(event, api)
+        own_loop = _OwnLoop(action, event, api)
+        try:
+            await anyio.to_thread.run_sync(own_loop, abandon_on_cancel=True)
+        finally:
+            own_loop.cancel()
         return
-    # A sync action runs in a worker thread, abandoned on timeout, so it never blocks the loop.
     result = await anyio.to_thread.run_sync(action.function, event, api, abandon_on_cancel=True)
     if inspect.isawaitable(result):
         await result

@@ -272,3 +272,33 @@ async def test_output_without_a_final_newline_is_kept(bare_issuer: Issuer) -> No
     bare_issuer.add_action(terse)
     await bare_issuer.login("alice@example.com")
     assert bare_issuer.action_logs()[0].logs == ["checking done"]
+
+
+async def test_a_blocking_async_action_fails_at_the_budget_while_the_server_answers(
+    bare_issuer: Issuer,
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    async def blocks(event: Any, api: Any) -> None:
+        started.set()
+        release.wait(3)  # a blocking call inside async def, like time.sleep
+
+    bare_issuer.add_action(blocks)  # the fixture's budget is 0.5 s
+    order: list[str] = []
+
+    async def login() -> None:
+        with pytest.raises(ActionFailed, match=r"blocks.*0\.5 s flow budget"):
+            await bare_issuer.login("alice@example.com")
+        order.append("login failed")
+
+    try:
+        with anyio.fail_after(2.5):
+            async with anyio.create_task_group() as tasks, bare_issuer.http_client() as client:
+                tasks.start_soon(login)
+                await anyio.to_thread.run_sync(started.wait)
+                response = await client.get("/.well-known/jwks.json")
+                order.append("jwks answered")
+    finally:
+        release.set()
+    assert response.json()["keys"]
+    assert order == ["jwks answered", "login failed"]
