@@ -1,9 +1,10 @@
 """Command line: ``python -m issuer serve|token --config FILE ...``.
 
 ``serve`` prints the issuer URL on one line once it accepts connections. ``token`` prints
-an access token for a user; it verifies against a running ``serve`` of the same file only
-when the file sets ``data_dir`` (so both use the same persisted keys). Configuration
-problems print ``error: FILE: key: problem`` and exit with status 2.
+an access token for a user. Both keep the signing keys in the file's ``data_dir``, by
+default ``.issuer`` beside the file, so a restarted ``serve`` and a ``token`` of the same
+file sign with the same key (``--ephemeral-keys`` keeps them in memory instead).
+Configuration problems print ``error: FILE: key: problem`` and exit with status 2.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
+from ._config import load_config
 from ._errors import ConfigError, IssuerError
 from ._issuer import Issuer
 from ._serve import bind_socket, serve_in_thread, socket_url
@@ -36,6 +38,14 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _keys_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ephemeral-keys",
+        action="store_true",
+        help="keep signing keys in memory (default: data_dir, or .issuer beside the file)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m issuer",
@@ -47,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     serve.add_argument("--host", help=f"interface to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=_port, help="port; 0 picks a free one (default from config)")
+    _keys_option(serve)
     token = commands.add_parser("token", help="print an access token for a user")
     token.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     token.add_argument("--user", required=True, help="the user's email")
@@ -54,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--client", help="client_id (default: the only client)")
     token.add_argument("--scope", default="openid profile email", help="requested scopes")
     token.add_argument("--id-token", action="store_true", help="print the ID token instead")
+    _keys_option(token)
     return parser
 
 
@@ -75,7 +87,8 @@ def _serve(args: argparse.Namespace) -> int:
         else (parts.port if parts and parts.port else DEFAULT_PORT)
     )
     keep_configured = configured is not None and args.host is None and args.port is None
-    Issuer.from_config(args.config)  # report configuration errors before binding
+    persist_keys = not args.ephemeral_keys
+    load_config(args.config, persist_keys=persist_keys)  # report config errors before binding
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -90,7 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     with sock:
         url = configured if keep_configured and configured else socket_url(sock) + "/"
-        issuer = Issuer.from_config(args.config, issuer_url=url)
+        issuer = load_config(args.config, issuer_url=url, persist_keys=persist_keys)
         with serve_in_thread(issuer.app, sock=sock):
             print(issuer.url, flush=True)
             while not stop.wait(0.5):
@@ -113,7 +126,7 @@ def _pick_client_and_api(issuer: Issuer, args: argparse.Namespace) -> None:
 
 
 def _token(args: argparse.Namespace) -> int:
-    issuer = Issuer.from_config(args.config)
+    issuer = load_config(args.config, persist_keys=not args.ephemeral_keys)
     _pick_client_and_api(issuer, args)
     tokens = anyio.run(
         lambda: issuer.login(

@@ -13,14 +13,22 @@ from ._records import DEFAULT_GRANT_TYPES
 if TYPE_CHECKING:
     from ._issuer import Issuer
 
-__all__ = ["load_config"]
+__all__ = ["DEFAULT_DATA_DIR", "load_config"]
+
+#: Where the command line keeps signing keys when the file names no ``data_dir``: beside it.
+DEFAULT_DATA_DIR = ".issuer"
+
+
+class _DirectoryOrFalse:
+    """The type of ``data_dir``: a directory (relative to the file), or ``false`` for none."""
+
 
 _TOP = {
     "issuer": str,
     "signing_alg": str,
     "access_token_lifetime": int,
     "id_token_lifetime": int,
-    "data_dir": str,
+    "data_dir": _DirectoryOrFalse,
     "action_budget_seconds": float,
     "max_token_bytes": int,
     "apis": list,
@@ -66,10 +74,13 @@ _REGISTRATION = {"allowed_apis": list}
 _ACTION_LOGS = {"enabled": bool, "token": str}
 _THROTTLE = {"max_failures": int, "window_seconds": float}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "an array", dict: "a table"}  # fmt: skip
+               list: "an array", dict: "a table",
+               _DirectoryOrFalse: "a string (a directory) or false"}  # fmt: skip
 
 
 def _type_ok(value: Any, expected: type) -> bool:
+    if expected is _DirectoryOrFalse:
+        return isinstance(value, str) or value is False
     if expected is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if expected is int:
@@ -129,16 +140,31 @@ def _each(items: list[Any], key: str, register: Callable[[dict[str, Any], str], 
             raise
 
 
-def load_config(path: Path, *, issuer_url: str | None = None) -> Issuer:
-    """Build an :class:`Issuer` from ``path``; every problem is a :class:`ConfigError`."""
+def load_config(
+    path: Path, *, issuer_url: str | None = None, persist_keys: bool | None = None
+) -> Issuer:
+    """Build an :class:`Issuer` from ``path``; every problem is a :class:`ConfigError`.
+
+    Signing keys are kept in the file's ``data_dir``; with ``persist_keys`` true, in
+    :data:`DEFAULT_DATA_DIR` beside the file when it names none (``data_dir = false``: in
+    memory only); with ``persist_keys`` false, in memory whatever the file says.
+    """
     try:
-        return _load(path, issuer_url)
+        return _load(path, issuer_url, persist_keys)
     except ConfigError as exc:
         exc.file = str(path)
         raise
 
 
-def _load(path: Path, issuer_url: str | None) -> Issuer:
+def _data_dir(configured: str | bool | None, base: Path, persist_keys: bool | None) -> Path | None:
+    if persist_keys is False or configured is False:
+        return None
+    if isinstance(configured, str):
+        return base / configured
+    return base / DEFAULT_DATA_DIR if persist_keys else None
+
+
+def _load(path: Path, issuer_url: str | None, persist_keys: bool | None) -> Issuer:
     from ._issuer import Issuer
 
     try:
@@ -161,8 +187,7 @@ def _load(path: Path, issuer_url: str | None) -> Issuer:
     ):
         if name in data:
             options[option] = data[name]
-    if "data_dir" in data:
-        options["data_dir"] = base / data["data_dir"]
+    options["data_dir"] = _data_dir(data.get("data_dir"), base, persist_keys)
     options["allowed_logout_urls"] = _strings(data, "allowed_logout_urls", "")
     registration = _check(data.get("registration", {}), _REGISTRATION, "registration")
     if "allowed_apis" in registration:

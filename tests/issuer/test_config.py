@@ -5,6 +5,7 @@ import pytest
 from issuer import ConfigError, Issuer
 
 from .conftest import SEED_CONFIG
+from .flows import assert_config_error
 
 
 def test_the_example_config_builds_the_seed_issuer() -> None:
@@ -180,3 +181,18 @@ def test_grant_and_rbac_errors_name_file_key_and_problem(
     with pytest.raises(ConfigError) as error:
         Issuer.from_config(path)
     assert str(error.value) == f"{path}: {key}: {problem}"
+
+
+def test_from_config_keeps_keys_in_memory_unless_the_file_names_a_data_dir(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "issuer.toml"
+    path.write_text("signing_alg = 'ES256'\n")
+    Issuer.from_config(path)
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_data_dir_is_a_directory_or_false(tmp_path: Path) -> None:
+    assert_config_error(
+        tmp_path, "data_dir = true\n", "data_dir", "must be a string (a directory) or false"
+    )

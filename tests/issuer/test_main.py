@@ -2,13 +2,18 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+
+from issuer import bind_socket
 
 from .conftest import PREMIUM, SEED_CONFIG
 
@@ -76,7 +81,9 @@ def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
 
 
 def test_token_prints_an_access_token_with_the_premium_claim() -> None:
-    result = run_cli("token", "--config", str(SEED_CONFIG), "--user", "alice@example.com")
+    result = run_cli(
+        "token", "--config", str(SEED_CONFIG), "--user", "alice@example.com", "--ephemeral-keys"
+    )
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
     assert claims[PREMIUM] is True
@@ -84,7 +91,9 @@ def test_token_prints_an_access_token_with_the_premium_claim() -> None:
 
 
 def test_token_for_an_unknown_user_fails_cleanly() -> None:
-    result = run_cli("token", "--config", str(SEED_CONFIG), "--user", "carol@example.com")
+    result = run_cli(
+        "token", "--config", str(SEED_CONFIG), "--user", "carol@example.com", "--ephemeral-keys"
+    )
     assert result.returncode == 1
     assert result.stderr == "error: no such user: 'carol@example.com'\n"
 
@@ -123,7 +132,17 @@ def test_token_names_the_option_that_picks_a_client_or_api(
 
 def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:
     with subprocess.Popen(
-        [sys.executable, "-m", "issuer", "serve", "--config", str(SEED_CONFIG), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "issuer",
+            "serve",
+            "--config",
+            str(SEED_CONFIG),
+            "--port",
+            "0",
+            "--ephemeral-keys",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -141,3 +160,89 @@ def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
+
+
+@contextmanager
+def serve(config: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``serve --config config`` in a subprocess; yields its URL once it listens."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "issuer", "serve", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert url.startswith("http://"), process.stderr and process.stderr.read()
+            yield url, process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+
+
+def free_port() -> int:
+    with bind_socket() as sock:
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def password_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "issuer.toml"
+    path.write_text(
+        f'issuer = "http://127.0.0.1:{free_port()}/"\n{extra}{API}'
+        f"{CLIENT.format('app')}[[users]]\n{GOOD_USER}"
+    )
+    return path
+
+
+def password_token(url: str) -> str:
+    data = {"grant_type": "password", "username": "a@example.com", "password": "pw",
+            "client_id": "app"}  # fmt: skip
+    response = httpx.post(f"{url}oauth/token", data=data)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def verify_with_jwks(token: str, url: str) -> dict[str, object]:
+    jwks = jwt.PyJWKSet.from_dict(httpx.get(f"{url}.well-known/jwks.json").json())
+    key = next(k for k in jwks.keys if k.key_id == jwt.get_unverified_header(token)["kid"])
+    claims: dict[str, object] = jwt.decode(
+        token, key.key, algorithms=["RS256"], audience="https://api.example.com", issuer=url
+    )
+    return claims
+
+
+def test_serve_keeps_its_signing_key_across_a_restart(tmp_path: Path) -> None:
+    config = password_config(tmp_path)
+    with serve(config) as (url, _):
+        token = password_token(url)
+    with serve(config) as (again, _):
+        assert again == url
+        assert verify_with_jwks(token, again)["sub"]
+    keys = tmp_path / ".issuer"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+    assert stat.S_IMODE((keys / "signing-keys.json").stat().st_mode) == 0o600
+
+
+def test_token_then_serve_share_the_signing_key(tmp_path: Path) -> None:
+    config = password_config(tmp_path)
+    result = run_cli("token", "--config", str(config), "--user", "a@example.com")
+    assert result.returncode == 0, result.stderr
+    with serve(config) as (url, _):
+        assert verify_with_jwks(result.stdout.strip(), url)["sub"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [("", "--ephemeral-keys"), ("data_dir = false\n", None), ("data_dir = 'keys'\n", None)],
+)
+def test_where_token_keeps_its_keys(tmp_path: Path, extra: str, option: str | None) -> None:
+    config = password_config(tmp_path, extra)
+    options = [option] if option else []
+    result = run_cli("token", "--config", str(config), "--user", "a@example.com", *options)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / ".issuer").exists()
+    assert (tmp_path / "keys").exists() == ("keys" in extra)
