@@ -5,6 +5,7 @@ an access token for a user. Both keep the signing keys in the file's ``data_dir`
 default ``.issuer`` beside the file, so a restarted ``serve`` and a ``token`` of the same
 file sign with the same key (``--ephemeral-keys`` keeps them in memory instead).
 Configuration problems print ``error: FILE: key: problem`` and exit with status 2.
+``serve --reload`` applies edits to the file and its actions without a restart.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import anyio
 from ._config import load_config
 from ._errors import ConfigError, IssuerError
 from ._issuer import Issuer
+from ._reload import ConfigReloader
 from ._serve import bind_socket, serve_in_thread, socket_url
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
@@ -58,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help=f"interface to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=_port, help="port; 0 picks a free one (default from config)")
     _keys_option(serve)
+    serve.add_argument(
+        "--reload",
+        action="store_true",
+        help="reload the config and its action files when they change (keys and sessions stay)",
+    )
     token = commands.add_parser("token", help="print an access token for a user")
     token.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     token.add_argument("--user", required=True, help="the user's email")
@@ -106,9 +113,15 @@ def _serve(args: argparse.Namespace) -> int:
         issuer = load_config(args.config, issuer_url=url, persist_keys=persist_keys)
         with serve_in_thread(issuer.app, sock=sock):
             print(issuer.url, flush=True)
+            if args.reload:
+                ConfigReloader(issuer, args.config, report=_report).run_until(stop)
             while not stop.wait(0.5):
                 pass
     return 0
+
+
+def _report(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _pick_client_and_api(issuer: Issuer, args: argparse.Namespace) -> None:

@@ -1,10 +1,12 @@
 """The command line, run as a real subprocess."""
 
 import os
+import queue
 import signal
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -246,3 +248,39 @@ def test_where_token_keeps_its_keys(tmp_path: Path, extra: str, option: str | No
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / ".issuer").exists()
     assert (tmp_path / "keys").exists() == ("keys" in extra)
+
+
+def stderr_lines(process: subprocess.Popen[str]) -> "queue.Queue[str]":
+    """The process's stderr, line by line, read in a thread so waiting can be bounded."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    stream = process.stderr
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+def test_serve_reload_applies_an_edited_action_and_keeps_serving_a_broken_one(
+    tmp_path: Path,
+) -> None:
+    claim = "https://myapp.example.com/version"
+    action = tmp_path / "version.py"
+    source = (
+        "def on_execute_post_login(event, api):\n"
+        "    api.access_token.set_custom_claim({!r}, {!r})\n"
+    )
+    action.write_text(source.format(claim, "v1"))
+    config = password_config(tmp_path, "[actions]\npost_login = ['version.py']\n")
+    with serve(config, "--reload") as (url, process):
+        stderr = stderr_lines(process)
+        claims = jwt.decode(password_token(url), options={"verify_signature": False})
+        assert claims[claim] == "v1"
+        action.write_text(source.format(claim, "version 2"))
+        assert stderr.get(timeout=20) == f"{config}: reloaded\n"
+        claims = jwt.decode(password_token(url), options={"verify_signature": False})
+        assert claims[claim] == "version 2"
+        action.write_text("def on_execute_post_login(event, api)\n")
+        line = stderr.get(timeout=20)
+        assert line.startswith(f"error: {config}: actions.post_login[0]: action file '{action}'")
+        assert "SyntaxError" in line
+        claims = jwt.decode(password_token(url), options={"verify_signature": False})
+        assert claims[claim] == "version 2"
