@@ -92,21 +92,27 @@ class BrowserLogin:
             )
         if answer.status_code != 200:
             return _page("Token exchange failed", f"<pre>{_e(answer.text)}</pre>", status_code=502)
-        token = answer.json()["access_token"]
-        return _page("Logged in", self._token_html(token))
+        tokens = answer.json()
+        return _page("Logged in", self._token_html(tokens["access_token"], tokens.get("id_token")))
 
-    def _token_html(self, token: str) -> str:
+    def _token_html(self, token: str, id_token: str | None) -> str:
         payload = unverified_payload(token)
+        # Both tokens came straight from the issuer's token endpoint, so reading them
+        # unverified for display is safe (OpenID Connect Core 1.0 §3.1.3.7 item 6).
+        identity = unverified_payload(id_token) if id_token else {}
+        who = identity.get("email") or payload.get("email") or payload.get("sub")
         custom = {k: v for k, v in payload.items() if k.startswith(self.namespace)}
         commands = "\n".join(
             f'curl -i -H "Authorization: Bearer $TOKEN" {self.api_url}{route}'
             for route in ("/me", "/premium")
         )
         return (
-            f"<p>Signed in as <code>{_e(str(payload.get('sub')))}</code>. "
-            f"Claims added by the post-login actions: <code>{_e(json.dumps(custom))}</code></p>"
-            f"<p>Access token:</p><textarea readonly rows=6 cols=100>{_e(token)}</textarea>"
-            f"<p>Call the API with it:</p><pre>TOKEN={_e(token)}\n{_e(commands)}</pre>"
+            f'<p class="lede">Signed in as <strong id="user">{_e(str(who))}</strong></p>'
+            f'<dl class="facts"><div><dt>Subject</dt><dd><code>{_e(str(payload.get("sub")))}'
+            "</code></dd></div><div><dt>Claims added by the post-login actions</dt>"
+            f"<dd><code>{_e(json.dumps(custom))}</code></dd></div></dl>"
+            "<h2>Call the API with the access token</h2>"
+            f'<pre id="token">TOKEN={_e(token)}\n{_e(commands)}</pre>'
             f'<p><a href="{_e(self.url)}">Log in as someone else</a></p>'
         )
 
@@ -115,13 +121,46 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+_STYLE = """
+:root { color-scheme: light; color: #1b1f24; background: #f3f4f6; line-height: 1.5;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 2rem 1rem; }
+main { max-width: 46rem; margin: 0 auto; padding: 2rem; background: #fff;
+  border: 1px solid #d8dee4; border-radius: 12px; box-shadow: 0 8px 24px rgb(27 31 36 / 8%); }
+h1 { font-size: 1.375rem; margin: 0 0 .25rem; }
+h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+.lede { margin: 0; color: #57606a; }
+.lede strong { color: #1b1f24; }
+.facts { margin: 1.25rem 0 0; border: 1px solid #d8dee4; border-radius: 8px; }
+.facts div { padding: .625rem .875rem; }
+.facts div + div { border-top: 1px solid #d8dee4; }
+.facts dt { color: #57606a; font-size: .8125rem; font-weight: 600; }
+.facts dd { margin: 0; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  font-size: .875rem; overflow-wrap: anywhere; }
+pre { margin: 0; padding: .875rem; background: #f6f8fa; border: 1px solid #d8dee4;
+  border-radius: 8px; white-space: pre-wrap; }
+a { color: #1f4fb8; }
+a:focus-visible { outline: 3px solid #1f4fb8; outline-offset: 2px; }
+@media (max-width: 30rem) { body { padding: 1rem .75rem; } main { padding: 1.5rem 1.25rem; } }
+"""
+# The page loads nothing and runs nothing; its one stylesheet is allowed by its hash.
+_CSP = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+    + "'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
 def _page(title: str, body: str, *, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(
-        f"<!doctype html><html><head><meta charset=utf-8><title>{_e(title)}</title></head>"
-        f"<body style='font-family:sans-serif;max-width:60rem;margin:2rem auto'>"
-        f"<h1>{_e(title)}</h1>{body}</body></html>",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{_e(title)}</h1>{body}</main></body></html>",
         status_code=status_code,
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": _CSP},
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from collections.abc import Sequence
 from functools import cache
@@ -14,17 +16,40 @@ from ._records import Api, Client
 
 __all__ = ["consent_page", "login_page", "message_page"]
 
-# The pages load nothing from elsewhere and may not be framed.
+
+@cache
+def _text(name: str) -> str:
+    return files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _template(name: str) -> Template:
+    return Template(_text(name))
+
+
+def _style_hash() -> str:
+    digest = hashlib.sha256(_text("page.css").encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+# The pages load nothing from elsewhere and may not be framed. Their one stylesheet is
+# allowed by its hash (CSP Level 3 §8.3), not by 'unsafe-inline': injected markup can
+# style nothing. No form-action: the login form's 303 goes on to the client's
+# redirect_uri, which browsers would check against it.
 _HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline';"
-    " frame-ancestors 'none'",
+    "Content-Security-Policy": f"default-src 'none'; style-src {_style_hash()};"
+    " base-uri 'none'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
 # RFC 7591 §5: a registered client's name is whatever it said at registration, so it is
 # never shown without this mark, whichever configured app it claims to be.
 _UNVERIFIED = "unverified app, registered itself"
+_NOTICE = (
+    '<p class="notice" role="note">This app is unverified: it registered itself with this'
+    " issuer, and its name is only what the app says it is. Go on only if you started this"
+    " login yourself.</p>"
+)
 _SCOPE_MEANINGS = {
     "openid": "sign you in with your account",
     "profile": "see your name",
@@ -33,9 +58,21 @@ _SCOPE_MEANINGS = {
 }
 
 
-@cache
-def _template(name: str) -> Template:
-    return Template(files(__package__).joinpath("templates", name).read_text(encoding="utf-8"))
+def _page(
+    title: str,
+    main: str,
+    *,
+    wide: bool = False,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    body = _template("layout.html").substitute(
+        title=html.escape(title),
+        style=_text("page.css"),
+        wide=" wide" if wide else "",
+        main=main,
+    )
+    return HTMLResponse(body, status_code=status_code, headers={**_HEADERS, **(headers or {})})
 
 
 # A registered client's mark comes before its self-asserted name, so no name, however
@@ -48,7 +85,11 @@ def _client_html(client: Client) -> str:
     name = f"<strong>{html.escape(client.name)}</strong>"
     if not client.registered:
         return name
-    return f'<span class="warning">({html.escape(_UNVERIFIED)})</span> {name}'
+    return f'<span class="badge" title="{_UNVERIFIED}">Unverified app</span> {name}'
+
+
+def _notice(client: Client) -> str:
+    return _NOTICE if client.registered else ""
 
 
 def _api_html(api: Api | None) -> str:
@@ -59,7 +100,7 @@ def _api_html(api: Api | None) -> str:
 
 def _scope_html(scope: str) -> str:
     meaning = _SCOPE_MEANINGS.get(scope)
-    suffix = "" if meaning is None else f": {html.escape(meaning)}"
+    suffix = "" if meaning is None else f"<span>: {html.escape(meaning)}</span>"
     return f"<li><code>{html.escape(scope)}</code>{suffix}</li>"
 
 
@@ -76,17 +117,21 @@ def login_page(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The login form for a login at ``client`` for ``api``."""
-    body = _template("login.html").substitute(
+    main = _template("login.html").substitute(
         action=html.escape(action),
         transaction=html.escape(transaction),
         csrf_token=html.escape(csrf_token),
-        title=html.escape(_client_title(client)),
         client=_client_html(client),
+        notice=_notice(client),
         api=_api_html(api),
         email=html.escape(email),
-        error="" if error is None else f'<p class="error" role="alert">{html.escape(error)}</p>',
+        # After a failed try the email is kept, so the cursor waits in the password field.
+        email_focus="" if email else " autofocus",
+        password_focus=" autofocus" if email else "",
+        error="" if error is None else f'<p class="alert" role="alert">{html.escape(error)}</p>',
     )
-    return HTMLResponse(body, status_code=status_code, headers={**_HEADERS, **(headers or {})})
+    title = f"Log in to {_client_title(client)}"
+    return _page(title, main, status_code=status_code, headers=headers)
 
 
 def consent_page(
@@ -101,22 +146,23 @@ def consent_page(
     redirect_uri: str,
 ) -> HTMLResponse:
     """The question to ``user_email``: may ``client`` have ``scopes`` at ``api``?"""
-    body = _template("consent.html").substitute(
+    main = _template("consent.html").substitute(
         action=html.escape(action),
         consent=html.escape(consent),
         csrf_token=html.escape(csrf_token),
-        title=html.escape(_client_title(client)),
         client=_client_html(client),
+        notice=_notice(client),
         api=_api_html(api),
         scopes="".join(_scope_html(s) for s in scopes) or "<li>none</li>",
         user=html.escape(user_email),
         redirect_uri=html.escape(redirect_uri),
     )
-    return HTMLResponse(body, headers=_HEADERS)
+    return _page(f"Allow {_client_title(client)}?", main, wide=True)
 
 
 def message_page(title: str, message: str, *, status_code: int = 200) -> HTMLResponse:
-    body = _template("message.html").substitute(
-        title=html.escape(title), message=html.escape(message)
+    """A page that only tells the browser ``title`` and ``message``."""
+    main = _template("message.html").substitute(
+        heading=html.escape(title), message=html.escape(message)
     )
-    return HTMLResponse(body, status_code=status_code, headers=_HEADERS)
+    return _page(title, main, status_code=status_code)

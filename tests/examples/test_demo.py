@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from examples import demo
 from issuer import bind_socket
 
+from ..browser import chromium, require_chromium
 from .conftest import ROOT
 
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
@@ -80,6 +82,51 @@ def test_browser_login_from_the_printed_url_shows_a_working_token() -> None:
             f"{servers.api_url}/premium", headers={"Authorization": f"Bearer {token.group(1)}"}
         )
         assert premium.status_code == 200
+
+
+def test_the_callback_page_names_the_user_by_email() -> None:
+    with demo.running(progress=lambda line: None) as servers, httpx.Client() as browser:
+        page = browser.get(servers.browser.url)
+        action = FORM_ACTION.search(page.text)
+        assert action is not None
+        fields = dict(HIDDEN.findall(page.text))
+        fields.update(email="bob@example.com", password="bob-password")
+        posted = browser.post(urljoin(str(page.url), action.group(1)), data=fields)
+        callback = browser.get(posted.headers["location"])
+    assert '<strong id="user">bob@example.com</strong>' in callback.text
+    policy = callback.headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'; style-src 'sha256-")
+
+
+@pytest.mark.anyio
+@pytest.mark.browser
+async def test_the_callback_page_wraps_the_token_at_phone_width(tmp_path: Path) -> None:
+    require_chromium()
+    console: list[str] = []
+    with demo.running(progress=lambda line: None) as servers:
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 375, "height": 740})
+            page.on("console", lambda message: console.append(message.text))
+            await page.goto(servers.browser.url)
+            await page.fill("#email", "alice@example.com")
+            await page.fill("#password", "alice-password")
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{servers.api_url}/callback?*")
+            await page.screenshot(path=tmp_path / "callback-phone.png", full_page=True)
+            shown = await page.evaluate(
+                """() => {
+                    const token = document.querySelector('#token').getBoundingClientRect();
+                    return {scrollWidth: document.documentElement.scrollWidth,
+                            innerWidth: window.innerWidth, tokenRight: token.right,
+                            tokenHeight: token.height,
+                            user: document.querySelector('#user').textContent};
+                }"""
+            )
+    assert shown["user"] == "alice@example.com"
+    assert shown["scrollWidth"] <= shown["innerWidth"]
+    assert shown["tokenRight"] <= shown["innerWidth"]
+    assert shown["tokenHeight"] > 200  # the token wraps onto many lines
+    assert console == []
 
 
 def test_a_forged_callback_is_refused() -> None:

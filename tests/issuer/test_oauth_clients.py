@@ -1,10 +1,8 @@
 """Real OAuth clients against the issuer served by uvicorn on 127.0.0.1."""
 
 import os
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -19,14 +17,11 @@ from starlette.routing import Route
 
 from issuer import Issuer, IssuerServer, serve_in_thread
 
+from ..browser import chromium, require_chromium
 from .conftest import PREMIUM
 from .flows import submit_login
 
-if TYPE_CHECKING:
-    from playwright.async_api import Browser
-
 pytestmark = pytest.mark.anyio
-CHROMIUM = "/usr/bin/chromium"
 VERIFIER = generate_token(48)
 
 
@@ -91,37 +86,6 @@ async def test_authlib_completes_authorization_code_with_pkce_then_refresh(
     assert refreshed["refresh_token"] != token["refresh_token"]
     assert unverified(refreshed["access_token"])[PREMIUM] is True
     assert unverified(refreshed["id_token"])["sub"] == unverified(token["id_token"])["sub"]
-
-
-def require_chromium() -> None:
-    if not os.access(CHROMIUM, os.X_OK):
-        reason = f"{CHROMIUM} is missing; scripts/browser installs it"
-        print(reason, file=sys.stderr)
-        pytest.skip(reason)
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator["Browser"]:
-    """Debian's headless Chromium, driven by Playwright (its own download cannot work here)."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def test_login_page_works_in_headless_chromium(
