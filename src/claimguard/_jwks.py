@@ -231,7 +231,7 @@ class KeySet:
                 self._jwks_uri = await discover(self._fetcher, self._issuer)
             stage = "no_usable_keys"
             document = await self._fetcher.get_json(self._jwks_uri)
-            keys, skipped = self._parse(document)
+            keys, skipped = self._parse(document, self._jwks_uri)
         except FetchError as exc:
             self._last_error = str(exc)
             self._last_cause = "unreachable" if exc.unreachable else stage
@@ -253,11 +253,11 @@ class KeySet:
         await self._refresh()
 
     def _parse(
-        self, document: dict[str, Any]
+        self, document: dict[str, Any], url: str
     ) -> tuple[dict[str | None, VerificationKey], tuple[str, ...]]:
         entries = document.get("keys")
         if not isinstance(entries, list):
-            raise FetchError("JWKS has no 'keys' list")
+            raise FetchError(f"JWKS at {url} has no 'keys' list")
         keys: dict[str | None, VerificationKey] = {}
         skipped: list[str] = []
         duplicated: set[str | None] = set()
@@ -275,7 +275,9 @@ class KeySet:
             del keys[kid]
             skipped.append(f"kid {kid!r} appears more than once")
         if not keys:
-            raise FetchError("JWKS has no usable key: " + "; ".join(skipped or ["it is empty"]))
+            raise FetchError(
+                f"JWKS at {url} has no usable key: " + "; ".join(skipped or ["it is empty"])
+            )
         return keys, tuple(skipped)
 
     # -- inspection ---------------------------------------------------------------------

@@ -99,7 +99,7 @@ async def test_no_usable_keys_is_a_warning_with_the_reasons(
 
     assert error.cause == "no_usable_keys"
     [warning] = _messages(caplog, "claimguard.jwks", logging.WARNING)
-    assert "JWKS has no usable key" in warning
+    assert f"JWKS at {ISSUER}.well-known/jwks.json has no usable key" in warning
     assert warning.endswith(verifier.jwks_state().last_error or "-")
 
 

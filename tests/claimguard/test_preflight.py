@@ -50,7 +50,7 @@ async def test_preflight_ignores_the_cooldown(
     [
         (lambda e: setattr(e, "failing", True), "could not be fetched: ConnectError"),
         (lambda e: setattr(e, "issuer", "https://issuer.example.com"), "check the trailing slash"),
-        (lambda e: setattr(e, "keys", []), "JWKS has no usable key: it is empty"),
+        (lambda e: setattr(e, "keys", []), "jwks.json has no usable key: it is empty"),
         (lambda e: setattr(e, "jwks_status", 500), "jwks.json answered HTTP 500"),
     ],
 )
