@@ -14,7 +14,9 @@ from ._errors import (
     InvalidRequest,
     InvalidToken,
     KeySetUnavailable,
+    UnavailableCause,
 )
+from ._health import VerifierHealth
 from ._jwks import KeySetState
 from ._middleware import ClaimGuardMiddleware
 from ._resource import ProtectedResource
@@ -38,6 +40,8 @@ __all__ = [
     "ProtectedResource",
     "SystemClock",
     "TokenVerifier",
+    "UnavailableCause",
+    "VerifierHealth",
     "__version__",
     "claim_check",
     "requires_claim",

@@ -10,7 +10,9 @@
 
 Bodies are JSON objects with ``error`` and ``error_description``. ``error`` is the RFC 6750
 code where there is one; the two answers without one use ``"unauthorized"`` (no token)
-and ``"temporarily_unavailable"`` (no keys), which never appear in a challenge.
+and ``"temporarily_unavailable"`` (no keys), which never appear in a challenge. The 503
+body also has ``cause`` (``unreachable``, ``bad_discovery`` or ``no_usable_keys``); its
+description names no URL unless the challenger is built with ``debug=True``.
 When configured, every challenge also names the RFC 9728 protected-resource metadata
 document (``resource_metadata="…"``, RFC 9728 §5.1).
 """
@@ -33,6 +35,7 @@ _NOT_QUOTABLE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 _NO_TOKEN_DESCRIPTION = "A bearer token is required."
+_MAX_BODY_DESCRIPTION = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +46,16 @@ class Challenge:
     error: str
     description: str
     headers: tuple[tuple[str, str], ...]
+    cause: str | None = None
 
     @property
     def body(self) -> bytes:
-        """``{"error": …, "error_description": …}`` as compact JSON."""
-        return json.dumps(
-            {"error": self.error, "error_description": self.description}, separators=(",", ":")
-        ).encode()
+        """``{"error": …, "error_description": …}`` (and ``"cause"`` for a 503) as compact
+        JSON."""
+        fields = {"error": self.error, "error_description": self.description}
+        if self.cause is not None:
+            fields["cause"] = self.cause
+        return json.dumps(fields, separators=(",", ":")).encode()
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
@@ -81,11 +87,22 @@ class Challenger:
 
     ``realm`` names the protection space (RFC 9110 §11.5); ``resource_metadata_url``, when
     given, is the RFC 9728 protected-resource metadata URL named in every challenge.
+    ``debug=True`` adds the precise cause of a 503 (which names the issuer's URLs) to its
+    description; keep it off where clients are not the operators.
     """
 
-    __slots__ = ("_params", "realm", "resource_metadata_url")
+    __slots__ = ("_params", "debug", "realm", "resource_metadata_url")
 
-    def __init__(self, *, realm: str = "api", resource_metadata_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        realm: str = "api",
+        resource_metadata_url: str | None = None,
+        debug: bool = False,
+    ) -> None:
+        if not isinstance(debug, bool):
+            raise ConfigurationError("debug must be True or False")
+        self.debug = debug
         if not isinstance(realm, str) or not realm or not _QUOTABLE.fullmatch(realm):
             raise ConfigurationError(
                 f"realm {realm!r} must be a non-empty string of printable ASCII without "
@@ -110,7 +127,7 @@ class Challenger:
     def __repr__(self) -> str:
         return (
             f"Challenger(realm={self.realm!r}, "
-            f"resource_metadata_url={self.resource_metadata_url!r})"
+            f"resource_metadata_url={self.resource_metadata_url!r}, debug={self.debug!r})"
         )
 
     def missing_token(self) -> Challenge:
@@ -121,12 +138,20 @@ class Challenger:
 
     def for_error(self, error: ClaimGuardError) -> Challenge:
         """The answer for ``error``: its status, challenge (or ``Retry-After``) and body."""
-        description = _quotable(error.description)
         if isinstance(error, KeySetUnavailable):
             retry_after = max(1, int(error.retry_after_seconds))
+            # No header carries this text, so it need not be quotable; JSON escapes it.
+            description = error.description
+            if self.debug and error.detail:
+                description = f"{description} ({error.detail})"
             return Challenge(
-                503, "temporarily_unavailable", description, (("Retry-After", str(retry_after)),)
+                503,
+                "temporarily_unavailable",
+                description[:_MAX_BODY_DESCRIPTION],
+                (("Retry-After", str(retry_after)),),
+                cause=error.cause,
             )
+        description = _quotable(error.description)
         code = error.error or "invalid_token"
         params = [f'error="{code}"', f'error_description="{description}"']
         if isinstance(error, InsufficientClaims):

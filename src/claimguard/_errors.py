@@ -8,13 +8,15 @@ needs to answer the request: the HTTP status and the RFC 6750 §3.1 error code.
      ├── InvalidRequest        400  invalid_request     (malformed Authorization header)
      ├── InsufficientClaims    403  insufficient_scope  (valid token, missing claim/scope)
      ├── KeySetUnavailable     503  (none)              (no key can be had; Retry-After)
-     └── ConfigurationError    -    (none)              (raised at construction time)
+     └── ConfigurationError    -    (none)              (at construction, or preflight())
 
 Foreign exceptions (PyJWT, json, cryptography, httpx) are translated in exactly one
 place each and chained with ``from exc``; they never escape the public API.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 __all__ = [
     "ClaimGuardError",
@@ -23,7 +25,21 @@ __all__ = [
     "InvalidRequest",
     "InvalidToken",
     "KeySetUnavailable",
+    "UnavailableCause",
 ]
+
+UnavailableCause = Literal["unreachable", "bad_discovery", "no_usable_keys"]
+"""Why no signing key can be had: the issuer does not answer (a network error, a timeout,
+an HTTP 5xx), its discovery document is wrong (another issuer, no ``jwks_uri``, a 404 …),
+or its JWKS holds no key claimguard can use (not JSON, no ``keys``, every key skipped)."""
+
+_UNAVAILABLE: dict[str, str] = {
+    "unreachable": "The issuer's signing keys cannot be fetched: the issuer does not answer.",
+    "bad_discovery": (
+        "The issuer's signing keys cannot be fetched: its discovery document is not usable."
+    ),
+    "no_usable_keys": "The issuer's signing keys cannot be fetched: it publishes no usable key.",
+}
 
 
 class ClaimGuardError(Exception):
@@ -86,16 +102,41 @@ class InsufficientClaims(ClaimGuardError):
 class KeySetUnavailable(ClaimGuardError):
     """No signing key can be had right now (issuer unreachable, nothing cached).
 
-    The token may be perfectly fine; the answer is 503 with ``Retry-After``.
+    The token may be perfectly fine; the answer is 503 with ``Retry-After``. ``cause`` is
+    the stable kind of failure (:data:`UnavailableCause`); ``description`` says it in words
+    without any URL, fit for a response body; ``detail`` is the precise cause for logs
+    (it names the issuer's URLs), or ``None``.
     """
 
     status = 503
     error = None
 
-    def __init__(self, description: str, *, retry_after_seconds: int = 30) -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        retry_after_seconds: int = 30,
+        cause: UnavailableCause = "unreachable",
+        detail: str | None = None,
+    ) -> None:
         super().__init__(description)
         self.retry_after_seconds = retry_after_seconds
+        self.cause: UnavailableCause = cause
+        self.detail = detail
+
+    @classmethod
+    def because(
+        cls, cause: UnavailableCause, *, retry_after_seconds: int, detail: str | None
+    ) -> KeySetUnavailable:
+        """The error for ``cause``, with its standard public description."""
+        return cls(
+            _UNAVAILABLE[cause],
+            retry_after_seconds=retry_after_seconds,
+            cause=cause,
+            detail=detail,
+        )
 
 
 class ConfigurationError(ClaimGuardError):
-    """An option is invalid; raised when the object is built, not on a request."""
+    """An option is invalid; raised when the object is built, not on a request, and by
+    :meth:`~claimguard.TokenVerifier.preflight` when the issuer's keys cannot be had."""

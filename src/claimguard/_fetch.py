@@ -18,17 +18,26 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
-__all__ = ["FetchError", "JSONFetcher", "url_problem"]
+__all__ = ["FetchError", "JSONFetcher", "is_loopback", "url_problem"]
 
 
 _ZLIB_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 
 
 class FetchError(Exception):
-    """A document could not be fetched or was not what was expected."""
+    """A document could not be fetched or was not what was expected.
+
+    ``unreachable`` is true when the issuer did not answer (a network error, a timeout, an
+    HTTP 5xx status), false when it answered with something wrong (a 404, not JSON …).
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: ``localhost`` or a loopback address."""
     if host == "localhost":
         return True
     try:
@@ -43,13 +52,27 @@ def url_problem(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return f"{url!r} is not a URL"
+    if "://" not in url:
+        return _no_scheme(url)
     if parts.scheme not in ("https", "http"):
         return f"{url!r} must use https (plain http is allowed for loopback hosts only)"
     if not parts.hostname:
         return f"{url!r} has no host"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         return f"{url!r} must use https (plain http is allowed for loopback hosts only)"
     return None
+
+
+def _no_scheme(url: str) -> str:
+    # "127.0.0.1:9000" splits as a path and "localhost:9000" as scheme "localhost": neither
+    # is a scheme the writer meant, so name the missing part rather than "must use https".
+    try:
+        host = urlsplit("//" + url).hostname or ""
+    except ValueError:
+        return f"{url!r} is not a URL"
+    scheme = "http" if is_loopback(host) else "https"
+    guess = f"{scheme}://{url}" if "/" in url else f"{scheme}://{url}/"
+    return f"{url!r} has no scheme; did you mean {guess}?"
 
 
 class JSONFetcher:
@@ -86,9 +109,13 @@ class JSONFetcher:
             with anyio.fail_after(self._timeout):
                 body = await self._read(self._client, url)
         except TimeoutError as exc:
-            raise FetchError(f"{url} did not answer within {self._timeout:g} s") from exc
+            raise FetchError(
+                f"{url} did not answer within {self._timeout:g} s", unreachable=True
+            ) from exc
         except httpx.HTTPError as exc:
-            raise FetchError(f"{url} could not be fetched: {type(exc).__name__}") from exc
+            raise FetchError(
+                f"{url} could not be fetched: {type(exc).__name__}", unreachable=True
+            ) from exc
         try:
             document = json.loads(body)
         except (ValueError, RecursionError) as exc:
@@ -102,7 +129,11 @@ class JSONFetcher:
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             if response.status_code != 200:
-                raise FetchError(f"{url} answered HTTP {response.status_code}")
+                # A server error says the issuer is down; a 404 says the URL is wrong.
+                raise FetchError(
+                    f"{url} answered HTTP {response.status_code}",
+                    unreachable=response.status_code >= 500,
+                )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise FetchError(f"{url} sent more than {self._max_bytes} bytes")

@@ -29,9 +29,11 @@ from typing import Any
 import anyio
 
 from ._clock import Clock
-from ._errors import InvalidToken, KeySetUnavailable
+from ._discovery import discover
+from ._errors import InvalidToken, KeySetUnavailable, UnavailableCause
 from ._fetch import FetchError, JSONFetcher
 from ._jwk import UnusableKey, VerificationKey, parse_jwk
+from ._keylog import KeySetLog
 
 __all__ = ["KeySet", "KeySetState"]
 
@@ -47,6 +49,9 @@ class KeySetState:
     last_error: str | None
     fetch_count: int
     skipped_keys: tuple[str, ...] = field(default=())
+    last_cause: UnavailableCause | None = None
+    """The kind of the last failure (see :class:`KeySetUnavailable`), ``None`` after a
+    good fetch."""
 
 
 class KeySet:
@@ -80,6 +85,8 @@ class KeySet:
         self._fetched_at: float | None = None
         self._last_attempt_at: float | None = None
         self._last_error: str | None = None
+        self._last_cause: UnavailableCause | None = None
+        self._log = KeySetLog(issuer=issuer, clock=clock)
         self._fetch_count = 0
         self._skipped: tuple[str, ...] = ()
         self._in_flight: anyio.Event | None = None
@@ -183,8 +190,10 @@ class KeySet:
         wait = self._cooldown
         if self._last_attempt_at is not None:
             wait = max(1.0, self._cooldown - (now - self._last_attempt_at))
-        return KeySetUnavailable(
-            "the issuer's signing keys cannot be fetched", retry_after_seconds=math.ceil(wait)
+        return KeySetUnavailable.because(
+            self._last_cause or "unreachable",
+            retry_after_seconds=math.ceil(wait),
+            detail=self._last_error,
         )
 
     # -- fetching -----------------------------------------------------------------------
@@ -216,39 +225,39 @@ class KeySet:
     async def _fetch_and_store(self) -> None:
         self._last_attempt_at = self._clock.time()
         self._fetch_count += 1
+        stage: UnavailableCause = "bad_discovery"
         try:
             if self._jwks_uri is None:
-                self._jwks_uri = await self._discover()
+                self._jwks_uri = await discover(self._fetcher, self._issuer)
+            stage = "no_usable_keys"
             document = await self._fetcher.get_json(self._jwks_uri)
-            keys, skipped = self._parse(document)
+            keys, skipped = self._parse(document, self._jwks_uri)
         except FetchError as exc:
             self._last_error = str(exc)
+            self._last_cause = "unreachable" if exc.unreachable else stage
+            self._log.failed(self._last_error)
             return
+        before = None if self._fetched_at is None else _by_kid(self._keys)
         removed = _thumbprints(self._keys) - _thumbprints(keys)
         self._keys = keys
         self._skipped = skipped
         self._fetched_at = self._clock.time()
         self._last_error = None
+        self._last_cause = None
+        self._log.fetched(self._jwks_uri, before, _by_kid(keys), skipped)
         if removed and self.on_keys_removed is not None:
             self.on_keys_removed(removed)
 
-    async def _discover(self) -> str:
-        url = self._issuer.rstrip("/") + "/.well-known/openid-configuration"
-        document = await self._fetcher.get_json(url)
-        if document.get("issuer") != self._issuer:
-            raise FetchError(f"discovery document at {url} names another issuer")
-        jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            raise FetchError(f"discovery document at {url} has no 'jwks_uri'")
-        self._fetcher.check_url(jwks_uri)
-        return jwks_uri
+    async def fetch_now(self) -> None:
+        """Fetch discovery and keys now, whatever the cooldown says (a startup check)."""
+        await self._refresh()
 
     def _parse(
-        self, document: dict[str, Any]
+        self, document: dict[str, Any], url: str
     ) -> tuple[dict[str | None, VerificationKey], tuple[str, ...]]:
         entries = document.get("keys")
         if not isinstance(entries, list):
-            raise FetchError("JWKS has no 'keys' list")
+            raise FetchError(f"JWKS at {url} has no 'keys' list")
         keys: dict[str | None, VerificationKey] = {}
         skipped: list[str] = []
         duplicated: set[str | None] = set()
@@ -266,7 +275,9 @@ class KeySet:
             del keys[kid]
             skipped.append(f"kid {kid!r} appears more than once")
         if not keys:
-            raise FetchError("JWKS has no usable key: " + "; ".join(skipped or ["it is empty"]))
+            raise FetchError(
+                f"JWKS at {url} has no usable key: " + "; ".join(skipped or ["it is empty"])
+            )
         return keys, tuple(skipped)
 
     # -- inspection ---------------------------------------------------------------------
@@ -281,6 +292,7 @@ class KeySet:
             last_error=self._last_error,
             fetch_count=self._fetch_count,
             skipped_keys=self._skipped,
+            last_cause=self._last_cause,
         )
 
     def __contains__(self, kid: str | None) -> bool:
@@ -293,3 +305,7 @@ class KeySet:
 
 def _thumbprints(keys: dict[str | None, VerificationKey]) -> frozenset[str]:
     return frozenset(key.thumbprint for key in keys.values())
+
+
+def _by_kid(keys: dict[str | None, VerificationKey]) -> dict[str | None, str]:
+    return {kid: key.thumbprint for kid, key in keys.items()}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+import logging
+from collections.abc import Iterable
+from typing import Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -14,11 +15,13 @@ from ._bearer import bearer_token
 from ._challenge import Challenge, Challenger
 from ._claims import Claims
 from ._clock import Clock
-from ._errors import ClaimGuardError, ConfigurationError, KeySetUnavailable
+from ._errors import ClaimGuardError, ConfigurationError, InvalidToken, KeySetUnavailable
+from ._lifespan import run_lifespan
+from ._paths import PublicPaths, route_path
 from ._resource import ProtectedResource, send_resource_metadata
 from ._user import CHALLENGER_KEY, anonymous, authenticated
 
-__all__ = ["ClaimGuardMiddleware", "PublicPaths"]
+__all__ = ["ClaimGuardMiddleware", "PublicPaths", "route_path"]
 
 # RFC 6455 §7.4.1: 1008 policy violation, 1011 unexpected condition on the server.
 _POLICY_VIOLATION = 1008
@@ -26,6 +29,8 @@ _SERVER_ERROR = 1011
 _DENIAL_EXTENSION = "websocket.http.response"
 _HANDSHAKE_REFUSED = 403
 _MAX_CLOSE_REASON_BYTES = 123
+
+_logger = logging.getLogger("claimguard.middleware")
 
 
 class Verifier(Protocol):
@@ -37,62 +42,6 @@ class Verifier(Protocol):
     async def verify(self, token: str) -> Claims: ...
 
     def valid_until(self, claims: Claims) -> float: ...
-
-
-class PublicPaths:
-    """Paths that need no token, matched against the route path (``root_path`` removed).
-
-    An entry ``/docs`` matches ``/docs`` itself and everything below ``/docs/``, but never
-    ``/docsearch``; a trailing slash on the entry changes nothing. The entry ``/`` matches only
-    the root. A request path with a ``.`` or ``..`` segment, a backslash or a NUL is never
-    public, so no spelling of a protected path can pass as a public one.
-    """
-
-    __slots__ = ("_bases", "_prefixes")
-
-    def __init__(self, paths: Iterable[str]) -> None:
-        if isinstance(paths, str):
-            raise ConfigurationError("public_paths must be a sequence of paths, not one string")
-        bases: list[str] = []
-        for path in paths:
-            if not isinstance(path, str) or not path.startswith("/"):
-                raise ConfigurationError(f"public path {path!r} must be a string starting with '/'")
-            if any(c in path for c in "?#\\\x00") or _has_dot_segment(path) or "//" in path:
-                raise ConfigurationError(
-                    f"public path {path!r} must be a plain path: no query, fragment, "
-                    "backslash, empty or dot segments"
-                )
-            bases.append(path.rstrip("/") or "/")
-        self._bases = frozenset(bases)
-        self._prefixes = tuple(base + "/" for base in self._bases if base != "/")
-
-    def __repr__(self) -> str:
-        return f"PublicPaths({sorted(self._bases)!r})"
-
-    def __bool__(self) -> bool:
-        return bool(self._bases)
-
-    def __contains__(self, path: object) -> bool:
-        if not isinstance(path, str) or not self._bases:
-            return False
-        if "\\" in path or "\x00" in path or _has_dot_segment(path):
-            return False
-        return path in self._bases or path.startswith(self._prefixes)
-
-
-def _has_dot_segment(path: str) -> bool:
-    return any(segment in (".", "..") for segment in path.split("/"))
-
-
-def route_path(scope: Mapping[str, Any]) -> str:
-    """The request path below the app's ``root_path`` (ASGI puts both into ``path``)."""
-    path: str = scope.get("path", "")
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path):
-        rest = path[len(root_path) :]
-        if rest == "" or rest.startswith("/"):
-            return rest or "/"
-    return path
 
 
 class ClaimGuardMiddleware:
@@ -119,7 +68,15 @@ class ClaimGuardMiddleware:
       RFC 9728 metadata document at its well-known paths, to anyone, without a token; its
       ``metadata_url`` then goes into every challenge unless ``resource_metadata_url`` says
       otherwise, and the verifier's audience must include its ``resource`` (RFC 8707).
-    - Other scope types (``lifespan`` …) pass through untouched.
+    - ``debug=True`` puts the precise cause of a 503 (naming the issuer's URLs) into its
+      body's description; the body's ``cause`` field is there either way.
+    - ``preflight=True`` runs ``await verifier.preflight()`` on the ASGI ``lifespan.startup``
+      event, before the app starts: if the issuer's keys cannot be had, startup fails
+      (``lifespan.startup.failed`` with the precise cause) instead of every request being
+      answered 503. Otherwise ``lifespan`` scopes pass through untouched, as do other
+      scope types.
+    - Each refusal is logged at DEBUG on ``claimguard.middleware`` with its status, code,
+      route and issuer, never the token.
     """
 
     def __init__(
@@ -132,6 +89,8 @@ class ClaimGuardMiddleware:
         realm: str = "api",
         resource_metadata_url: str | None = None,
         protected_resource: ProtectedResource | None = None,
+        debug: bool = False,
+        preflight: bool = False,
     ) -> None:
         if (
             not callable(getattr(verifier, "verify", None))
@@ -144,6 +103,11 @@ class ClaimGuardMiddleware:
             )
         if not isinstance(allow_anonymous, bool):
             raise ConfigurationError("allow_anonymous must be True or False")
+        if not isinstance(preflight, bool):
+            raise ConfigurationError("preflight must be True or False")
+        if preflight and not callable(getattr(verifier, "preflight", None)):
+            raise ConfigurationError("preflight=True needs a verifier with preflight()")
+        self.preflight = preflight
         self.app = app
         self.verifier = verifier
         self.public_paths = PublicPaths(public_paths)
@@ -153,11 +117,17 @@ class ClaimGuardMiddleware:
             if resource_metadata_url is None:
                 resource_metadata_url = protected_resource.metadata_url
         self.protected_resource = protected_resource
-        self.challenger = Challenger(realm=realm, resource_metadata_url=resource_metadata_url)
+        self.challenger = Challenger(
+            realm=realm, resource_metadata_url=resource_metadata_url, debug=debug
+        )
+        self._issuer: str | None = getattr(verifier, "issuer", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan" and self.preflight:
+                await run_lifespan(self.app, scope, receive, send, self.verifier)
+            else:
+                await self.app(scope, receive, send)
             return
         resource = self.protected_resource
         if (
@@ -190,6 +160,16 @@ class ClaimGuardMiddleware:
         answer = (
             self.challenger.missing_token() if error is None else self.challenger.for_error(error)
         )
+        if _logger.isEnabledFor(logging.DEBUG):
+            _logger.debug(
+                "refused %s %s %r: %d %s (issuer %r)",
+                scope["type"],
+                scope.get("method", "GET"),
+                route_path(scope),
+                answer.status,
+                _refusal_code(error),
+                self._issuer,
+            )
         if scope["type"] == "http":
             await send_http_answer(send, answer)
         else:
@@ -236,6 +216,16 @@ class ClaimGuardMiddleware:
             task_group.cancel_scope.cancel()
         if failure is not None:
             raise failure
+
+
+def _refusal_code(error: ClaimGuardError | None) -> str:
+    if error is None:
+        return "missing_token"
+    if isinstance(error, InvalidToken):
+        return error.code
+    if isinstance(error, KeySetUnavailable):
+        return f"keys_unavailable:{error.cause}"
+    return error.error or type(error).__name__
 
 
 def _check_protected_resource(resource: object, verifier: Verifier) -> None:

@@ -19,6 +19,7 @@ from ._claims import AmbiguousClaim, Claims, Namespaces
 from ._clock import Clock, SystemClock
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher, url_problem
+from ._health import VerifierHealth, health_of
 from ._jwk import ECDSA_ALGORITHMS, VerificationKey
 from ._jwks import KeySet, KeySetState
 from ._jws import Header, decode_json_object, parse_header, split_compact
@@ -101,7 +102,8 @@ class TokenVerifier:
             raise ConfigurationError("issuer must be a non-empty string")
         problem = url_problem(jwks_uri if jwks_uri is not None else issuer)
         if problem is not None:
-            raise ConfigurationError(f"cannot fetch keys: {problem}")
+            option = "issuer" if jwks_uri is None else "jwks_uri"
+            raise ConfigurationError(f"{option}: cannot fetch keys: {problem}")
         self.issuer = issuer
         self.audiences = check_audience(audience)
         if not isinstance(fallback_to_plain_claims, bool):
@@ -147,6 +149,8 @@ class TokenVerifier:
             cooldown_seconds=jwks_cooldown_seconds,
             stale_seconds=jwks_stale_seconds,
         )
+        self._max_age = jwks_max_age_seconds
+        self._stale = jwks_stale_seconds
         self._cache = VerifiedTokenCache(token_cache_size)
         self.key_set.on_keys_removed = self._cache.forget_keys
         self._headers: dict[bytes, Header] = {}
@@ -302,8 +306,33 @@ class TokenVerifier:
 
     # -- inspection and lifetime --------------------------------------------------------
 
+    async def preflight(self) -> None:
+        """Fetch discovery and the JWKS now; raise :class:`ConfigurationError` with the
+        precise cause if no usable key comes back.
+
+        Call it at startup so a wrong issuer URL stops the app there, with the reason,
+        instead of answering every request with 503 later. The fetch ignores the cooldown;
+        a good one fills the cache the first requests use.
+        """
+        await self.key_set.fetch_now()
+        state = self.key_set.state()
+        if state.last_error is not None or state.fetched_at is None:
+            raise ConfigurationError(
+                f"the signing keys of issuer {self.issuer!r} cannot be fetched: "
+                f"{state.last_error or 'no fetch has succeeded'}"
+            )
+
+    def health(self) -> VerifierHealth:
+        """Whether tokens can be verified now, for a readiness probe (no network)."""
+        return health_of(
+            self.key_set.state(),
+            now=self.clock.time(),
+            max_age_seconds=self._max_age,
+            stale_seconds=self._stale,
+        )
+
     def jwks_state(self) -> KeySetState:
-        """The JWKS cache's state: kids, last fetch, last error, fetch count."""
+        """The JWKS cache's state: kids, last fetch, last error and its cause, fetch count."""
         return self.key_set.state()
 
     @property

@@ -152,10 +152,15 @@ DROP: Any = _DROP
 
 @dataclass
 class FakeIssuerEndpoints:
-    """Discovery + JWKS over ``httpx.MockTransport``, counting each request it answers."""
+    """Discovery + JWKS over ``httpx.MockTransport``, counting each request it answers.
+
+    ``base`` is where it serves (discovery below it without its trailing slash, JWKS at
+    ``.well-known/jwks.json``); ``issuer`` is what its discovery document names.
+    """
 
     keys: list[dict[str, Any]] = field(default_factory=list)
     issuer: str = ISSUER
+    base: str = ISSUER
     failing: bool = False
     discovery_requests: int = 0
     jwks_requests: int = 0
@@ -166,10 +171,12 @@ class FakeIssuerEndpoints:
         if self.failing:
             raise httpx.ConnectError("connection refused", request=request)
         url = str(request.url)
-        if url == DISCOVERY_URL:
+        base = self.base.rstrip("/")
+        jwks_url = base + "/.well-known/jwks.json"
+        if url == base + "/.well-known/openid-configuration":
             self.discovery_requests += 1
-            return httpx.Response(200, json={"issuer": self.issuer, "jwks_uri": JWKS_URL})
-        if url == JWKS_URL:
+            return httpx.Response(200, json={"issuer": self.issuer, "jwks_uri": jwks_url})
+        if url == jwks_url:
             self.jwks_requests += 1
             if self.jwks_body is not None:
                 return httpx.Response(self.jwks_status, content=self.jwks_body)

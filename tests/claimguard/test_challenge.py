@@ -112,3 +112,34 @@ def test_unquotable_realms_are_refused(realm: str) -> None:
 def test_bad_resource_metadata_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigurationError, match="resource_metadata_url"):
         Challenger(resource_metadata_url=url)
+
+
+def test_a_503_body_names_its_cause_without_urls() -> None:
+    error = KeySetUnavailable(
+        "The issuer's signing keys cannot be fetched: its discovery document is not usable.",
+        cause="bad_discovery",
+        detail="discovery at http://10.0.0.5/.well-known/openid-configuration answered HTTP 404",
+    )
+    answer = Challenger().for_error(error)
+    body = json.loads(answer.body)
+    assert body == {
+        "error": "temporarily_unavailable",
+        "error_description": (
+            "The issuer's signing keys cannot be fetched: its discovery document is not usable."
+        ),
+        "cause": "bad_discovery",
+    }
+    assert dict(answer.headers) == {"Retry-After": "30"}
+
+
+def test_a_debug_503_body_carries_the_precise_cause() -> None:
+    detail = "discovery at http://10.0.0.5/.well-known/openid-configuration answered HTTP 404"
+    error = KeySetUnavailable("Down.", cause="bad_discovery", detail=detail)
+    body = json.loads(Challenger(debug=True).for_error(error).body)
+    assert body["error_description"] == f"Down. ({detail})"
+    assert body["cause"] == "bad_discovery"
+
+
+def test_debug_must_be_a_bool() -> None:
+    with pytest.raises(ConfigurationError, match="debug"):
+        Challenger(debug="yes")  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import zlib
 import httpx
 import pytest
 
+from claimguard import ConfigurationError, TokenVerifier
 from claimguard._fetch import FetchError, JSONFetcher, url_problem
 
 pytestmark = pytest.mark.anyio
@@ -107,3 +108,25 @@ def test_unknown_content_coding_is_refused() -> None:
     fetcher = JSONFetcher(client=None, timeout_seconds=1, max_bytes=1024, user_agent="t")
     with pytest.raises(FetchError, match="unsupported content coding"):
         fetcher._decode(b"x", "br", URL)
+
+
+@pytest.mark.parametrize(
+    ("url", "guess"),
+    [
+        ("127.0.0.1:9000", "http://127.0.0.1:9000/"),
+        ("localhost:9000", "http://localhost:9000/"),
+        ("issuer.example.com", "https://issuer.example.com/"),
+        ("issuer.example.com/tenant/", "https://issuer.example.com/tenant/"),
+    ],
+)
+def test_a_url_without_a_scheme_says_so_and_guesses_the_fix(url: str, guess: str) -> None:
+    assert url_problem(url) == f"{url!r} has no scheme; did you mean {guess}?"
+
+
+def test_a_verifier_with_a_scheme_less_issuer_names_the_option() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        TokenVerifier(issuer="127.0.0.1:9000", audience="https://api.example.com")
+    assert caught.value.description == (
+        "issuer: cannot fetch keys: '127.0.0.1:9000' has no scheme; "
+        "did you mean http://127.0.0.1:9000/?"
+    )

@@ -620,3 +620,38 @@ async def test_unknown_kid_is_not_echoed(client: httpx.AsyncClient, mint: Minter
     assert response.status_code == 401
     assert MARKER not in response.text
     assert MARKER not in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize(
+    ("break_it", "cause"),
+    [
+        (lambda e: setattr(e, "failing", True), "unreachable"),
+        (lambda e: setattr(e, "issuer", "https://issuer.example.com"), "bad_discovery"),
+        (lambda e: setattr(e, "keys", []), "no_usable_keys"),
+    ],
+)
+@pytest.mark.parametrize("debug", [False, True])
+async def test_a_503_body_says_which_kind_of_failure_it_is(
+    verifier: TokenVerifier,
+    mint: Minter,
+    endpoints: FakeIssuerEndpoints,
+    break_it: Any,
+    cause: str,
+    debug: bool,
+) -> None:
+    break_it(endpoints)
+    app = build_app(verifier, debug=debug)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://testserver"
+    ) as client:
+        response = await client.get("/whoami", headers=bearer(mint()))
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    body = response.json()
+    assert body["error"] == "temporarily_unavailable"
+    assert body["cause"] == cause
+    detail = verifier.jwks_state().last_error
+    assert detail is not None
+    # The precise cause names the issuer's URLs: only a debug answer carries it.
+    assert (detail in body["error_description"]) is debug
+    assert ("issuer.example.com" in body["error_description"]) is debug
