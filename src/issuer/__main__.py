@@ -1,6 +1,8 @@
-"""Command line: ``python -m issuer serve|token --config FILE ...``.
+"""Command line: ``python -m issuer serve|token --config FILE ...``, ``... logs --url URL``.
 
-``serve`` prints the issuer URL on one line once it accepts connections. ``token`` prints
+``serve`` prints the issuer URL on one line once it accepts connections, then one line per
+request, per action output line and per login (``--quiet``: none; ``--json``: JSON
+lines). ``logs`` prints a running issuer's action log. ``token`` prints
 an access token for a user; it verifies against a running ``serve`` of the same file only
 when the file sets ``data_dir`` (so both use the same persisted keys). Configuration
 problems print ``error: FILE: key: problem`` and exit with status 2.
@@ -9,6 +11,9 @@ problems print ``error: FILE: key: problem`` and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.metadata
+import os
 import signal
 import sys
 import threading
@@ -19,9 +24,12 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 import anyio
+from starlette.types import ASGIApp
 
+from ._console import console_app
 from ._errors import ConfigError, IssuerError
 from ._issuer import Issuer
+from ._logscli import follow_logs
 from ._serve import bind_socket, serve_in_thread, socket_url
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
@@ -36,17 +44,53 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds up to 3600, not {text!r}")
+    return value
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("claimguard-asgi")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _prog() -> str:
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m issuer" if script in ("", "__main__.py", "-c") else script
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m issuer",
+        prog=_prog(),
         description="The bundled OAuth 2.0 / OpenID Connect issuer: serve it, or print a token.",
         epilog="A configuration problem prints 'error: FILE: key: problem' and exits with 2.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"issuer (claimguard-asgi) {_version()}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the issuer over HTTP")
     serve.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     serve.add_argument("--host", help=f"interface to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=_port, help="port; 0 picks a free one (default from config)")
+    output = serve.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true", help="print only the URL, no console")
+    output.add_argument("--json", action="store_true", help="console lines as JSON objects")
+    logs = commands.add_parser("logs", help="print the action log of a running issuer")
+    logs.add_argument("--url", required=True, help="the issuer's URL, as `serve` printed it")
+    logs.add_argument("--token", help="the action log token (action_logs.token)")
+    logs.add_argument("--follow", action="store_true", help="keep printing new executions")
+    logs.add_argument("--json", action="store_true", help="one JSON record per line")
+    logs.add_argument(
+        "--interval", type=_seconds, default=1.0, help="seconds between polls (default 1)"
+    )
     token = commands.add_parser("token", help="print an access token for a user")
     token.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     token.add_argument("--user", required=True, help="the user's email")
@@ -91,7 +135,10 @@ def _serve(args: argparse.Namespace) -> int:
     with sock:
         url = configured if keep_configured and configured else socket_url(sock) + "/"
         issuer = Issuer.from_config(args.config, issuer_url=url)
-        with serve_in_thread(issuer.app, sock=sock):
+        app: ASGIApp = issuer.app
+        if not args.quiet:
+            app = console_app(app, issuer.activity, json_lines=args.json)
+        with serve_in_thread(app, sock=sock):
             print(issuer.url, flush=True)
             while not stop.wait(0.5):
                 pass
@@ -127,10 +174,25 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logs(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow ends
+        follow_logs(
+            args.url,
+            token=args.token,
+            follow=args.follow,
+            json_lines=args.json,
+            interval_seconds=args.interval,
+            stream=sys.stdout,
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    commands = {"serve": _serve, "token": _token, "logs": _logs}
     try:
-        return _serve(args) if args.command == "serve" else _token(args)
+        return commands[args.command](args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
