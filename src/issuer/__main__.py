@@ -1,9 +1,11 @@
-"""Command line: ``python -m issuer serve|token --config FILE ...``.
+"""Command line: ``python -m issuer serve|token --config FILE ...``, ``... logs --url URL``.
 
-``serve`` prints the issuer URL on one line once it accepts connections. ``token`` prints
-an access token for a user. Both keep the signing keys in the file's ``data_dir``, by
-default ``.issuer`` beside the file, so a restarted ``serve`` and a ``token`` of the same
-file sign with the same key (``--ephemeral-keys`` keeps them in memory instead).
+``serve`` prints the issuer URL on one line once it accepts connections, then one line per
+request, per action output line and per login (``--quiet``: none; ``--json``: JSON
+lines). ``logs`` prints a running issuer's action log. ``token`` prints an access token
+for a user. Both ``serve`` and ``token`` keep the signing keys in the file's ``data_dir``,
+by default ``.issuer`` beside the file, so a restarted ``serve`` and a ``token`` of the
+same file sign with the same key (``--ephemeral-keys`` keeps them in memory instead).
 Configuration problems print ``error: FILE: key: problem`` and exit with status 2.
 ``serve --reload`` applies edits to the file and its actions without a restart.
 """
@@ -11,6 +13,9 @@ Configuration problems print ``error: FILE: key: problem`` and exit with status 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.metadata
+import os
 import signal
 import sys
 import threading
@@ -21,10 +26,13 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 import anyio
+from starlette.types import ASGIApp
 
 from ._config import load_config
+from ._console import console_app
 from ._errors import ConfigError, IssuerError
 from ._issuer import Issuer
+from ._logscli import follow_logs
 from ._reload import ConfigReloader
 from ._serve import bind_socket, serve_in_thread, socket_url
 
@@ -48,11 +56,36 @@ def _keys_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds up to 3600, not {text!r}")
+    return value
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("claimguard-asgi")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _prog() -> str:
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m issuer" if script in ("", "__main__.py", "-c") else script
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m issuer",
+        prog=_prog(),
         description="The bundled OAuth 2.0 / OpenID Connect issuer: serve it, or print a token.",
         epilog="A configuration problem prints 'error: FILE: key: problem' and exits with 2.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"issuer (claimguard-asgi) {_version()}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the issuer over HTTP")
@@ -64,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
         "--reload",
         action="store_true",
         help="reload the config and its action files when they change (keys and sessions stay)",
+    )
+    output = serve.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true", help="print only the URL, no console")
+    output.add_argument("--json", action="store_true", help="console lines as JSON objects")
+    logs = commands.add_parser("logs", help="print the action log of a running issuer")
+    logs.add_argument("--url", required=True, help="the issuer's URL, as `serve` printed it")
+    logs.add_argument("--token", help="the action log token (action_logs.token)")
+    logs.add_argument("--follow", action="store_true", help="keep printing new executions")
+    logs.add_argument("--json", action="store_true", help="one JSON record per line")
+    logs.add_argument(
+        "--interval", type=_seconds, default=1.0, help="seconds between polls (default 1)"
     )
     token = commands.add_parser("token", help="print an access token for a user")
     token.add_argument("--config", required=True, type=Path, help="TOML configuration file")
@@ -111,7 +155,10 @@ def _serve(args: argparse.Namespace) -> int:
     with sock:
         url = configured if keep_configured and configured else socket_url(sock) + "/"
         issuer = load_config(args.config, issuer_url=url, persist_keys=persist_keys)
-        with serve_in_thread(issuer.app, sock=sock):
+        app: ASGIApp = issuer.app
+        if not args.quiet:
+            app = console_app(app, issuer.activity, json_lines=args.json)
+        with serve_in_thread(app, sock=sock):
             print(issuer.url, flush=True)
             if args.reload:
                 ConfigReloader(issuer, args.config, report=_report).run_until(stop)
@@ -153,10 +200,25 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logs(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow ends
+        follow_logs(
+            args.url,
+            token=args.token,
+            follow=args.follow,
+            json_lines=args.json,
+            interval_seconds=args.interval,
+            stream=sys.stdout,
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    commands = {"serve": _serve, "token": _token, "logs": _logs}
     try:
-        return _serve(args) if args.command == "serve" else _token(args)
+        return commands[args.command](args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,27 +12,34 @@ import contextvars
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-__all__ = ["ACTIONS_LOGGER", "capture_output"]
+__all__ = ["ACTIONS_LOGGER", "capture_output", "real_stdout"]
 
 ACTIONS_LOGGER = "issuer.actions"
 
 
 class _Capture:
-    def __init__(self) -> None:
+    def __init__(self, on_line: Callable[[str], None] | None) -> None:
         self.lines: list[str] = []
         self.partial = ""
+        self.on_line = on_line
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        if self.on_line is not None:
+            self.on_line(line)
 
     def write(self, text: str) -> None:
         *complete, self.partial = (self.partial + text).split("\n")
-        self.lines.extend(complete)
+        for line in complete:
+            self.add(line)
 
     def close(self) -> None:
         if self.partial:
-            self.lines.append(self.partial)
+            self.add(self.partial)
             self.partial = ""
 
 
@@ -62,12 +69,19 @@ class _StdoutProxy:
         return getattr(self.wrapped, name)
 
 
+def real_stdout() -> TextIO:
+    """The process's standard output, never the capturing wrapper: what is written here
+    while an action runs is not taken for that action's output."""
+    stream = sys.stdout
+    return stream.wrapped if isinstance(stream, _StdoutProxy) else stream
+
+
 class _CaptureHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         capture = _current.get()
         if capture is not None:
             capture.close()
-            capture.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+            capture.add(f"{record.levelname} {record.name}: {record.getMessage()}")
             return
         last_resort = logging.lastResort
         if (
@@ -123,9 +137,10 @@ def _uninstall() -> None:
 
 
 @contextmanager
-def capture_output() -> Iterator[list[str]]:
-    """Collect the lines printed or logged in this context (and threads started from it)."""
-    capture = _Capture()
+def capture_output(on_line: Callable[[str], None] | None = None) -> Iterator[list[str]]:
+    """Collect the lines printed or logged in this context (and threads started from it);
+    ``on_line`` also sees each line as it completes, from whichever thread wrote it."""
+    capture = _Capture(on_line)
     token = _current.set(capture)
     _install()
     try:

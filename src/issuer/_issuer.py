@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from ._actionlogs import ActionLogsAccess
 from ._actions import Action, Trigger
+from ._activity import Activity
 from ._app import build_app
 from ._codes import CodeStore
 from ._directory import Directory
@@ -108,6 +109,8 @@ class Issuer(IssuerSetup):
         self._actions: dict[Trigger, list[Action]] = {"post_login": [], "credentials_exchange": []}
         self._secrets: dict[str, str] = {}
         self._log = ActionLog()
+        #: Live events (requests, action output, login outcomes) for the ``serve`` console.
+        self.activity = Activity()
         self.refresh_tokens = RefreshStore(clock=self.clock)
         self.pipeline = LoginPipeline(
             directory=self.directory,
@@ -120,6 +123,7 @@ class Issuer(IssuerSetup):
             log=self._log,
             clock=self.clock,
             budget_seconds=action_budget_seconds,
+            activity=self.activity,
         )
         self.codes = CodeStore(clock=self.clock, on_reuse=self._revoke_issued)
         self.token_endpoint = TokenEndpoint(

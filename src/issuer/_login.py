@@ -8,11 +8,12 @@ from typing import Any
 
 from ._actionapi import FlowChanges
 from ._actions import Action, Trigger
+from ._activity import Activity, reported
 from ._directory import Directory
 from ._errors import LoginDenied
 from ._records import Api, Client, User
 from ._refresh import RefreshStore
-from ._runtime import ActionLog, apply_metadata, run_flow
+from ._runtime import ActionLog, FlowContext, apply_metadata, run_flow
 from ._scopes import client_scopes, user_scopes
 from ._tokens import TokenMinter
 
@@ -86,6 +87,7 @@ class LoginPipeline:
         log: ActionLog,
         clock: Callable[[], float],
         budget_seconds: float,
+        activity: Activity | None = None,
     ) -> None:
         self._directory = directory
         self._minter = minter
@@ -96,8 +98,11 @@ class LoginPipeline:
         self._clock = clock
         self._budget_seconds = budget_seconds
         self._caches: dict[str, dict[str, Any]] = {}
+        self.activity = activity or Activity()
 
-    async def _run(self, trigger: Trigger, event: dict[str, Any]) -> FlowChanges:
+    async def _run(
+        self, trigger: Trigger, event: dict[str, Any], context: FlowContext
+    ) -> FlowChanges:
         changes = await run_flow(
             self._actions(trigger),
             trigger=trigger,
@@ -106,6 +111,8 @@ class LoginPipeline:
             caches=self._caches,
             log=self._log,
             clock=self._clock,
+            context=context,
+            activity=self.activity,
         )
         if changes.deny_reason is not None:
             raise LoginDenied(
@@ -122,6 +129,23 @@ class LoginPipeline:
 
     async def login(self, request: LoginRequest) -> TokenSet:
         """Run post-login actions for ``request`` and mint its tokens (and refresh token)."""
+        context = FlowContext(
+            client_id=request.client.client_id,
+            protocol=request.protocol,
+            user_id=request.user.user_id,
+            user_email=request.user.email,
+        )
+        with reported(
+            self.activity,
+            user=context.user_email,
+            client_id=context.client_id,
+            protocol=context.protocol,
+            actions_run=context.actions_run,
+            execution_id=context.execution_id,
+        ):
+            return await self._login(request, context)
+
+    async def _login(self, request: LoginRequest, context: FlowContext) -> TokenSet:
         user, client, api = request.user, request.client, request.api
         requested = _unique(request.requested_scopes)
         granted = user_scopes(api, user, requested)
@@ -151,7 +175,7 @@ class LoginPipeline:
             "connection": {"name": "Username-Password-Authentication", "strategy": "auth0"},
             "tenant": {"id": "local"},
         }
-        changes = await self._run("post_login", event)
+        changes = await self._run("post_login", event, context)
         scopes = _final_scopes(granted, changes)
         access_token = self._minter.access_token(
             subject=user.user_id,
@@ -201,6 +225,25 @@ class LoginPipeline:
         self, client: Client, api: Api, requested_scopes: Sequence[str], request: Mapping[str, Any]
     ) -> TokenSet:
         """Run credentials-exchange actions and mint a machine-to-machine access token."""
+        context = FlowContext(client_id=client.client_id, protocol="oauth2-client-credentials")
+        with reported(
+            self.activity,
+            user=None,
+            client_id=context.client_id,
+            protocol=context.protocol,
+            actions_run=context.actions_run,
+            execution_id=context.execution_id,
+        ):
+            return await self._client_credentials(client, api, requested_scopes, request, context)
+
+    async def _client_credentials(
+        self,
+        client: Client,
+        api: Api,
+        requested_scopes: Sequence[str],
+        request: Mapping[str, Any],
+        context: FlowContext,
+    ) -> TokenSet:
         granted = client_scopes(self._directory, client, api, requested_scopes)
         event = {
             "client": self._client_event(client),
@@ -211,7 +254,7 @@ class LoginPipeline:
             "secrets": dict(self._secrets),
             "tenant": {"id": "local"},
         }
-        changes = await self._run("credentials_exchange", event)
+        changes = await self._run("credentials_exchange", event, context)
         scopes = _final_scopes(granted, changes)
         access_token = self._minter.access_token(
             subject=f"{client.client_id}@clients",

@@ -10,9 +10,11 @@ import logging
 import secrets
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -20,18 +22,37 @@ import anyio.to_thread
 
 from ._actionapi import ActionStep, CredentialsExchangeApi, FlowChanges, PostLoginApi
 from ._actions import Action, Trigger
+from ._activity import ActionOutput, Activity
 from ._capture import ACTIONS_LOGGER, capture_output
 from ._errors import ActionFailed
 from ._event import Namespace
 
-__all__ = ["ActionLog", "ExecutionRecord", "apply_metadata", "run_flow"]
+__all__ = ["ActionLog", "ExecutionRecord", "FlowContext", "apply_metadata", "run_flow"]
 
 _logger = logging.getLogger(ACTIONS_LOGGER)
 
 
 @dataclass
+class FlowContext:
+    """Who a flow runs for, and what it did: filled in by :func:`run_flow` as it goes."""
+
+    client_id: str
+    protocol: str
+    user_id: str | None = None
+    user_email: str | None = None
+    execution_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    actions_run: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ExecutionRecord:
-    """What one action did in one execution (one login or token request)."""
+    """What one action did in one execution (one login or token request).
+
+    ``outcome`` is this action's: ``ok``, ``denied`` (it called ``api.access.deny``) or
+    ``failed`` (it raised or ran out of time; ``error_file``/``error_line`` locate the
+    raise in the action's own file when the traceback passes through it). ``actions``
+    lists the actions the execution has run so far, this one included.
+    """
 
     execution_id: str
     action: str
@@ -43,9 +64,23 @@ class ExecutionRecord:
     warnings: list[str] = field(default_factory=list)
     deny_reason: str | None = None
     error: str | None = None
+    user_id: str | None = None
+    user_email: str | None = None
+    client_id: str | None = None
+    protocol: str | None = None
+    actions: list[str] = field(default_factory=list)
+    outcome: str = "ok"
+    error_file: str | None = None
+    error_line: int | None = None
+
+    @property
+    def timestamp(self) -> str:
+        """``started_at`` as RFC 3339 UTC, e.g. ``2025-01-31T12:00:00.123Z``."""
+        moment = datetime.fromtimestamp(self.started_at, UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "timestamp": self.timestamp}
 
 
 class ActionLog:
@@ -135,7 +170,20 @@ async def _run_step(
     except (Exception, SystemExit) as exc:
         # SystemExit too: sys.exit() in an action fails that login, not the issuer.
         record.error = f"{type(exc).__name__}: {_text_of(exc)}"
+        record.error_file, record.error_line = _raised_at(action, exc)
         raise ActionFailed(action.name, record.error) from exc
+
+
+def _raised_at(action: Action, exc: BaseException) -> tuple[str | None, int | None]:
+    """The last traceback frame in the action's own file: where its code raised, or called
+    the library that did."""
+    code = getattr(action.function, "__code__", None)
+    own_file = getattr(code, "co_filename", None)
+    found: tuple[str | None, int | None] = (None, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == own_file:
+            found = (frame.filename, frame.lineno)
+    return found
 
 
 def _text_of(exc: BaseException) -> str:
@@ -154,15 +202,18 @@ async def run_flow(
     caches: dict[str, dict[str, Any]],
     log: ActionLog,
     clock: Callable[[], float],
+    context: FlowContext,
+    activity: Activity | None = None,
 ) -> FlowChanges:
     """Run ``actions`` in order against ``event`` and merge what they asked for.
 
     A deny lets the current action finish and skips the rest. An exception, or running past
     the flow's ``budget_seconds``, raises :class:`ActionFailed` naming the action.
-    Metadata changes are visible to later actions through ``event.user``.
+    Metadata changes are visible to later actions through ``event.user``. Each line an
+    action prints or logs goes to ``activity`` as it is written.
     """
     changes = FlowChanges()
-    execution_id = secrets.token_hex(8)
+    execution_id = context.execution_id
     deadline = anyio.current_time() + budget_seconds
     event = copy.deepcopy(event)
     for action in actions:
@@ -176,11 +227,21 @@ async def run_flow(
         if "user" in event:
             apply_metadata(event["user"].setdefault("app_metadata", {}), changes.app_metadata)
             apply_metadata(event["user"].setdefault("user_metadata", {}), changes.user_metadata)
-        record = ExecutionRecord(execution_id, action.name, trigger, started_at=clock())
+        record = ExecutionRecord(
+            execution_id,
+            action.name,
+            trigger,
+            started_at=clock(),
+            user_id=context.user_id,
+            user_email=context.user_email,
+            client_id=context.client_id,
+            protocol=context.protocol,
+        )
+        context.actions_run.append(action.name)
         started = time.perf_counter()
         lines: list[str] = []
         try:
-            with capture_output() as lines:
+            with capture_output(_forward(activity, action.name, context)) as lines:
                 await _run_step(action, event, api, deadline, budget_seconds, record)
         finally:
             step.closed = True
@@ -188,8 +249,12 @@ async def run_flow(
             record.logs = list(lines)
             record.claims_added = step.claims_added
             record.warnings = step.warnings
+            record.actions = list(context.actions_run)
             if changes.denied_by == action.name:
                 record.deny_reason = changes.deny_reason
+                record.outcome = "denied"
+            if record.error is not None:
+                record.outcome = "failed"
             log.append(record)
             if record.error is not None:
                 # Outside the capture, so the line goes to the server log, not the record.
@@ -204,3 +269,23 @@ async def run_flow(
         if changes.deny_reason is not None:
             break
     return changes
+
+
+def _forward(
+    activity: Activity | None, action: str, context: FlowContext
+) -> Callable[[str], None] | None:
+    if activity is None or not activity.followed:
+        return None
+
+    def on_line(line: str) -> None:
+        activity.emit(
+            ActionOutput(
+                action=action,
+                user=context.user_email,
+                client_id=context.client_id,
+                line=line,
+                execution_id=context.execution_id,
+            )
+        )
+
+    return on_line

@@ -1,8 +1,11 @@
 """The command line, run as a real subprocess."""
 
+import importlib.metadata
+import json
 import os
 import queue
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -284,3 +287,166 @@ def test_serve_reload_applies_an_edited_action_and_keeps_serving_a_broken_one(
         assert "SyntaxError" in line
         claims = jwt.decode(password_token(url), options={"verify_signature": False})
         assert claims[claim] == "version 2"
+
+
+class Served:
+    """``serve`` running as a subprocess; ``url`` is the line it printed when ready (read
+    off its output, which then holds what came after)."""
+
+    def __init__(self, process: "subprocess.Popen[str]") -> None:
+        self.process = process
+        assert process.stdout is not None
+        self.url = process.stdout.readline().strip()
+
+    def stop(self) -> tuple[str, str]:
+        self.process.send_signal(signal.SIGTERM)
+        stdout, stderr = self.process.communicate(timeout=30)
+        assert self.process.returncode == 0, stderr
+        return stdout, stderr
+
+
+def serve_seed(*flags: str) -> Served:
+    return Served(
+        subprocess.Popen(
+            [sys.executable, "-m", "issuer", "serve", "--config", str(SEED_CONFIG)]
+            + ["--ephemeral-keys", *flags]
+            + ([] if "--port" in flags else ["--port", "0"]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    )
+
+
+def log_in(url: str, email: str, password: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}oauth/token?hint=query-secret",
+        data={"grant_type": "password", "username": email, "password": password},
+        auth=("demo-app", "demo-secret"),
+    )
+
+
+def test_serve_prints_requests_action_output_and_login_outcomes() -> None:
+    served = serve_seed()
+    try:
+        assert log_in(served.url, "bob@example.com", "bob-password").status_code == 200
+        assert log_in(served.url, "alice@example.com", "wrong").status_code == 400
+    finally:
+        stdout, stderr = served.stop()
+    lines = stdout.splitlines()
+    assert served.url.startswith("http://127.0.0.1:")
+    assert "[premium] bob@example.com: bob@example.com is not premium (roles: [])" in lines
+    assert any(
+        line.startswith("login bob@example.com via password for client demo-app: ok")
+        and "(actions: premium)" in line
+        for line in lines
+    )
+    assert any(line.startswith("POST /oauth/token 200 ") for line in lines)
+    assert any(line.startswith("POST /oauth/token 400 ") for line in lines)
+    for secret in ("query-secret", "bob-password", "demo-secret", "eyJ"):
+        assert secret not in stdout + stderr
+    # uvicorn's own access log stays off: one line per request, not two.
+    assert "HTTP/1.1" not in stdout + stderr
+
+
+def test_serve_quiet_prints_only_its_url() -> None:
+    served = serve_seed("--quiet")
+    try:
+        assert log_in(served.url, "bob@example.com", "bob-password").status_code == 200
+    finally:
+        stdout, _ = served.stop()
+    assert served.url.startswith("http://127.0.0.1:")
+    assert stdout == ""
+
+
+def test_serve_json_prints_one_object_per_line() -> None:
+    served = serve_seed("--json")
+    try:
+        assert log_in(served.url, "alice@example.com", "alice-password").status_code == 200
+    finally:
+        stdout, _ = served.stop()
+    assert served.url.startswith("http://127.0.0.1:")
+    output, login, request = (json.loads(line) for line in stdout.splitlines())
+    assert output["event"] == "action_output"
+    assert (output["action"], output["user"]) == ("premium", "alice@example.com")
+    assert "premium claim added for alice@example.com" in output["line"]
+    assert login["event"] == "login"
+    assert (login["outcome"], login["grant"], login["actions"]) == ("ok", "password", ["premium"])
+    assert (request["event"], request["path"], request["status"]) == (
+        "request",
+        "/oauth/token",
+        200,
+    )
+
+
+def test_logs_prints_the_action_log_of_a_served_issuer() -> None:
+    served = serve_seed("--quiet")
+    try:
+        log_in(served.url, "bob@example.com", "bob-password")
+        result = run_cli("logs", "--url", served.url)
+        as_json = run_cli("logs", "--url", served.url, "--json")
+    finally:
+        served.stop()
+    assert result.returncode == 0, result.stderr
+    assert "[premium] bob@example.com via password for client demo-app: ok" in result.stdout
+    assert "  | bob@example.com is not premium (roles: [])" in result.stdout
+    (record,) = (json.loads(line) for line in as_json.stdout.splitlines())
+    assert (record["action"], record["user_email"], record["outcome"]) == (
+        "premium",
+        "bob@example.com",
+        "ok",
+    )
+
+
+def test_logs_follow_prints_a_new_login() -> None:
+    served = serve_seed("--quiet")
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "issuer",
+            "logs",
+            "--url",
+            served.url,
+            "--follow",
+            "--interval",
+            "0.05",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert log_in(served.url, "alice@example.com", "alice-password").status_code == 200
+        assert follower.stdout is not None
+        assert "[premium] alice@example.com via password" in follower.stdout.readline()
+    finally:
+        follower.send_signal(signal.SIGINT)
+        _, stderr = follower.communicate(timeout=30)
+        served.stop()
+    assert follower.returncode == 0, stderr
+    assert stderr == ""
+
+
+def test_logs_against_nothing_is_one_clear_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_cli("logs", "--url", f"http://127.0.0.1:{port}/")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: cannot reach http://127.0.0.1:{port}/")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [[sys.executable, "-m", "issuer"], [str(Path(sys.executable).parent / "issuer")]]
+)
+def test_version_on_the_module_and_the_console_script(command: list[str]) -> None:
+    result = subprocess.run(
+        [*command, "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    version = importlib.metadata.version("claimguard-asgi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"issuer (claimguard-asgi) {version}\n"

@@ -3,6 +3,7 @@
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -302,3 +303,55 @@ async def test_a_blocking_async_action_fails_at_the_budget_while_the_server_answ
         release.set()
     assert response.json()["keys"]
     assert order == ["jwks answered", "login failed"]
+
+
+async def test_records_tell_who_logged_in_where_how_and_with_what_outcome(
+    bare_issuer: Issuer, clock: Any
+) -> None:
+    def tag(event: Any, api: Any) -> None:
+        api.access_token.add_claim({"https://x.example/tag": 1})
+
+    def gate(event: Any, api: Any) -> None:
+        api.access.deny("closed")
+
+    bare_issuer.add_action(tag)
+    bare_issuer.add_action(gate)
+    async with bare_issuer.http_client() as client:
+        response = await password_grant(
+            client, "alice@example.com", "alice-pw", auth=("app", "app-secret")
+        )
+    assert response.status_code == 403
+    denied, tagged = (record.to_dict() for record in bare_issuer.action_logs())
+    user = bare_issuer.directory.user("alice@example.com")
+    assert tagged["user_id"] == denied["user_id"] == user.user_id
+    assert tagged["user_email"] == "alice@example.com"
+    assert tagged["client_id"] == "app"
+    assert tagged["protocol"] == "oauth2-password"
+    assert tagged["timestamp"] == "2027-01-15T08:00:00.000Z"
+    assert (tagged["outcome"], tagged["actions"]) == ("ok", ["tag"])
+    assert tagged["claims_added"]["access_token"] == {"https://x.example/tag": 1}
+    assert (denied["outcome"], denied["actions"], denied["deny_reason"]) == (
+        "denied",
+        ["tag", "gate"],
+        "closed",
+    )
+    assert denied["error_file"] is None
+    assert denied["error_line"] is None
+
+
+async def test_a_failed_record_locates_the_raise_in_the_action_file(
+    bare_issuer: Issuer, tmp_path: Path
+) -> None:
+    source = tmp_path / "fragile.py"
+    source.write_text(
+        "import json\n\ndef on_execute_post_login(event, api):\n    json.loads('{not json')\n"
+    )
+    bare_issuer.add_action(source)
+    with pytest.raises(ActionFailed):
+        await bare_issuer.login("alice@example.com")
+    record = bare_issuer.action_logs()[0].to_dict()
+    assert record["outcome"] == "failed"
+    assert record["error"].startswith("JSONDecodeError: ")
+    # The call in the action's own file, not the line deep inside json that raised.
+    assert (record["error_file"], record["error_line"]) == (str(source), 4)
+    assert record["protocol"] == "oidc-basic-profile"
