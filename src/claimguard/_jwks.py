@@ -85,6 +85,8 @@ class KeySet:
         self._in_flight: anyio.Event | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.on_keys_removed: Callable[[frozenset[str]], None] | None = None
+        # Told of every fetch attempt: True when it gave a usable key set.
+        self.on_fetch: Callable[[bool], None] | None = None
 
     # -- lookup -------------------------------------------------------------------------
 
@@ -223,12 +225,16 @@ class KeySet:
             keys, skipped = self._parse(document)
         except FetchError as exc:
             self._last_error = str(exc)
+            if self.on_fetch is not None:
+                self.on_fetch(False)
             return
         removed = _thumbprints(self._keys) - _thumbprints(keys)
         self._keys = keys
         self._skipped = skipped
         self._fetched_at = self._clock.time()
         self._last_error = None
+        if self.on_fetch is not None:
+            self.on_fetch(True)
         if removed and self.on_keys_removed is not None:
             self.on_keys_removed(removed)
 
