@@ -10,6 +10,9 @@ their range as ±) and as a ratio to the floor, every number from the same run:
   call does all the work a never-seen token signed by a known key costs;
 - claimguard warm: the default verifier and the same token again (verified-token cache,
   ``exp``/``nbf`` still checked on every call);
+- claimguard cold/warm with otel metrics: the same two verifiers built with
+  ``metrics=`` an OpenTelemetry SDK ``MeterProvider`` (in-memory reader), skipped when
+  the ``otel`` extra and the SDK are not installed;
 - minimal (yardstick): the least any Python verifier does per new token (see
   ``_tokens.minimal_verifier``); not a usable verifier, it shows what is left to win;
 - PyJWT, joserfc, authlib, python-jose: see ``_peers.py``.
@@ -45,8 +48,10 @@ from claimguard import TokenVerifier
 FLOOR = "floor (cryptography)"
 COLD = "claimguard cold"
 WARM = "claimguard warm"
+COLD_OTEL = "claimguard cold with otel metrics"
+WARM_OTEL = "claimguard warm with otel metrics"
 MINIMAL = "minimal (yardstick)"
-PATHS = (FLOOR, COLD, WARM, MINIMAL, *PEERS)
+PATHS = (FLOOR, COLD, WARM, COLD_OTEL, WARM_OTEL, MINIMAL, *PEERS)
 
 # The targets this benchmark checks (ratios, so they hold across machines) and the one
 # absolute budget: a cache hit is a lookup plus the time checks.
@@ -70,6 +75,13 @@ async def prepare_loops(
     }
     cold = TokenVerifier(**options, token_cache_size=0)
     warm = TokenVerifier(**options)
+    verifiers = [(COLD, cold), (WARM, warm)]
+    provider = _meter_provider()
+    if provider is not None:
+        verifiers.append(
+            (COLD_OTEL, TokenVerifier(**options, token_cache_size=0, metrics=provider))
+        )
+        verifiers.append((WARM_OTEL, TokenVerifier(**options, metrics=provider)))
     loops: dict[tuple[str, str], TimedLoop] = {}
     for alg in ALGORITHMS:
         key, token = keys[alg], tokens[alg]
@@ -80,7 +92,7 @@ async def prepare_loops(
         if minimal(token)["sub"] != key.claims()["sub"]:
             raise AssertionError(f"the minimal verifier returned the wrong claims for {alg}")
         loops[MINIMAL, alg] = sync_loop(partial(minimal, token))
-        for path, verifier in ((COLD, cold), (WARM, warm)):
+        for path, verifier in verifiers:
             claims = await verifier.verify(token)
             if claims["sub"] != key.claims()["sub"]:
                 raise AssertionError(f"{path} returned the wrong claims for {alg}")
@@ -89,9 +101,20 @@ async def prepare_loops(
             verify = peer_verifier(peer, key, token)
             if verify is not None:
                 loops[peer, alg] = sync_loop(verify)
-    if endpoint.fetches > 2:
+    if endpoint.fetches > len(verifiers):
         raise AssertionError(f"expected one JWKS fetch per verifier, saw {endpoint.fetches}")
-    return loops, [cold, warm, client]
+    return loops, [verifier for _, verifier in verifiers] + [client]
+
+
+def _meter_provider() -> Any:
+    """An SDK meter provider with an in-memory reader, or ``None`` without the SDK."""
+    try:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    except ImportError:
+        print("note: opentelemetry-sdk is not installed; the otel rows are skipped", flush=True)
+        return None
+    return MeterProvider(metric_readers=[InMemoryMetricReader()])
 
 
 async def measure(*, repeats: int, repeat_seconds: float) -> dict[tuple[str, str], Sample]:
@@ -129,6 +152,13 @@ def comparisons(samples: dict[tuple[str, str], Sample]) -> list[str]:
         f"{_ratio(samples, COLD, alg, MINIMAL):.2f}x ({alg})" for alg in ALGORITHMS
     )
     lines = [f"claimguard cold costs the minimal yardstick times {strictness}"]
+    for plain, metered in ((COLD, COLD_OTEL), (WARM, WARM_OTEL)):
+        if all((metered, alg) in samples for alg in ALGORITHMS):
+            extra = ", ".join(
+                f"{samples[metered, alg].median_us - samples[plain, alg].median_us:+.2f} µs ({alg})"
+                for alg in ALGORITHMS
+            )
+            lines.append(f"otel metrics add to {plain}: {extra}")
     for peer in PEERS:
         parts = [
             f"{_ratio(samples, peer, alg, COLD):.2f}x ({alg})"

@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket
 
 from ._challenge import Challenge
 from ._claims import Claims
+from ._decisions import refusal_stands
 from ._errors import ConfigurationError, InsufficientClaims
 from ._middleware import refuse_websocket
 from ._requirements import (
@@ -52,6 +53,7 @@ class Guard(Protocol):
 
 
 _CONNECTION_PARAM = "claimguard_connection"
+REQUIREMENTS_ATTRIBUTE = "__claimguard_requirements__"
 _POLICY_VIOLATION = 1008
 _UNSET: Any = object()
 
@@ -132,12 +134,22 @@ def guard(requirement: Requirement) -> Guard:
             guarded = sync_guarded
         if signature is not None:
             guarded.__signature__ = signature  # type: ignore[attr-defined]
+        # Read by claimguard.fastapi to document the operation in OpenAPI.
+        requirements = (*getattr(func, REQUIREMENTS_ATTRIBUTE, ()), requirement)
+        setattr(guarded, REQUIREMENTS_ATTRIBUTE, requirements)
         return cast(Callable[P, R], guarded)
 
     return decorate
 
 
 def _denial(requirement: Requirement, connection: HTTPConnection) -> Challenge | None:
+    answer = _answer(requirement, connection)
+    if answer is None or not refusal_stands(connection.scope, answer):
+        return None
+    return answer
+
+
+def _answer(requirement: Requirement, connection: HTTPConnection) -> Challenge | None:
     claims = claims_of(connection.scope)
     challenger = challenger_of(connection.scope)
     if claims is None:

@@ -92,6 +92,8 @@ class KeySet:
         self._in_flight: anyio.Event | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.on_keys_removed: Callable[[frozenset[str]], None] | None = None
+        # Told of every fetch attempt: True when it gave a usable key set.
+        self.on_fetch: Callable[[bool], None] | None = None
 
     # -- lookup -------------------------------------------------------------------------
 
@@ -236,6 +238,8 @@ class KeySet:
             self._last_error = str(exc)
             self._last_cause = "unreachable" if exc.unreachable else stage
             self._log.failed(self._last_error)
+            if self.on_fetch is not None:
+                self.on_fetch(False)
             return
         before = None if self._fetched_at is None else _by_kid(self._keys)
         removed = _thumbprints(self._keys) - _thumbprints(keys)
@@ -245,6 +249,8 @@ class KeySet:
         self._last_error = None
         self._last_cause = None
         self._log.fetched(self._jwks_uri, before, _by_kid(keys), skipped)
+        if self.on_fetch is not None:
+            self.on_fetch(True)
         if removed and self.on_keys_removed is not None:
             self.on_keys_removed(removed)
 

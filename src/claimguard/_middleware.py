@@ -15,6 +15,7 @@ from ._bearer import bearer_token
 from ._challenge import Challenge, Challenger
 from ._claims import Claims
 from ._clock import Clock
+from ._decisions import DECISIONS_KEY, Decisions
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken, KeySetUnavailable
 from ._lifespan import run_lifespan
 from ._paths import PublicPaths, route_path
@@ -77,6 +78,12 @@ class ClaimGuardMiddleware:
       scope types.
     - Each refusal is logged at DEBUG on ``claimguard.middleware`` with its status, code,
       route and issuer, never the token.
+    - ``report_only=True`` (never the default; a rollout aid) sends no 401, 400 or 403:
+      a request with a missing or invalid token passes as anonymous, one lacking a claim
+      passes as verified, and the would-be refusal is logged (WARNING on
+      ``claimguard.middleware``: status, error code, path) and counted. 503 is still sent.
+    - A verifier built with ``metrics=…`` also gets the middleware's and the guards'
+      decisions counted (see :mod:`claimguard._metrics`).
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class ClaimGuardMiddleware:
         protected_resource: ProtectedResource | None = None,
         debug: bool = False,
         preflight: bool = False,
+        report_only: bool = False,
     ) -> None:
         if (
             not callable(getattr(verifier, "verify", None))
@@ -121,6 +129,21 @@ class ClaimGuardMiddleware:
             realm=realm, resource_metadata_url=resource_metadata_url, debug=debug
         )
         self._issuer: str | None = getattr(verifier, "issuer", None)
+        if not isinstance(report_only, bool):
+            raise ConfigurationError("report_only must be True or False")
+        self.report_only = report_only
+        metrics = getattr(verifier, "metrics", None)
+        # None unless asked for: the request path then pays one attribute check.
+        self._decisions = (
+            Decisions(report_only=report_only, metrics=metrics)
+            if report_only or metrics is not None
+            else None
+        )
+        if report_only:
+            _logger.warning(
+                "report-only mode is on: requests without a valid token or lacking claims "
+                "are let through and only logged; do not serve production traffic like this"
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -141,14 +164,24 @@ class ClaimGuardMiddleware:
             token = bearer_token(scope)
             claims = None if token is None else await self.verifier.verify(token)
         except ClaimGuardError as error:
-            await self._refuse(scope, receive, send, error)
-            return
-        if claims is None and not (self.allow_anonymous or route_path(scope) in self.public_paths):
-            await self._refuse(scope, receive, send, None)
-            return
+            claims = None
+            if await self._refuse(scope, receive, send, error):
+                return
+        else:
+            if (
+                claims is None
+                and not (self.allow_anonymous or route_path(scope) in self.public_paths)
+                and await self._refuse(scope, receive, send, None)
+            ):
+                return
         # Set in place, as Starlette's AuthenticationMiddleware does.
         scope["auth"], scope["user"] = anonymous() if claims is None else authenticated(claims)
         scope[CHALLENGER_KEY] = self.challenger
+        decisions = self._decisions
+        if decisions is not None:
+            scope[DECISIONS_KEY] = decisions
+            if claims is not None:
+                decisions.accepted()
         if scope["type"] == "websocket" and claims is not None:
             await self._run_until_expiry(scope, receive, send, claims)
         else:
@@ -156,10 +189,14 @@ class ClaimGuardMiddleware:
 
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: ClaimGuardError | None
-    ) -> None:
+    ) -> bool:
+        """Answer the refusal of ``error`` (``None``: no token); ``False`` when report-only
+        mode lets the request through instead."""
         answer = (
             self.challenger.missing_token() if error is None else self.challenger.for_error(error)
         )
+        if self._decisions is not None and not self._decisions.refuse(scope, answer):
+            return False  # report-only: logged there as a would-be refusal
         if _logger.isEnabledFor(logging.DEBUG):
             _logger.debug(
                 "refused %s %s %r: %d %s (issuer %r)",
@@ -176,6 +213,7 @@ class ClaimGuardMiddleware:
             await refuse_websocket(
                 scope, receive, send, answer, unavailable=isinstance(error, KeySetUnavailable)
             )
+        return True
 
     async def _run_until_expiry(
         self, scope: Scope, receive: Receive, send: Send, claims: Claims

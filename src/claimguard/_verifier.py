@@ -23,6 +23,7 @@ from ._health import VerifierHealth, health_of
 from ._jwk import ECDSA_ALGORITHMS, VerificationKey
 from ._jwks import KeySet, KeySetState
 from ._jws import Header, decode_json_object, parse_header, split_compact
+from ._metrics import MeterProvider, Metrics, metrics_from
 from ._options import (
     DEFAULT_ALGORITHMS,
     MAX_LEEWAY_SECONDS,
@@ -71,6 +72,9 @@ class TokenVerifier:
       ``require_at_jwt`` requires header ``typ`` ``at+jwt`` (RFC 9068 §4).
     - ``max_token_bytes`` (default 16 KiB); ``token_cache_size`` (default 4096, 0 disables).
     - ``http_client`` and ``clock`` are injected collaborators.
+    - ``metrics``: ``False`` (default) records nothing and imports nothing; ``True`` records
+      OpenTelemetry metrics on the global meter provider, or pass a ``MeterProvider``
+      (needs ``claimguard-asgi[otel]``). The middleware counts its decisions on them too.
     - ``jwks_*``: see :class:`KeySet`'s rules (max age, refresh ahead, cooldown, stale
       period, timeout, body cap).
     """
@@ -97,6 +101,7 @@ class TokenVerifier:
         jwks_stale_seconds: float = 24 * 3600,
         jwks_timeout_seconds: float = 5,
         jwks_max_bytes: int = 256 * 1024,
+        metrics: bool | MeterProvider = False,
     ) -> None:
         if not isinstance(issuer, str) or not issuer:
             raise ConfigurationError("issuer must be a non-empty string")
@@ -154,6 +159,11 @@ class TokenVerifier:
         self._cache = VerifiedTokenCache(token_cache_size)
         self.key_set.on_keys_removed = self._cache.forget_keys
         self._headers: dict[bytes, Header] = {}
+        self.metrics: Metrics | None = metrics_from(metrics)
+        if self.metrics is not None:
+            # Instrumented only when asked: without metrics, verify() is the plain method.
+            self.verify = self.metrics.timed(self.verify)  # type: ignore[method-assign,assignment]
+            self.key_set.on_fetch = self.metrics.jwks_fetch
 
     # -- verification -------------------------------------------------------------------
 

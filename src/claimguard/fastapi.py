@@ -14,6 +14,8 @@ Every operation using one of these declares the ``bearerAuth`` HTTP bearer schem
 so ``/docs`` shows the lock, and lists what it requires as the scheme's scopes (role
 names, as OpenAPI 3.1 §4.8.30 allows for non-OAuth schemes). Leave ``/docs`` and
 ``/openapi.json`` reachable with ``public_paths=["/docs", "/openapi.json"]``.
+:func:`document_claims` adds each protected operation's 401/403 responses and a
+description naming its required claims and scopes in words.
 
 Denials are ``HTTPException``\\ s with the RFC 6750 status and ``WWW-Authenticate``
 challenge of the middleware (401 without an error code when anonymous, 403
@@ -26,15 +28,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Security, WebSocketException
+from fastapi import Depends, FastAPI, HTTPException, Security, WebSocketException
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from ._challenge import Challenge
 from ._claims import Claims
+from ._decisions import refusal_stands
+from ._decorators import REQUIREMENTS_ATTRIBUTE
 from ._errors import InsufficientClaims
+from ._openapi import describe as describe_requirements
+from ._openapi import responses as openapi_responses
 from ._requirements import (
     ClaimRequirement,
     PredicateRequirement,
@@ -49,6 +57,7 @@ __all__ = [
     "CurrentClaims",
     "bearer_scheme",
     "current_claims",
+    "document_claims",
     "optional_claims",
     "require_check",
     "require_claim",
@@ -91,9 +100,15 @@ async def optional_claims(claims: OptionalBearerClaims) -> Claims | None:
 
 
 async def current_claims(connection: HTTPConnection, claims: OptionalBearerClaims) -> Claims:
-    """Dependency: the verified claims; an anonymous request is denied with 401."""
+    """Dependency: the verified claims; an anonymous request is denied with 401.
+
+    In the middleware's report-only mode an anonymous request gets empty claims instead.
+    """
     if claims is None:
-        raise _denial(connection, challenger_of(connection.scope).missing_token())
+        answer = challenger_of(connection.scope).missing_token()
+        if refusal_stands(connection.scope, answer):
+            raise _denial(connection, answer)
+        return Claims({})
     return claims
 
 
@@ -132,11 +147,17 @@ def require_check(
 
 def _dependency(requirement: Requirement) -> Any:
     async def check(connection: HTTPConnection, claims: CurrentClaims) -> Claims:
+        if not claims and claims_of(connection.scope) is None:
+            return claims  # anonymous in report-only mode: already reported as a 401
         try:
             requirement.check(claims)
         except InsufficientClaims as error:
-            raise _denial(connection, challenger_of(connection.scope).for_error(error)) from None
+            answer = challenger_of(connection.scope).for_error(error)
+            if refusal_stands(connection.scope, answer):
+                raise _denial(connection, answer) from None
         return claims
+
+    setattr(check, REQUIREMENTS_ATTRIBUTE, (requirement,))
 
     return Security(check, scopes=list(requirement.scopes))
 
@@ -149,3 +170,60 @@ def _denial(connection: HTTPConnection, answer: Challenge) -> Exception:
         detail={"error": answer.error, "error_description": answer.description},
         headers=dict(answer.headers),
     )
+
+
+def document_claims(app: FastAPI) -> None:
+    """Make ``app.openapi()`` document what each protected operation requires.
+
+    Every operation that uses :func:`current_claims`, :data:`CurrentClaims`,
+    :func:`require_claim`, :func:`require_scope`, :func:`require_check` or a claimguard
+    endpoint decorator gets its 401 (and, when it requires claims or scopes, 403) response
+    with the RFC 6750 body, and a description paragraph naming the required claims and
+    scopes in words. Call it once, before the schema is first served.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for route in app.routes:
+                if isinstance(route, APIRoute):
+                    _document(schema, route)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document(schema: dict[str, Any], route: APIRoute) -> None:
+    found = _requirements(route.dependant, set())
+    requirements = [*found[1], *getattr(route.endpoint, REQUIREMENTS_ATTRIBUTE, ())]
+    if not found[0] and not requirements:
+        return
+    for method in route.methods or ():
+        operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+        if operation is None:
+            continue
+        for status, response in openapi_responses(requirements).items():
+            operation.setdefault("responses", {}).setdefault(status, response)
+        suffix = describe_requirements(requirements)
+        description = operation.get("description")
+        operation["description"] = f"{description}\n\n{suffix}" if description else suffix
+
+
+def _requirements(dependant: Dependant, seen: set[int]) -> tuple[bool, list[Requirement]]:
+    """Whether ``dependant`` needs a verified token, and what it requires of it."""
+    needs_token = False
+    found: list[Requirement] = []
+    for dependency in dependant.dependencies:
+        call = dependency.call
+        if id(dependency) in seen:
+            continue
+        seen.add(id(dependency))
+        if call is current_claims:
+            needs_token = True
+        requirements = getattr(call, REQUIREMENTS_ATTRIBUTE, ())
+        found.extend(r for r in requirements if r not in found)
+        inner_token, inner = _requirements(dependency, seen)
+        needs_token = needs_token or inner_token or bool(requirements)
+        found.extend(r for r in inner if r not in found)
+    return needs_token, found

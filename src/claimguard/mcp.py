@@ -20,9 +20,10 @@ This module alone imports ``mcp``; ``import claimguard`` works without it.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._bearer import bearer_token
 from ._claims import Claims
+from ._decisions import DECISIONS_KEY, refusal_stands
 from ._errors import ClaimGuardError, ConfigurationError, InsufficientClaims
 from ._middleware import ClaimGuardMiddleware, Verifier
 from ._requirements import (
@@ -41,7 +43,7 @@ from ._requirements import (
     ScopeRequirement,
 )
 from ._resource import ProtectedResource
-from ._user import ClaimsUser
+from ._user import ClaimsUser, challenger_of
 
 try:
     from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, auth_context_var
@@ -72,6 +74,11 @@ INSUFFICIENT_CLAIMS = -32003
 server-error range, JSON-RPC 2.0 §5.1)."""
 
 _UNSET: Any = object()
+# The request's scope, for tool guards to count and report refusals like the other guards;
+# set only when the middleware records decisions (report-only mode or metrics).
+_decisions_scope = contextvars.ContextVar[MutableMapping[str, Any] | None](
+    "claimguard_decisions_scope", default=None
+)
 
 
 class MCPUser(ClaimsUser, AuthenticatedUser):
@@ -119,6 +126,13 @@ class _SDKUserBridge:
             # The middleware verified this very header; reading it again cannot fail.
             token = bearer_token(scope) or ""
             scope = {**scope, "user": MCPUser(user.claims, token=token, resource=self.resource)}
+        if DECISIONS_KEY in scope:
+            reset = _decisions_scope.set(scope)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _decisions_scope.reset(reset)
+            return
         await self.app(scope, receive, send)
 
 
@@ -159,6 +173,7 @@ def protected_mcp_app(
     path: str | None = None,
     realm: str = "mcp",
     public_paths: Iterable[str] = (),
+    report_only: bool = False,
     close_verifier: bool = False,
     **http_options: Any,
 ) -> ProtectedMCPApp:
@@ -171,6 +186,8 @@ def protected_mcp_app(
       and named in every challenge.
     - ``path``: where the MCP endpoint listens; default the resource URL's path
       (``/mcp`` for ``https://host/mcp``).
+    - ``report_only``: the middleware's report-only mode; tool guards then log and count
+      a refusal and run the tool anyway.
     - ``close_verifier``: close the verifier when the app shuts down (when the app owns it).
     - ``http_options`` go to the SDK's ``streamable_http_app`` (``json_response``,
       ``stateless_http``, ``event_store``, ``transport_security`` …). Unless given, ``host``
@@ -205,6 +222,7 @@ def protected_mcp_app(
         protected_resource=protected_resource,
         realm=realm,
         public_paths=public_paths,
+        report_only=report_only,
     )
     return ProtectedMCPApp(middleware, sdk_app)
 
@@ -308,6 +326,12 @@ def _enforce(requirement: Requirement) -> None:
             )
         requirement.check(claims)
     except ClaimGuardError as error:
+        scope = _decisions_scope.get()
+        if scope is not None:
+            challenger = challenger_of(scope)
+            answer = challenger.missing_token() if claims is None else challenger.for_error(error)
+            if not refusal_stands(scope, answer):
+                return
         required = error.required if isinstance(error, InsufficientClaims) else ()
         raise MCPError(
             code=INSUFFICIENT_CLAIMS,

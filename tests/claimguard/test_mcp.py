@@ -6,9 +6,11 @@ an ``httpx2`` ASGI transport with JSON responses.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +118,12 @@ class Setup:
 
 @pytest.fixture
 async def setup() -> AsyncIterator[Setup]:
+    async with make_setup() as made:
+        yield made
+
+
+@asynccontextmanager
+async def make_setup(**options: Any) -> AsyncIterator[Setup]:
     issuer = Issuer(issuer_url="http://127.0.0.1:8765/")
     # "premium" is also a scope word of this API: any client may request it.
     issuer.add_api(RESOURCE, scopes=["tools:call", "premium"])
@@ -137,6 +145,7 @@ async def setup() -> AsyncIterator[Setup]:
                 scopes_supported=["tools:call"],
             ),
             json_response=True,
+            **options,
         )
         async with app.lifespan():
             yield Setup(issuer, app)
@@ -417,3 +426,16 @@ def test_claimguard_imports_without_the_mcp_package() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "pip install 'claimguard-asgi[mcp]'" in result.stdout
+
+
+async def test_report_only_runs_the_tool_and_logs_the_would_be_refusal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with make_setup(report_only=True) as reporting:
+        token = await reporting.token("bob@example.com")
+        with caplog.at_level(logging.WARNING, logger="claimguard.middleware"):
+            result = await call(reporting, token, "premium_report", {"topic": "q3"})
+    assert not result.is_error
+    assert "premium report on q3" in result.content[0].text
+    reports = [r.getMessage() for r in caplog.records if "would refuse" in r.getMessage()]
+    assert reports == ["report-only: would refuse POST /mcp with 403 insufficient_scope"]
