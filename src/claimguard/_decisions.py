@@ -15,6 +15,7 @@ from typing import Any
 
 from ._challenge import Challenge
 from ._metrics import Metrics
+from ._paths import route_path
 
 __all__ = ["DECISIONS_KEY", "Decisions", "refusal_stands"]
 
@@ -67,6 +68,19 @@ class Decisions:
 
 
 def refusal_stands(scope: MutableMapping[str, Any], answer: Challenge) -> bool:
-    """For endpoint guards: whether ``answer`` must be sent for this request."""
+    """For endpoint guards: whether ``answer`` must be sent for this request (logged at
+    DEBUG, like the middleware's own refusals, when it is)."""
     decisions = scope.get(DECISIONS_KEY)
-    return not isinstance(decisions, Decisions) or decisions.refuse(scope, answer)
+    stands = not isinstance(decisions, Decisions) or decisions.refuse(scope, answer)
+    if stands and logger.isEnabledFor(logging.DEBUG):
+        # The description names what the guard requires, never a value the token holds.
+        logger.debug(
+            "refused %s %s %r: %d %s by an endpoint guard: %s",
+            scope.get("type", "http"),
+            scope.get("method", "GET"),
+            route_path(scope),
+            answer.status,
+            answer.error or "missing_token",
+            answer.description,
+        )
+    return stands
