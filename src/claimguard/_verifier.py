@@ -9,12 +9,12 @@ lookup plus the time checks, which run again on every hit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
 from types import TracebackType
-from typing import Any, NoReturn, Self, cast
+from typing import Self
 
 import httpx
 
+from ._claimchecks import ClaimChecks
 from ._claims import AmbiguousClaim, Claims, Namespaces
 from ._clock import Clock, SystemClock
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
@@ -37,15 +37,6 @@ from ._version import __version__
 __all__ = ["TokenVerifier"]
 
 _HEADER_CACHE_SIZE = 64
-
-
-_NUMBER_TYPES = frozenset({int, float})
-
-
-def _refuse_numeric_date(name: str) -> NoReturn:
-    # RFC 7519 §2 NumericDate is a JSON number: bools, strings and null are refused.
-    # Non-finite numbers never get this far: the JSON decoder refuses them.
-    raise InvalidToken("invalid_claim", f"'{name}' claim is not a number")
 
 
 class TokenVerifier:
@@ -121,6 +112,12 @@ class TokenVerifier:
         if max_token_age_seconds is not None and max_token_age_seconds <= 0:
             raise ConfigurationError("max_token_age_seconds must be positive")
         self.max_token_age_seconds = max_token_age_seconds
+        self._claim_checks = ClaimChecks(
+            issuer=issuer,
+            audiences=self.audiences,
+            leeway_seconds=self.leeway_seconds,
+            max_token_age_seconds=max_token_age_seconds,
+        )
         self.require_at_jwt = require_at_jwt
         if max_token_bytes < 256:
             raise ConfigurationError("max_token_bytes must be at least 256")
@@ -177,7 +174,7 @@ class TokenVerifier:
             if hit.valid_from <= now < hit.valid_until:
                 return hit.claims
             seen = hit.claims
-            self._check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
+            self._claim_checks.check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
             return seen
         try:
             header_segment, payload_segment, signature, signing_input = split_compact(
@@ -189,7 +186,9 @@ class TokenVerifier:
                 if twin is not None:
                     if not twin.valid_from <= now < twin.valid_until:
                         seen = twin.claims
-                        self._check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
+                        self._claim_checks.check_times(
+                            seen["exp"], seen.get("nbf"), seen.get("iat"), now
+                        )
                     return twin.claims
             key = self.key_set.fresh(header.kid, now) or await self.key_set.get(header.kid)
             check_signature = key.verifiers.get(header.alg)
@@ -199,7 +198,7 @@ class TokenVerifier:
             if not check_signature(signing_input, signature):
                 key = await self._replacement_key(key, header.alg, signing_input, signature)
             payload = decode_json_object(payload_segment, "payload")
-            exp, nbf, iat = self._check_claims(payload, now)
+            exp, nbf, iat = self._claim_checks.check(payload, now)
             claims = Claims._owning(payload, self.namespaces)
         except ClaimGuardError:
             raise
@@ -248,71 +247,10 @@ class TokenVerifier:
             self._headers[segment] = header
         return header
 
-    def _check_claims(
-        self, payload: dict[str, Any], now: float
-    ) -> tuple[float, float | None, float | None]:
-        # Exact string comparison (RFC 7519 §4.1.1, OpenID Connect Core §3.1.3.7).
-        if payload.get("iss") != self.issuer:
-            raise InvalidToken("wrong_issuer", "token was issued by another issuer")
-        self._check_audience_claim(payload.get("aud"))
-        # Exact types: bool is not a number here, and null is not "absent".
-        exp: Any = payload.get("exp")
-        if exp.__class__ not in _NUMBER_TYPES:
-            if exp is None and "exp" not in payload:
-                raise InvalidToken("missing_claim", "token has no 'exp' claim")
-            _refuse_numeric_date("exp")
-        nbf: Any = payload.get("nbf")
-        if nbf.__class__ not in _NUMBER_TYPES and (nbf is not None or "nbf" in payload):
-            _refuse_numeric_date("nbf")
-        iat: Any = payload.get("iat")
-        if iat.__class__ not in _NUMBER_TYPES:
-            if iat is not None or "iat" in payload:
-                _refuse_numeric_date("iat")
-            if self.max_token_age_seconds is not None:
-                raise InvalidToken("missing_claim", "token has no 'iat' claim")
-        sub = payload.get("sub")
-        if sub is not None and sub.__class__ is not str:
-            raise InvalidToken("invalid_claim", "'sub' claim is not a string")
-        dates = cast(tuple[float, float | None, float | None], (exp, nbf, iat))
-        self._check_times(*dates, now)
-        return dates
-
-    def _check_audience_claim(self, aud: Any) -> None:
-        if aud.__class__ is str:
-            if aud in self.audiences:
-                return
-        elif isinstance(aud, list) and aud and all(map(isinstance, aud, repeat(str))):
-            if not self.audiences.isdisjoint(aud):
-                return
-        elif aud is None:
-            raise InvalidToken("missing_claim", "token has no 'aud' claim")
-        else:
-            raise InvalidToken("invalid_claim", "'aud' claim is not a string or list of strings")
-        raise InvalidToken("wrong_audience", "token is not meant for this API")
-
-    def _check_times(self, exp: float, nbf: float | None, iat: float | None, now: float) -> None:
-        leeway = self.leeway_seconds
-        if now >= exp + leeway:
-            raise InvalidToken("expired", "token has expired")
-        if nbf is not None and now + leeway < nbf:
-            raise InvalidToken("not_yet_valid", "token is not valid yet")
-        if iat is not None:
-            if now + leeway < iat:
-                raise InvalidToken("not_yet_valid", "token was issued in the future")
-            max_age = self.max_token_age_seconds
-            if max_age is not None and now - iat >= max_age + leeway:
-                raise InvalidToken("too_old", "token is older than this API accepts")
-
     def valid_until(self, claims: Claims) -> float:
         """When ``claims`` (verified by this verifier) stop being accepted, on its clock:
         the earlier of ``exp`` and ``iat + max_token_age_seconds``, plus the leeway."""
-        return validity_window(
-            exp=claims["exp"],
-            nbf=None,
-            iat=claims.get("iat"),
-            leeway_seconds=self.leeway_seconds,
-            max_age_seconds=self.max_token_age_seconds,
-        )[1]
+        return self._claim_checks.valid_until(claims)
 
     # -- inspection and lifetime --------------------------------------------------------
 
