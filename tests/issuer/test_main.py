@@ -135,23 +135,20 @@ def test_token_names_the_option_that_picks_a_client_or_api(
     assert result.stderr == f"error: {path} configures {expected}\n"
 
 
-def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "issuer",
-            "serve",
-            "--config",
-            str(SEED_CONFIG),
-            "--port",
-            "0",
-            "--ephemeral-keys",
-        ],
+def launch(*args: str) -> "subprocess.Popen[str]":
+    """``python -m issuer ARGS`` with its output piped and unbuffered."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "issuer", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:
+    with launch(
+        "serve", "--config", str(SEED_CONFIG), "--port", "0", "--ephemeral-keys"
     ) as process:
         try:
             assert process.stdout is not None
@@ -170,13 +167,7 @@ def test_serve_prints_its_url_once_listening_and_stops_on_sigterm() -> None:
 @contextmanager
 def serve(config: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``serve --config config`` in a subprocess; yields its URL once it listens."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "issuer", "serve", "--config", str(config), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as process:
+    with launch("serve", "--config", str(config), *args) as process:
         try:
             assert process.stdout is not None
             url = process.stdout.readline().strip()
@@ -306,17 +297,8 @@ class Served:
 
 
 def serve_seed(*flags: str) -> Served:
-    return Served(
-        subprocess.Popen(
-            [sys.executable, "-m", "issuer", "serve", "--config", str(SEED_CONFIG)]
-            + ["--ephemeral-keys", *flags]
-            + ([] if "--port" in flags else ["--port", "0"]),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    )
+    port = [] if "--port" in flags else ["--port", "0"]
+    return Served(launch("serve", "--config", str(SEED_CONFIG), "--ephemeral-keys", *flags, *port))
 
 
 def log_in(url: str, email: str, password: str) -> httpx.Response:
@@ -401,23 +383,7 @@ def test_logs_prints_the_action_log_of_a_served_issuer() -> None:
 
 def test_logs_follow_prints_a_new_login() -> None:
     served = serve_seed("--quiet")
-    follower = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "issuer",
-            "logs",
-            "--url",
-            served.url,
-            "--follow",
-            "--interval",
-            "0.05",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    follower = launch("logs", "--url", served.url, "--follow", "--interval", "0.05")
     try:
         assert log_in(served.url, "alice@example.com", "alice-password").status_code == 200
         assert follower.stdout is not None
