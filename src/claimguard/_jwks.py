@@ -79,6 +79,8 @@ class KeySet:
         self._max_age = max_age_seconds
         self._refresh_ahead = refresh_ahead_seconds
         self._fresh_for = max_age_seconds - refresh_ahead_seconds
+        #: Until when the keys need neither a fetch nor a refresh (``-inf`` before the first).
+        self.fresh_until = -math.inf
         self._cooldown = cooldown_seconds
         self._stale = stale_seconds
         self._keys: dict[str | None, VerificationKey] = {}
@@ -102,8 +104,7 @@ class KeySet:
 
         The synchronous fast path of :meth:`get`, for the common case.
         """
-        fetched_at = self._fetched_at
-        if fetched_at is None or now - fetched_at >= self._fresh_for:
+        if now >= self.fresh_until:
             return None
         return self._keys.get(kid) if kid is not None else self._find(None)
 
@@ -246,6 +247,7 @@ class KeySet:
         self._keys = keys
         self._skipped = skipped
         self._fetched_at = self._clock.time()
+        self.fresh_until = self._fetched_at + self._fresh_for
         self._last_error = None
         self._last_cause = None
         self._log.fetched(self._jwks_uri, before, _by_kid(keys), skipped)

@@ -20,12 +20,13 @@ __all__ = ["CachedToken", "VerifiedTokenCache"]
 
 
 class CachedToken(NamedTuple):
-    """A verified token's claims, its validity window and the thumbprint of its key."""
+    """A verified token's claims, its validity window and its key's thumbprint and ``kid``."""
 
     claims: Claims
     valid_from: float
     valid_until: float
     key_thumbprint: str
+    kid: str | None = None
 
 
 def validity_window(

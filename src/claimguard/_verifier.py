@@ -171,11 +171,11 @@ class TokenVerifier:
         now = self.clock.time()
         hit = self._cache.get(token)
         if hit is not None:
-            if hit.valid_from <= now < hit.valid_until:
+            if hit.valid_from <= now < hit.valid_until and now < self.key_set.fresh_until:
                 return hit.claims
-            seen = hit.claims
-            self._claim_checks.check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
-            return seen
+            cached = await self._cached_claims(hit, now)
+            if cached is not None:
+                return cached
         try:
             header_segment, payload_segment, signature, signing_input = split_compact(
                 token, max_bytes=self.max_token_bytes
@@ -184,12 +184,9 @@ class TokenVerifier:
             if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
                 twin = self._cache.twin(token, signature, header.alg)
                 if twin is not None:
-                    if not twin.valid_from <= now < twin.valid_until:
-                        seen = twin.claims
-                        self._claim_checks.check_times(
-                            seen["exp"], seen.get("nbf"), seen.get("iat"), now
-                        )
-                    return twin.claims
+                    cached = await self._cached_claims(twin, now)
+                    if cached is not None:
+                        return cached
             key = self.key_set.fresh(header.kid, now) or await self.key_set.get(header.kid)
             check_signature = key.verifiers.get(header.alg)
             if check_signature is None:
@@ -216,8 +213,28 @@ class TokenVerifier:
                 leeway_seconds=self.leeway_seconds,
                 max_age_seconds=self.max_token_age_seconds,
             )
-            self._cache.put(token, CachedToken(claims, valid_from, valid_until, key.thumbprint))
+            self._cache.put(
+                token, CachedToken(claims, valid_from, valid_until, key.thumbprint, key.kid)
+            )
         return claims
+
+    async def _cached_claims(self, entry: CachedToken, now: float) -> Claims | None:
+        """A cached token's claims, once its time rules hold at ``now`` and, when the keys
+        are due a refresh, once its key is still to be had; ``None`` when its key material
+        is no longer published under its ``kid`` (then it is verified anew).
+
+        The cache never outlives the key set: while the keys are due a refresh a cached
+        token asks the key set as a new token would, so the refresh happens, the stale
+        period ends in 503 and a removed key's tokens are refused.
+        """
+        seen = entry.claims
+        if not entry.valid_from <= now < entry.valid_until:
+            self._claim_checks.check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
+        if now >= self.key_set.fresh_until:
+            key = self.key_set.fresh(entry.kid, now) or await self.key_set.get(entry.kid)
+            if key.thumbprint != entry.key_thumbprint:
+                return None
+        return seen
 
     async def _replacement_key(
         self, key: VerificationKey, alg: str, signing_input: bytes, signature: bytes

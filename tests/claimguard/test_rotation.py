@@ -15,7 +15,7 @@ import anyio.lowlevel
 import httpx
 import pytest
 
-from claimguard import InvalidToken, TokenVerifier
+from claimguard import InvalidToken, KeySetUnavailable, TokenVerifier
 
 from .conftest import AUDIENCE, DROP, ISSUER, FakeClock, FakeIssuerEndpoints, Minter, SigningKey
 
@@ -151,3 +151,40 @@ async def test_after_a_refresh_only_the_refreshed_keys_count_on_every_event_loop
             assert await _refused(verifier, token) == "unknown_kid"
         assert (await verifier.verify(mint(key=rsa_key_2))).subject == "auth0|alice"
         await verifier.aclose()
+
+
+async def test_a_cached_token_never_outlives_the_key_set(
+    verifier: TokenVerifier, mint: Minter, endpoints: FakeIssuerEndpoints, clock: FakeClock
+) -> None:
+    token = mint(lifetime=48 * 3600)
+    await verifier.verify(token)
+    endpoints.failing = True  # the issuer goes away; only cached tokens arrive
+    clock.advance(600)  # the keys' max age: a cached token now asks for a refresh
+    assert (await verifier.verify(token)).subject == "auth0|alice"
+    for _ in range(10):
+        await anyio.lowlevel.checkpoint()
+    assert verifier.jwks_state().fetch_count == 2
+    assert "could not be fetched" in (verifier.jwks_state().last_error or "")
+    clock.advance(24 * 3600 + 1)  # past the stale period: no key can be had
+    with pytest.raises(KeySetUnavailable):
+        await verifier.verify(token)
+
+
+async def test_a_cached_token_of_a_retired_key_is_refused_once_the_keys_are_refreshed(
+    verifier: TokenVerifier,
+    mint: Minter,
+    endpoints: FakeIssuerEndpoints,
+    clock: FakeClock,
+    rsa_key: SigningKey,
+    rsa_key_2: SigningKey,
+) -> None:
+    token = mint(key=rsa_key)
+    await verifier.verify(token)
+    endpoints.keys = [rsa_key_2.public_jwk]
+    clock.advance(601)
+    # Only this cached token arrives: it alone must bring the refresh about.
+    await verifier.verify(token)
+    for _ in range(10):
+        await anyio.lowlevel.checkpoint()
+    assert verifier.jwks_state().kids == (rsa_key_2.kid,)
+    assert await _refused(verifier, token) == "unknown_kid"
