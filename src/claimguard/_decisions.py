@@ -41,7 +41,9 @@ class Decisions:
         if self.metrics is not None:
             self.metrics.decision("accepted", "")
 
-    def refuse(self, scope: MutableMapping[str, Any], answer: Challenge) -> bool:
+    def refuse(
+        self, scope: MutableMapping[str, Any], answer: Challenge, code: str | None = None
+    ) -> bool:
         """Record the refusal ``answer`` of this request; ``True`` when it must be sent,
         ``False`` when report-only mode lets the request through.
 
@@ -55,12 +57,14 @@ class Decisions:
         if not scope.get(_REPORTED_KEY):
             scope[_REPORTED_KEY] = True
             # Status, code and route only: never the token, never a claim's value.
+            # The path quoted (%r): a request must not be able to write log lines.
             logger.warning(
-                "report-only: would refuse %s %s with %d %s",
+                "report-only: would refuse %s %r with %d %s%s",
                 scope.get("method", "WEBSOCKET"),
                 scope.get("path", ""),
                 answer.status,
                 answer.error,
+                "" if code is None or code == answer.error else f" ({code})",
             )
             if self.metrics is not None:
                 self.metrics.decision("would_refuse", answer.error)

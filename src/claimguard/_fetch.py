@@ -114,7 +114,7 @@ class JSONFetcher:
             ) from exc
         except httpx.HTTPError as exc:
             raise FetchError(
-                f"{url} could not be fetched: {type(exc).__name__}", unreachable=True
+                f"{url} could not be fetched: {_transport_problem(url, exc)}", unreachable=True
             ) from exc
         try:
             document = json.loads(body)
@@ -174,3 +174,14 @@ class JSONFetcher:
         if self._owns_client and self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _transport_problem(url: str, exc: httpx.HTTPError) -> str:
+    """The exception's kind and text (the OS's reason: "Connection refused" …), plus a
+    hint when ``https`` met a server that speaks plain HTTP."""
+    text = str(exc).strip()
+    problem = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    lowered = text.lower()
+    if url.startswith("https://") and ("ssl" in lowered or "tls" in lowered):
+        problem += " — is the issuer served over plain http? Check the URL's scheme"
+    return problem

@@ -195,7 +195,9 @@ class ClaimGuardMiddleware:
         answer = (
             self.challenger.missing_token() if error is None else self.challenger.for_error(error)
         )
-        if self._decisions is not None and not self._decisions.refuse(scope, answer):
+        if self._decisions is not None and not self._decisions.refuse(
+            scope, answer, _refusal_code(error)
+        ):
             return False  # report-only: logged there as a would-be refusal
         if _logger.isEnabledFor(logging.DEBUG):
             _logger.debug(

@@ -107,7 +107,9 @@ async def test_missing_token_passes_as_anonymous_and_is_logged(
         response = await reporting.get("/whoami")
     assert response.status_code == 200
     assert response.json() == {"authenticated": False, "scopes": []}
-    assert warnings(caplog) == ["report-only: would refuse GET /whoami with 401 unauthorized"]
+    assert warnings(caplog) == [
+        "report-only: would refuse GET '/whoami' with 401 unauthorized (missing_token)"
+    ]
 
 
 async def test_invalid_token_passes_as_anonymous_and_is_logged_without_the_token(
@@ -118,7 +120,9 @@ async def test_invalid_token_passes_as_anonymous_and_is_logged_without_the_token
         response = await reporting.get("/whoami", headers=bearer(token))
     assert response.status_code == 200
     assert response.json() == {"authenticated": False, "scopes": []}
-    assert warnings(caplog) == ["report-only: would refuse GET /whoami with 401 invalid_token"]
+    assert warnings(caplog) == [
+        "report-only: would refuse GET '/whoami' with 401 invalid_token (expired)"
+    ]
     assert token not in caplog.text
     assert token.split(".")[1] not in caplog.text
 
@@ -130,7 +134,7 @@ async def test_malformed_request_passes_as_anonymous_and_is_logged(
         response = await reporting.get("/whoami", headers={"Authorization": "Bearer a b c"})
     assert response.status_code == 200
     assert response.json()["authenticated"] is False
-    assert warnings(caplog) == ["report-only: would refuse GET /whoami with 400 invalid_request"]
+    assert warnings(caplog) == ["report-only: would refuse GET '/whoami' with 400 invalid_request"]
 
 
 async def test_decorator_403_passes_verified_and_is_logged_without_claim_values(
@@ -142,7 +146,7 @@ async def test_decorator_403_passes_verified_and_is_logged_without_claim_values(
     assert response.status_code == 200
     assert response.json() == {"authenticated": True}
     assert warnings(caplog) == [
-        "report-only: would refuse GET /premium with 403 insufficient_scope"
+        "report-only: would refuse GET '/premium' with 403 insufficient_scope"
     ]
     assert "Secretname" not in caplog.text
     assert "alice" not in caplog.text
@@ -155,7 +159,9 @@ async def test_decorator_on_anonymous_request_is_reported_once(
         response = await reporting.get("/premium")
     assert response.status_code == 200
     assert response.json() == {"authenticated": False}
-    assert warnings(caplog) == ["report-only: would refuse GET /premium with 401 unauthorized"]
+    assert warnings(caplog) == [
+        "report-only: would refuse GET '/premium' with 401 unauthorized (missing_token)"
+    ]
 
 
 async def test_fastapi_dependency_403_passes_verified_and_is_logged(
@@ -166,7 +172,7 @@ async def test_fastapi_dependency_403_passes_verified_and_is_logged(
     assert response.status_code == 200
     assert response.json() == {"sub": "auth0|alice"}
     assert warnings(caplog) == [
-        "report-only: would refuse GET /api/premium with 403 insufficient_scope"
+        "report-only: would refuse GET '/api/premium' with 403 insufficient_scope"
     ]
 
 
@@ -179,8 +185,8 @@ async def test_fastapi_dependencies_on_anonymous_request_get_empty_claims(
     assert (me.status_code, me.json()) == (200, {"sub": None})
     assert (premium.status_code, premium.json()) == (200, {"sub": None})
     assert warnings(caplog) == [
-        "report-only: would refuse GET /api/me with 401 unauthorized",
-        "report-only: would refuse GET /api/premium with 401 unauthorized",
+        "report-only: would refuse GET '/api/me' with 401 unauthorized (missing_token)",
+        "report-only: would refuse GET '/api/premium' with 401 unauthorized (missing_token)",
     ]
 
 
@@ -227,3 +233,15 @@ async def test_enforcing_mode_is_unchanged(
     ]
     assert allowed.status_code == 200
     assert warnings(caplog) == []
+
+
+async def test_a_report_only_line_cannot_be_forged_through_the_path(
+    verifier: TokenVerifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = ClaimGuardMiddleware(Starlette(routes=[]), verifier=verifier, report_only=True)
+    caplog.set_level(logging.WARNING, logger="claimguard")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        await c.get("/x%0a2026-12-02 INFO claimguard.jwks: all good%1b[31m")
+    (line,) = [m for m in warnings(caplog) if "would refuse" in m]
+    assert "\n" not in line
+    assert "\x1b" not in line

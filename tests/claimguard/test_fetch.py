@@ -85,9 +85,20 @@ async def test_transport_errors_become_fetch_errors() -> None:
 
     fetcher, client = _fetcher(handler)
     async with client:
-        with pytest.raises(FetchError, match="ConnectError") as info:
+        with pytest.raises(FetchError, match="ConnectError: refused") as info:
             await fetcher.get_json(URL)
     assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+async def test_https_meeting_plain_http_hints_at_the_scheme() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        message = "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:992)"
+        raise httpx.ConnectError(message, request=request)
+
+    fetcher, client = _fetcher(handler)
+    async with client:
+        with pytest.raises(FetchError, match="served over plain http"):
+            await fetcher.get_json("https://issuer.example.com/.well-known/jwks.json")
 
 
 @pytest.mark.parametrize(

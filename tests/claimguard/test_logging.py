@@ -168,7 +168,9 @@ async def test_repeated_identical_failures_are_logged_once_a_minute_with_a_count
     caplog.clear()
     await fail_three_times()
     [again] = _messages(caplog, "claimguard.jwks", logging.WARNING)
-    assert again.endswith("ConnectError (2 identical failure(s) not logged since)")
+    assert again.endswith(
+        "ConnectError: connection refused (2 identical failure(s) not logged since)"
+    )
 
     # A different failure is news: logged at once, whatever the window says.
     endpoints.failing = False

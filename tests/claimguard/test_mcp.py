@@ -438,4 +438,4 @@ async def test_report_only_runs_the_tool_and_logs_the_would_be_refusal(
     assert not result.is_error
     assert "premium report on q3" in result.content[0].text
     reports = [r.getMessage() for r in caplog.records if "would refuse" in r.getMessage()]
-    assert reports == ["report-only: would refuse POST /mcp with 403 insufficient_scope"]
+    assert reports == ["report-only: would refuse POST '/mcp' with 403 insufficient_scope"]
