@@ -160,6 +160,16 @@ def _serve(args: argparse.Namespace) -> int:
             app = console_app(app, issuer.activity, json_lines=args.json)
         with serve_in_thread(app, sock=sock):
             print(issuer.url, flush=True)
+            if configured and issuer.url.rstrip("/") != configured.rstrip("/"):
+                # Tokens name the issuer they were signed by: `token` on this file, and
+                # APIs configured with the file's URL, would not match this one.
+                print(
+                    f"note: serving as {issuer.url} because --host/--port were given; "
+                    f"{args.config} names the issuer {configured}, so tokens from "
+                    "`token --config` of that file carry another iss",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if args.reload:
                 ConfigReloader(issuer, args.config, report=_report).run_until(stop)
             while not stop.wait(0.5):

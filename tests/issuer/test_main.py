@@ -332,6 +332,16 @@ def test_serve_prints_requests_action_output_and_login_outcomes() -> None:
     assert "HTTP/1.1" not in stdout + stderr
 
 
+def test_serving_at_another_port_than_the_file_names_says_so() -> None:
+    served = serve_seed("--quiet")  # the seed file names http://127.0.0.1:8765/
+    _, stderr = served.stop()
+    assert stderr.splitlines() == [
+        f"note: serving as {served.url} because --host/--port were given; {SEED_CONFIG} "
+        "names the issuer http://127.0.0.1:8765/, so tokens from `token --config` of that "
+        "file carry another iss"
+    ]
+
+
 def test_serve_quiet_prints_only_its_url() -> None:
     served = serve_seed("--quiet")
     try:
