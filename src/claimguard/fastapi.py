@@ -208,6 +208,16 @@ def _document(schema: dict[str, Any], route: APIRoute) -> None:
         suffix = describe_requirements(requirements)
         description = operation.get("description")
         operation["description"] = f"{description}\n\n{suffix}" if description else suffix
+        if "security" not in operation:
+            # A decorated endpoint declares no dependency FastAPI could read the bearer
+            # scheme from: declare it here, so /docs shows the lock and sends the token.
+            scopes = list(dict.fromkeys(s for r in requirements for s in r.scopes))
+            operation["security"] = [{bearer_scheme.scheme_name: scopes}]
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes.setdefault(
+                bearer_scheme.scheme_name,
+                bearer_scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
 
 
 def _requirements(dependant: Dependant, seen: set[int]) -> tuple[bool, list[Requirement]]:

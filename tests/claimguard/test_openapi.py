@@ -116,6 +116,8 @@ def test_decorators_on_path_operations_are_documented(paths: dict[str, Any]) -> 
     assert {"401", "403"} <= set(operation["responses"])
     assert "the claim `premium` must be true" in operation["description"]
     assert "the scopes `read:reports`" in operation["description"]
+    # The lock in /docs, so "Try it out" sends the token.
+    assert operation["security"] == [{"bearerAuth": ["claim:premium", "read:reports"]}]
 
 
 def test_unprotected_operations_are_left_alone(paths: dict[str, Any]) -> None:
@@ -134,3 +136,18 @@ def test_without_document_claims_nothing_is_added() -> None:
 
     operation = api.openapi()["paths"]["/premium"]["get"]
     assert "401" not in operation["responses"]
+
+
+def test_an_app_with_only_decorated_operations_declares_the_bearer_scheme() -> None:
+    api = FastAPI()
+
+    @api.get("/decorated")
+    @requires_claim("premium")
+    async def decorated(request: Request) -> dict[str, str]:
+        return {}
+
+    document_claims(api)
+    schema = api.openapi()
+    scheme = schema["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert schema["paths"]["/decorated"]["get"]["security"] == [{"bearerAuth": ["claim:premium"]}]
