@@ -2,8 +2,9 @@
 
 The current execution's log lines live in a context variable, so concurrent logins (tasks
 or worker threads, which inherit the context) never mix their output. ``sys.stdout`` is
-wrapped only while at least one capture is open; output from outside a capture passes
-through unchanged.
+wrapped from the first capture on; output from outside a capture passes through
+unchanged, and output of an action that was abandoned at its budget (a worker thread that
+outlives its execution) is dropped rather than printed bare.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ class _Capture:
         self.lines: list[str] = []
         self.partial = ""
         self.on_line = on_line
+        self.finished = False
 
     def add(self, line: str) -> None:
+        if self.finished:
+            return  # the execution is over: its record is written, its console line too
         self.lines.append(line)
         if self.on_line is not None:
             self.on_line(line)
@@ -47,7 +51,6 @@ _current: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar(
     "issuer_action_output", default=None
 )
 _lock = threading.Lock()
-_open_captures = 0
 
 
 class _StdoutProxy:
@@ -114,9 +117,7 @@ _handler = _CaptureHandler(logging.DEBUG)
 
 
 def _install() -> None:
-    global _open_captures
     with _lock:
-        _open_captures += 1
         if not isinstance(sys.stdout, _StdoutProxy):
             sys.stdout = _StdoutProxy(sys.stdout)
         root = logging.getLogger()
@@ -126,14 +127,6 @@ def _install() -> None:
         actions_logger = logging.getLogger(ACTIONS_LOGGER)
         if actions_logger.level == logging.NOTSET:
             actions_logger.setLevel(logging.DEBUG)
-
-
-def _uninstall() -> None:
-    global _open_captures
-    with _lock:
-        _open_captures -= 1
-        if _open_captures == 0 and isinstance(sys.stdout, _StdoutProxy):
-            sys.stdout = sys.stdout.wrapped
 
 
 @contextmanager
@@ -147,5 +140,5 @@ def capture_output(on_line: Callable[[str], None] | None = None) -> Iterator[lis
         yield capture.lines
     finally:
         capture.close()
+        capture.finished = True
         _current.reset(token)
-        _uninstall()
