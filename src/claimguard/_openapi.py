@@ -49,7 +49,8 @@ def _sentence(requirement: Requirement) -> str:
         return f"the claim {name} must equal {_value(requirement.equals)}"
     if isinstance(requirement, ScopeRequirement):
         words = ", ".join(f"`{scope}`" for scope in requirement.scopes)
-        return f"the scopes {words}"
+        noun = "scope" if len(requirement.scopes) == 1 else "scopes"
+        return f"it must grant the {noun} {words}"
     if isinstance(requirement, PredicateRequirement):
         text = requirement.description.rstrip(".")
         if requirement.scopes:

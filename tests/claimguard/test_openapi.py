@@ -94,7 +94,7 @@ def test_claim_dependency_documents_401_403_and_names_the_claim(paths: dict[str,
     [
         ("/admin", 'the claim `roles` must include `"admin"`'),
         ("/tier", 'the claim `tier` must equal `"gold"`'),
-        ("/messages", "the scopes `read:messages`, `write:messages`"),
+        ("/messages", "it must grant the scopes `read:messages`, `write:messages`"),
         ("/gold", "Gold tier only (`tier:gold`)"),
     ],
 )
@@ -115,7 +115,7 @@ def test_decorators_on_path_operations_are_documented(paths: dict[str, Any]) -> 
     operation = paths["/decorated"]["get"]
     assert {"401", "403"} <= set(operation["responses"])
     assert "the claim `premium` must be true" in operation["description"]
-    assert "the scopes `read:reports`" in operation["description"]
+    assert "it must grant the scope `read:reports`" in operation["description"]
     # The lock in /docs, so "Try it out" sends the token.
     assert operation["security"] == [{"bearerAuth": ["claim:premium", "read:reports"]}]
 
