@@ -8,22 +8,26 @@ carries the console's CSRF token, which must match its cookie and the server's r
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from . import _devpages as pages
 from ._actionlogs import is_own_host
 from ._csrf import csrf_matches, set_csrf_cookie
 from ._errors import ConfigError, IssuerError, OAuthError
-from ._inspect import inspect_token
+from ._inspect import TokenReport, inspect_token
+from ._livefeed import LiveFeed
+from ._login import TokenSet
 from ._options import is_loopback_host
 from ._pages import console_page, message_page
 from ._params import read_form
@@ -36,6 +40,7 @@ __all__ = ["CONSOLE_COOKIE", "DevConsole", "check_console_url"]
 CONSOLE_COOKIE = "issuer_console_csrf"
 DEFAULT_NAMESPACE = "https://myapp.example.com/"
 _MAX_CSRF_TOKENS = 64
+_KEEPALIVE_SECONDS = 15.0
 _logger = logging.getLogger("issuer.console")
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -60,6 +65,13 @@ class DevConsole:
         check_console_url(issuer.url)
         self.issuer = issuer
         self._csrf_tokens: deque[str] = deque(maxlen=_MAX_CSRF_TOKENS)
+        self.feed = LiveFeed(
+            issuer.activity,
+            records=issuer.action_logs,
+            secret_values=issuer.secret_values,
+            clock=issuer.clock,
+        )
+        issuer.pipeline.on_tokens = self.feed.tokens_issued
 
     # -- the rules ------------------------------------------------------------------
 
@@ -147,6 +159,55 @@ class DevConsole:
         )
         return self._page(request, "Tokens", "tokens", pages.inspector(token, namespaces, report))
 
+    def _reports(self, tokens: TokenSet) -> dict[str, TokenReport]:
+        now, keys = self.issuer.clock(), self.issuer.keys
+        return {
+            name: inspect_token(token, keys=keys, now=now, namespaces=[DEFAULT_NAMESPACE])
+            for name, token in (
+                ("access_token", tokens.access_token),
+                ("id_token", tokens.id_token),
+            )
+            if token is not None
+        }
+
+    async def live(self, request: Request) -> Response:
+        return self._page(request, "Live logins", "live", pages.live(), script=True)
+
+    async def events(self, request: Request) -> Response:
+        queue = self.feed.subscribe()
+        backlog = [json.dumps(e, default=str) for e in self.feed.entries()]
+
+        async def stream() -> AsyncIterator[str]:
+            # Server-Sent Events (WHATWG HTML §9.2): one "data:" line per JSON entry.
+            try:
+                for message in backlog:
+                    yield f"data: {message}\n\n"
+                while True:
+                    try:
+                        message = await asyncio.wait_for(queue.get(), _KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"data: {message}\n\n"
+            finally:
+                self.feed.unsubscribe(queue)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def execution(self, request: Request) -> Response:
+        entry_id = request.path_params["entry_id"]
+        entry = self.feed.entry(entry_id)
+        if entry is None:
+            body = pages.alert("No such login in memory: the console keeps only recent ones.")
+            return self._page(request, "Login", "live", body)
+        tokens = self.feed.tokens(entry_id)
+        decoded = "" if tokens is None else pages.token_set("Tokens", tokens, self._reports(tokens))
+        return self._page(request, "Login", "live", pages.execution(entry) + decoded)
+
     async def index(self, request: Request) -> Response:
         return RedirectResponse("/console/directory", status_code=303)
 
@@ -156,6 +217,9 @@ class DevConsole:
         return [
             Route("/console", g(self.index), methods=["GET"]),
             Route("/console/directory", g(self.directory), methods=["GET"]),
+            Route("/console/live", g(self.live), methods=["GET"]),
+            Route("/console/events", g(self.events), methods=["GET"]),
+            Route("/console/executions/{entry_id}", g(self.execution), methods=["GET"]),
             Route("/console/login-as", g(self.login_as, form=True), methods=["POST"]),
             Route("/console/tokens", g(self.tokens), methods=["GET"]),
             Route("/console/tokens", g(self.inspect, form=True), methods=["POST"]),

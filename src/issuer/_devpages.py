@@ -170,3 +170,50 @@ def inspector(token: str, namespaces: str, result: TokenReport | None) -> str:
         '<div class="actions"><button type="submit">Inspect</button></div></form>'
     )
     return form + ("" if result is None else report("token", result))
+
+
+def live() -> str:
+    """The live stream's filters and list; console.js fills it from ``/console/events``."""
+    return (
+        '<form class="inline" role="search" id="filters">'
+        '<label>User <input type="search" id="filter-user" autocomplete="off"></label>'
+        '<label>Action <input type="search" id="filter-action" autocomplete="off"></label>'
+        "</form>"
+        '<p class="message" id="stream-state">Waiting for logins…</p>'
+        '<ol class="stream" id="stream"></ol>'
+    )
+
+
+def execution(entry: dict[str, Any]) -> str:
+    """One login: who, how, and each action with its output, claims, deny or error."""
+    head = _facts(
+        [
+            ("time", escape(entry["time"])),
+            ("user", escape(str(entry["user"] or "(none: client credentials)"))),
+            ("client", f"<code>{escape(entry['client_id'])}</code>"),
+            ("grant", escape(entry["grant"])),
+            ("outcome", f'<span class="outcome-{escape(entry["outcome"])}">'
+             f"{escape(entry['outcome'])}</span>"),
+            ("duration", f"{entry['duration_ms']:g} ms"),
+        ]
+    )  # fmt: skip
+    actions = "".join(
+        f'<section class="entry"><h3>{escape(a["name"])} '
+        f'<span class="outcome-{escape(a["outcome"])}">{escape(a["outcome"])}</span></h3>'
+        + _facts(
+            [
+                ("output", pre("\n".join(a["logs"])) if a["logs"] else "none"),
+                ("claims added", pre(a["claims_added"])),
+                *([("denied", escape(a["deny_reason"]))] if a["deny_reason"] else []),
+                *([("error", escape(a["error"]))] if a["error"] else []),
+                *(
+                    [("raised at", f"<code>{escape(a['error_at'])}</code>")]
+                    if a["error_at"]
+                    else []
+                ),
+            ]
+        )
+        + "</section>"
+        for a in entry["actions"]
+    )
+    return head + actions

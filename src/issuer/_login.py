@@ -99,6 +99,8 @@ class LoginPipeline:
         self._budget_seconds = budget_seconds
         self._caches: dict[str, dict[str, Any]] = {}
         self.activity = activity or Activity()
+        #: Called with each token set just before the login that made it is reported.
+        self.on_tokens: Callable[[TokenSet], None] | None = None
 
     async def _run(
         self, trigger: Trigger, event: dict[str, Any], context: FlowContext
@@ -143,7 +145,12 @@ class LoginPipeline:
             actions_run=context.actions_run,
             execution_id=context.execution_id,
         ):
-            return await self._login(request, context)
+            return self._issued(await self._login(request, context))
+
+    def _issued(self, tokens: TokenSet) -> TokenSet:
+        if self.on_tokens is not None:
+            self.on_tokens(tokens)
+        return tokens
 
     async def _login(self, request: LoginRequest, context: FlowContext) -> TokenSet:
         user, client, api = request.user, request.client, request.api
@@ -234,7 +241,9 @@ class LoginPipeline:
             actions_run=context.actions_run,
             execution_id=context.execution_id,
         ):
-            return await self._client_credentials(client, api, requested_scopes, request, context)
+            return self._issued(
+                await self._client_credentials(client, api, requested_scopes, request, context)
+            )
 
     async def _client_credentials(
         self,

@@ -140,6 +140,10 @@ class IssuerSetup:
         self._actions[action.trigger].append(action)
         return action
 
+    def secret_values(self) -> list[str]:
+        """The values of ``event.secrets``, for masking wherever output is shown."""
+        return list(self._secrets.values())
+
     def set_secret(self, name: str, value: str) -> None:
         """Make ``value`` readable to actions as ``event.secrets.<name>``."""
         self._secrets[name] = value
