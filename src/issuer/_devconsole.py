@@ -31,6 +31,7 @@ from ._login import TokenSet
 from ._options import is_loopback_host
 from ._pages import console_page, message_page
 from ._params import read_form
+from ._tryaction import parse_event, sample_event, try_action
 
 if TYPE_CHECKING:
     from ._issuer import Issuer
@@ -110,10 +111,19 @@ class DevConsole:
         self._csrf_tokens.append(token)
         return token
 
-    def _page(self, request: Request, title: str, current: str, body: str, **kw: bool) -> Response:
+    def _page(
+        self,
+        request: Request,
+        title: str,
+        current: str,
+        body: str,
+        *,
+        script: bool = False,
+        status_code: int = 200,
+    ) -> Response:
         token = self.csrf_token(request)
         main = pages.frame(title, current, body.replace(pages.CSRF_SLOT, pages.csrf_field(token)))
-        response = console_page(title, main, **kw)
+        response = console_page(title, main, script=script, status_code=status_code)
         set_csrf_cookie(response, token, name=CONSOLE_COOKIE, path="/console")
         return response
 
@@ -208,6 +218,46 @@ class DevConsole:
         decoded = "" if tokens is None else pages.token_set("Tokens", tokens, self._reports(tokens))
         return self._page(request, "Login", "live", pages.execution(entry) + decoded)
 
+    async def try_page(self, request: Request) -> Response:
+        chosen = pages.TryChoice.of(request.query_params, self.issuer)
+        event, problem = self._sample(chosen)
+        body = (pages.alert(problem) if problem else "") + pages.try_form(
+            self.issuer, chosen, event
+        )
+        return self._page(request, "Try an action", "try", body)
+
+    def _sample(self, chosen: pages.TryChoice) -> tuple[str, str | None]:
+        try:
+            return sample_event(self.issuer, chosen.email, chosen.client_id, chosen.audience), None
+        except (IssuerError, KeyError) as exc:
+            return "{}", f"No event for that choice: {exc}"
+
+    async def try_run(self, request: Request) -> Response:
+        form: dict[str, str] = request.state.form
+        chosen = pages.TryChoice.of(form, self.issuer)
+        action = next(
+            (a for a in self.issuer.registered_actions() if a.name == chosen.action), None
+        )
+        text, problem = (form["event"], None) if form.get("event") else self._sample(chosen)
+        try:
+            event = parse_event(text)
+        except ValueError as exc:
+            problem = str(exc)
+        if action is None or problem:
+            body = pages.alert(problem or "Choose an action.") + pages.try_form(
+                self.issuer, chosen, text
+            )
+            return self._page(request, "Try an action", "try", body, status_code=400)
+        result = await try_action(
+            action,
+            event,
+            secrets=self.issuer.secret_map(),
+            budget_seconds=self.issuer.pipeline.budget_seconds,
+            clock=self.issuer.clock,
+        )
+        body = pages.try_form(self.issuer, chosen, text) + pages.try_result(action.name, result)
+        return self._page(request, "Try an action", "try", body)
+
     async def index(self, request: Request) -> Response:
         return RedirectResponse("/console/directory", status_code=303)
 
@@ -221,6 +271,8 @@ class DevConsole:
             Route("/console/events", g(self.events), methods=["GET"]),
             Route("/console/executions/{entry_id}", g(self.execution), methods=["GET"]),
             Route("/console/login-as", g(self.login_as, form=True), methods=["POST"]),
+            Route("/console/try", g(self.try_page), methods=["GET"]),
+            Route("/console/try", g(self.try_run, form=True), methods=["POST"]),
             Route("/console/tokens", g(self.tokens), methods=["GET"]),
             Route("/console/tokens", g(self.inspect, form=True), methods=["POST"]),
         ]
