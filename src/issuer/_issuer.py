@@ -159,11 +159,14 @@ class Issuer(IssuerSetup):
             self.refresh_tokens.revoke(tokens.refresh_token, client_id=client_id)
 
     @classmethod
-    def from_config(cls, path: str | Path, *, issuer_url: str | None = None) -> Issuer:
-        """Build an issuer from a TOML file (DESIGN §2); ``issuer_url`` overrides its ``issuer``."""
+    def from_config(
+        cls, path: str | Path, *, issuer_url: str | None = None, console: bool | None = None
+    ) -> Issuer:
+        """Build an issuer from a TOML file (DESIGN §2); ``issuer_url`` overrides its
+        ``issuer`` and ``console``, when given, its ``console``."""
         from ._config import load_config
 
-        return load_config(Path(path), issuer_url=issuer_url)
+        return load_config(Path(path), issuer_url=issuer_url, console=console)
 
     @classmethod
     @contextmanager
@@ -177,13 +180,14 @@ class Issuer(IssuerSetup):
     ) -> Iterator[IssuerServer]:
         """Bind ``host:port`` first, build the issuer for that URL, and serve it with uvicorn.
 
-        ``config`` is a TOML file; otherwise ``options`` go to :class:`Issuer`. The issuer
+        ``config`` is a TOML file (``console=True`` may still turn the console on);
+        otherwise ``options`` go to :class:`Issuer`. The issuer
         can still be given users, clients and actions while it is served.
         """
         with bind_socket(host, port) as sock:
             url = socket_url(sock) + "/"
             issuer = (
-                cls.from_config(config, issuer_url=url)
+                cls.from_config(config, issuer_url=url, console=options.get("console"))
                 if config
                 else cls(issuer_url=url, **options)
             )
