@@ -32,6 +32,7 @@ from ._options import is_loopback_host
 from ._pages import console_page, message_page
 from ._params import read_form
 from ._tryaction import parse_event, sample_event, try_action
+from ._trypages import TryChoice, try_form, try_result
 
 if TYPE_CHECKING:
     from ._issuer import Issuer
@@ -219,14 +220,12 @@ class DevConsole:
         return self._page(request, "Login", "live", pages.execution(entry) + decoded)
 
     async def try_page(self, request: Request) -> Response:
-        chosen = pages.TryChoice.of(request.query_params, self.issuer)
+        chosen = TryChoice.of(request.query_params, self.issuer)
         event, problem = self._sample(chosen)
-        body = (pages.alert(problem) if problem else "") + pages.try_form(
-            self.issuer, chosen, event
-        )
+        body = (pages.alert(problem) if problem else "") + try_form(self.issuer, chosen, event)
         return self._page(request, "Try an action", "try", body)
 
-    def _sample(self, chosen: pages.TryChoice) -> tuple[str, str | None]:
+    def _sample(self, chosen: TryChoice) -> tuple[str, str | None]:
         try:
             return sample_event(self.issuer, chosen.email, chosen.client_id, chosen.audience), None
         except (IssuerError, KeyError) as exc:
@@ -234,7 +233,7 @@ class DevConsole:
 
     async def try_run(self, request: Request) -> Response:
         form: dict[str, str] = request.state.form
-        chosen = pages.TryChoice.of(form, self.issuer)
+        chosen = TryChoice.of(form, self.issuer)
         action = next(
             (a for a in self.issuer.registered_actions() if a.name == chosen.action), None
         )
@@ -244,9 +243,7 @@ class DevConsole:
         except ValueError as exc:
             problem = str(exc)
         if action is None or problem:
-            body = pages.alert(problem or "Choose an action.") + pages.try_form(
-                self.issuer, chosen, text
-            )
+            body = pages.alert(problem or "Choose an action.") + try_form(self.issuer, chosen, text)
             return self._page(request, "Try an action", "try", body, status_code=400)
         result = await try_action(
             action,
@@ -255,7 +252,7 @@ class DevConsole:
             budget_seconds=self.issuer.pipeline.budget_seconds,
             clock=self.issuer.clock,
         )
-        body = pages.try_form(self.issuer, chosen, text) + pages.try_result(action.name, result)
+        body = try_form(self.issuer, chosen, text) + try_result(action.name, result)
         return self._page(request, "Try an action", "try", body)
 
     async def index(self, request: Request) -> Response:

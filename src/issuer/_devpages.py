@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +11,21 @@ from ._inspect import TokenReport
 if TYPE_CHECKING:
     from ._issuer import Issuer
     from ._login import TokenSet
-    from ._tryaction import TryResult
 
-__all__ = ["CSRF_SLOT", "alert", "csrf_field", "directory", "frame", "inspector", "token_set"]
+__all__ = [
+    "CSRF_SLOT",
+    "alert",
+    "csrf_field",
+    "directory",
+    "execution",
+    "facts",
+    "frame",
+    "inspector",
+    "live",
+    "options",
+    "pre",
+    "token_set",
+]
 
 # Where a form's hidden CSRF field goes; the console fills in this browser's token.
 CSRF_SLOT = "<!--csrf-->"
@@ -54,7 +64,7 @@ def pre(value: Any) -> str:
     return f"<pre>{escape(text)}</pre>"
 
 
-def _facts(rows: list[tuple[str, str]]) -> str:
+def facts(rows: list[tuple[str, str]]) -> str:
     items = "".join(f"<div><dt>{escape(k)}</dt><dd>{v}</dd></div>" for k, v in rows)
     return f'<dl class="facts">{items}</dl>'
 
@@ -63,7 +73,7 @@ def _codes(words: Any) -> str:
     return ", ".join(f"<code>{escape(str(w))}</code>" for w in words) or "none"
 
 
-def _options(values: list[tuple[str, str]], selected: str | None = None) -> str:
+def options(values: list[tuple[str, str]], selected: str | None = None) -> str:
     mark = {True: " selected", False: ""}
     return "".join(
         f'<option value="{escape(v)}"{mark[v == selected]}>{escape(label)}</option>'
@@ -74,13 +84,13 @@ def _options(values: list[tuple[str, str]], selected: str | None = None) -> str:
 def directory(issuer: Issuer) -> str:
     """Users (with "get tokens"), clients, APIs and keys; client secrets never shown."""
     d = issuer.directory
-    clients = _options([(c.client_id, c.name) for c in d.clients.values()])
-    apis = _options([("", "no API"), *((a.identifier, a.identifier) for a in d.apis.values())])
+    clients = options([(c.client_id, c.name) for c in d.clients.values()])
+    apis = options([("", "no API"), *((a.identifier, a.identifier) for a in d.apis.values())])
     parts = ["<h2>Users</h2>"]
     for user in d.users.values():
         parts.append(
             f'<section class="entry" data-user="{escape(user.email)}"><h3>{escape(user.email)}</h3>'
-            + _facts(
+            + facts(
                 [
                     ("user_id", f"<code>{escape(user.user_id)}</code>"),
                     ("roles", _codes(user.roles)),
@@ -103,7 +113,7 @@ def directory(issuer: Issuer) -> str:
         parts.append(
             f'<section class="entry"><h3>{escape(client.name)} '
             f"<code>{escape(client.client_id)}</code></h3>"
-            + _facts(
+            + facts(
                 [
                     ("kind", f"{kind}, {origin}"),
                     ("grant types", _codes(client.grant_types)),
@@ -117,7 +127,7 @@ def directory(issuer: Issuer) -> str:
     for api in d.apis.values():
         parts.append(
             f'<section class="entry"><h3><code>{escape(api.identifier)}</code></h3>'
-            + _facts(
+            + facts(
                 [
                     ("scopes", _codes(api.scopes)),
                     ("token dialect", escape(api.token_dialect)),
@@ -137,7 +147,7 @@ def directory(issuer: Issuer) -> str:
         )
         for k in issuer.keys.jwks()["keys"]
     ]
-    parts.append(_facts(rows))
+    parts.append(facts(rows))
     return "".join(parts)
 
 
@@ -158,11 +168,11 @@ def report(name: str, result: TokenReport) -> str:
         ("claims", pre(result.claims)),
     ]  # fmt: skip
     opening = f'<section class="entry token" data-token="{escape(name)}">'
-    return f"{opening}<h3>{escape(name)}</h3>{_facts(rows)}</section>"
+    return f"{opening}<h3>{escape(name)}</h3>{facts(rows)}</section>"
 
 
 def token_set(title: str, tokens: TokenSet, reports: dict[str, TokenReport]) -> str:
-    raw = _facts([(n, f"<pre>{escape(str(getattr(tokens, n)))}</pre>") for n in reports])
+    raw = facts([(n, f"<pre>{escape(str(getattr(tokens, n)))}</pre>") for n in reports])
     decoded = "".join(report(n, r) for n, r in reports.items())
     return f"<h2>{escape(title)}</h2><p>scope: {_codes(tokens.scope.split())}</p>{decoded}{raw}"
 
@@ -193,7 +203,7 @@ def live() -> str:
 
 def execution(entry: dict[str, Any]) -> str:
     """One login: who, how, and each action with its output, claims, deny or error."""
-    head = _facts(
+    head = facts(
         [
             ("time", escape(entry["time"])),
             ("user", escape(str(entry["user"] or "(none: client credentials)"))),
@@ -207,7 +217,7 @@ def execution(entry: dict[str, Any]) -> str:
     actions = "".join(
         f'<section class="entry"><h3>{escape(a["name"])} '
         f'<span class="outcome-{escape(a["outcome"])}">{escape(a["outcome"])}</span></h3>'
-        + _facts(
+        + facts(
             [
                 ("output", pre("\n".join(a["logs"])) if a["logs"] else "none"),
                 ("claims added", pre(a["claims_added"])),
@@ -224,85 +234,3 @@ def execution(entry: dict[str, Any]) -> str:
         for a in entry["actions"]
     )
     return head + actions
-
-
-@dataclass(frozen=True)
-class TryChoice:
-    """The action, user, client and API picked on the "Try an action" page."""
-
-    action: str
-    email: str
-    client_id: str
-    audience: str | None
-
-    @classmethod
-    def of(cls, params: Mapping[str, str], issuer: Issuer) -> TryChoice:
-        """What ``params`` pick, the first of each when they pick nothing."""
-        d = issuer.directory
-        actions = issuer.registered_actions()
-        first_api = next(iter(d.apis), None)
-        return cls(
-            action=params.get("action") or (actions[0].name if actions else ""),
-            email=params.get("email") or next(iter(d.users), ""),
-            client_id=params.get("client_id") or next(iter(d.clients), ""),
-            audience=params.get("audience", first_api) or None,
-        )
-
-
-def _choices(issuer: Issuer, chosen: TryChoice) -> str:
-    d = issuer.directory
-    actions = [(a.name, f"{a.name} ({a.trigger})") for a in issuer.registered_actions()]
-    apis = [("", "no API"), *((a, a) for a in d.apis)]
-    return (
-        f'<label>Action <select name="action">{_options(actions, chosen.action)}</select></label>'
-        f'<label>User <select name="email">{_options([(u, u) for u in d.users], chosen.email)}'
-        "</select></label>"
-        f'<label>Client <select name="client_id">'
-        f"{_options([(c, c) for c in d.clients], chosen.client_id)}</select></label>"
-        f'<label>API <select name="audience">{_options(apis, chosen.audience or "")}'
-        "</select></label>"
-    )
-
-
-def try_form(issuer: Issuer, chosen: TryChoice, event: str) -> str:
-    """Pick, load the event, edit it, run: a GET form reloads the event for a new pick."""
-    choices = _choices(issuer, chosen)
-    return (
-        f'<form method="get" action="/console/try" class="inline">{choices}'
-        '<button type="submit" class="secondary">Load event</button></form>'
-        f'<form method="post" action="/console/try" id="try">{CSRF_SLOT}'
-        + "".join(
-            f'<input type="hidden" name="{n}" value="{escape(v or "")}">'
-            for n, v in (
-                ("action", chosen.action),
-                ("email", chosen.email),
-                ("client_id", chosen.client_id),
-                ("audience", chosen.audience),
-            )
-        )
-        + '<div class="field"><label for="event">Event (JSON; secrets are filled in by the'
-        " issuer)</label>"
-        f'<textarea id="event" name="event" rows="12">{escape(event)}</textarea></div>'
-        f'<div class="actions"><button type="submit">Run {escape(chosen.action)}</button></div>'
-        "</form>"
-    )
-
-
-def try_result(action: str, result: TryResult) -> str:
-    """Claims per token, output, metadata and scope changes, deny or error."""
-    rows = [
-        ("ID token claims", pre(result.claims.get("id_token", {}))),
-        ("access token claims", pre(result.claims.get("access_token", {}))),
-        ("output", pre("\n".join(result.logs)) if result.logs else "none"),
-        ("metadata changes (not applied)", pre(result.metadata)),
-        ("scope changes", pre(result.scopes)),
-    ]
-    if result.deny_reason is not None:
-        rows.append(("denied", f'<span class="outcome-denied">{escape(result.deny_reason)}</span>'))
-    if result.error is not None:
-        where = "" if result.error_at is None else f" at <code>{escape(result.error_at)}</code>"
-        rows.append(("error", f'<span class="outcome-failed">{escape(result.error)}</span>{where}'))
-    return (
-        f'<section class="entry" id="result"><h2>Result of {escape(action)}</h2>'
-        f"{_facts(rows)}</section>"
-    )

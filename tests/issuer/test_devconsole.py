@@ -45,13 +45,19 @@ async def test_the_console_is_off_by_default(bare_issuer: Issuer) -> None:
     assert response.status_code == 404
 
 
-async def test_a_foreign_host_is_misdirected(clock: FakeClock) -> None:
+async def test_a_foreign_host_is_misdirected(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     issuer = console_issuer(clock)
     async with issuer.http_client() as client:
         response = await client.get("/console/directory", headers={"Host": "evil.example"})
         own = await client.get("/console/directory", headers={"Host": "localhost:8765"})
     assert response.status_code == 421
     assert own.status_code == 200
+    refusals = [r for r in caplog.records if r.name == "issuer.console"]
+    assert [r.getMessage() for r in refusals] == [
+        "GET /console/directory refused (421): This host name is not the issuer's."
+    ]
 
 
 async def test_a_non_loopback_peer_is_refused(clock: FakeClock) -> None:
