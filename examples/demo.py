@@ -112,14 +112,17 @@ def _check_answers(url: str, what: str, expect: Callable[[httpx.Response], bool]
 
 @contextmanager
 def running(
-    *, issuer_port: int = 0, api_port: int = 0, progress: Progress = print
+    *, issuer_port: int = 0, api_port: int = 0, progress: Progress = print, console: bool = False
 ) -> Iterator[Servers]:
-    """Start the issuer and the API on ``127.0.0.1`` (port 0: a free one) and stop them on exit."""
+    """Start the issuer and the API on ``127.0.0.1`` (port 0: a free one) and stop them on exit.
+
+    ``console`` turns on the issuer's developer console at ``/console``.
+    """
     with ExitStack() as stack:
         progress("==> starting the issuer (examples/issuer/issuer.toml, premium action)")
         issuer_sock = stack.enter_context(_listen(issuer_port, "issuer", "--issuer-port"))
         issuer_url = _url(issuer_sock) + "/"
-        issuer = Issuer.from_config(CONFIG, issuer_url=issuer_url)
+        issuer = Issuer.from_config(CONFIG, issuer_url=issuer_url, console=console)
         try:
             stack.enter_context(serve_in_thread(issuer.app, sock=issuer_sock))
         except IssuerError as exc:
@@ -280,6 +283,7 @@ Both servers keep running. Press Ctrl-C to stop them.
               (alice@example.com / alice-password is premium, bob@example.com / bob-password is not;
                after the login the API's /callback page shows your access token)
   issuer      {servers.issuer_url}   (action logs: {servers.issuer_url}actions/logs)
+  console     {servers.issuer_url}console   (live logins, try an action, tokens, directory)
   API         {servers.api_url}   (/public, /me, /premium; docs: {servers.api_url}/docs)
 
 A token for alice:
@@ -311,7 +315,9 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     parser.add_argument("--api-port", type=int, default=0, help="API port (default: free)")
     args = parser.parse_args(argv)
     try:
-        with running(issuer_port=args.issuer_port, api_port=args.api_port) as servers:
+        with running(
+            issuer_port=args.issuer_port, api_port=args.api_port, console=args.serve
+        ) as servers:
             outcomes = run_scenario(servers)
             print()
             print(render_table(outcomes))

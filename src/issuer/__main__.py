@@ -98,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reload the config and its action files when they change (keys and sessions stay)",
     )
+    serve.add_argument(
+        "--console",
+        action="store_true",
+        help="serve the developer console at /console (loopback issuers only)",
+    )
     output = serve.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="print only the URL, no console")
     output.add_argument("--json", action="store_true", help="console lines as JSON objects")
@@ -139,7 +144,10 @@ def _serve(args: argparse.Namespace) -> int:
     )
     keep_configured = configured is not None and args.host is None and args.port is None
     persist_keys = not args.ephemeral_keys
-    load_config(args.config, persist_keys=persist_keys)  # report config errors before binding
+    console = True if args.console else None
+    load_config(
+        args.config, persist_keys=persist_keys, console=console
+    )  # report config errors before binding
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -154,12 +162,16 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     with sock:
         url = configured if keep_configured and configured else socket_url(sock) + "/"
-        issuer = load_config(args.config, issuer_url=url, persist_keys=persist_keys)
+        issuer = load_config(
+            args.config, issuer_url=url, persist_keys=persist_keys, console=console
+        )
         app: ASGIApp = issuer.app
         if not args.quiet:
             app = console_app(app, issuer.activity, json_lines=args.json)
         with serve_in_thread(app, sock=sock):
             print(issuer.url, flush=True)
+            if issuer.console:
+                print(f"developer console: {issuer.url}console", file=sys.stderr, flush=True)
             if configured and issuer.url.rstrip("/") != configured.rstrip("/"):
                 # Tokens name the issuer they were signed by: `token` on this file, and
                 # APIs configured with the file's URL, would not match this one.

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from ._actionlogs import action_logs_endpoint
 from ._authorize import AuthorizeEndpoint
+from ._devconsole import DevConsole
 from ._errors import OAuthError
 from ._logout import end_session
 from ._params import read_form, request_info
@@ -158,8 +159,10 @@ def build_app(issuer: Issuer) -> Starlette:
         issuer.action_logs, issuer_url=issuer.url, access=issuer.action_logs_access
     )
 
+    console = DevConsole(issuer).routes() if issuer.console else []
     return Starlette(
         routes=[
+            *console,
             Route("/.well-known/openid-configuration", openid_configuration),
             Route("/.well-known/oauth-authorization-server", oauth_metadata),
             Route("/.well-known/jwks.json", jwks),

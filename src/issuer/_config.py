@@ -40,6 +40,7 @@ _TOP = {
     "registration": dict,
     "action_logs": dict,
     "throttle": dict,
+    "console": bool,
 }
 _API = {
     "identifier": str,
@@ -141,16 +142,21 @@ def _each(items: list[Any], key: str, register: Callable[[dict[str, Any], str], 
 
 
 def load_config(
-    path: Path, *, issuer_url: str | None = None, persist_keys: bool | None = None
+    path: Path,
+    *,
+    issuer_url: str | None = None,
+    persist_keys: bool | None = None,
+    console: bool | None = None,
 ) -> Issuer:
     """Build an :class:`Issuer` from ``path``; every problem is a :class:`ConfigError`.
 
     Signing keys are kept in the file's ``data_dir``; with ``persist_keys`` true, in
     :data:`DEFAULT_DATA_DIR` beside the file when it names none (``data_dir = false``: in
     memory only); with ``persist_keys`` false, in memory whatever the file says.
+    ``console``, when given, overrides the file's ``console``.
     """
     try:
-        return _load(path, issuer_url, persist_keys)
+        return _load(path, issuer_url, persist_keys, console)
     except ConfigError as exc:
         exc.file = str(path)
         raise
@@ -164,7 +170,9 @@ def _data_dir(configured: str | bool | None, base: Path, persist_keys: bool | No
     return base / DEFAULT_DATA_DIR if persist_keys else None
 
 
-def _load(path: Path, issuer_url: str | None, persist_keys: bool | None) -> Issuer:
+def _load(
+    path: Path, issuer_url: str | None, persist_keys: bool | None, console: bool | None
+) -> Issuer:
     from ._issuer import Issuer
 
     try:
@@ -184,6 +192,7 @@ def _load(path: Path, issuer_url: str | None, persist_keys: bool | None) -> Issu
         ("id_token_lifetime", "id_token_lifetime_seconds"),
         ("action_budget_seconds", "action_budget_seconds"),
         ("max_token_bytes", "max_token_bytes"),
+        ("console", "console"),
     ):
         if name in data:
             options[option] = data[name]
@@ -196,6 +205,8 @@ def _load(path: Path, issuer_url: str | None, persist_keys: bool | None) -> Issu
     for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE)):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value
+    if console is not None:
+        options["console"] = console
     issuer = Issuer(**options)
 
     def api(item: dict[str, Any], key: str) -> None:

@@ -27,14 +27,16 @@ def new_csrf_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def set_csrf_cookie(response: Response, token: str) -> None:
+def set_csrf_cookie(
+    response: Response, token: str, *, name: str = CSRF_COOKIE, path: str = "/"
+) -> None:
     """Bind the form's token to this browser; Lax keeps the cookie off cross-site POSTs."""
     response.set_cookie(
-        CSRF_COOKIE,
+        name,
         token,
         httponly=True,
         samesite="lax",
-        path="/",
+        path=path,
         max_age=FORM_LIFETIME_SECONDS,
     )
 
@@ -43,13 +45,13 @@ def set_csrf_cookie(response: Response, token: str) -> None:
 # request: compare their UTF-8 bytes instead.
 
 
-def cookie_matches(request: Request, expected: str) -> bool:
+def cookie_matches(request: Request, expected: str, *, name: str = CSRF_COOKIE) -> bool:
     """Whether the request carries ``expected`` in the CSRF cookie (constant time)."""
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = request.cookies.get(name, "")
     return hmac.compare_digest(cookie.encode(), expected.encode())
 
 
-def csrf_matches(request: Request, sent: str, expected: str) -> bool:
-    """Whether the cookie and the posted ``sent`` token both equal ``expected``."""
+def csrf_matches(request: Request, sent: str, expected: str, *, name: str = CSRF_COOKIE) -> bool:
+    """Whether the cookie ``name`` and the posted ``sent`` token both equal ``expected``."""
     posted = hmac.compare_digest(sent.encode(), expected.encode())
-    return cookie_matches(request, expected) & posted
+    return cookie_matches(request, expected, name=name) & posted

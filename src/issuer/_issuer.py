@@ -18,8 +18,9 @@ from ._actions import Action, Trigger
 from ._activity import Activity
 from ._app import build_app
 from ._codes import CodeStore
+from ._devconsole import check_console_url
 from ._directory import Directory
-from ._errors import IssuerError
+from ._errors import ConfigError, IssuerError
 from ._grants import TokenEndpoint, resolve_api
 from ._keys import KeyRing, SigningAlg, SigningKey
 from ._login import LoginPipeline, LoginRequest, TokenSet
@@ -57,7 +58,9 @@ class Issuer(IssuerSetup):
     is set, and answers 404 when ``action_logs_enabled`` is false. After
     ``throttle_max_failures`` wrong secrets for one client, or wrong passwords for one
     email, within ``throttle_window_seconds``, further attempts for it get 429 until the
-    oldest failure leaves the window.
+    oldest failure leaves the window. ``console=True`` serves the developer console under
+    ``/console`` (a loopback ``issuer_url`` only; it answers loopback clients naming the
+    issuer's host).
     """
 
     def __init__(
@@ -77,8 +80,15 @@ class Issuer(IssuerSetup):
         action_logs_token: str | None = None,
         throttle_max_failures: int = 10,
         throttle_window_seconds: float = 60.0,
+        console: bool = False,
     ) -> None:
         self.url = normalize_url(issuer_url)
+        if not isinstance(console, bool):
+            raise ConfigError(f"must be true or false, not {console!r}", key="console")
+        if console:
+            check_console_url(self.url)
+        #: Whether ``/console`` (the developer console) is served; loopback issuers only.
+        self.console = console
         #: Where a logout without ``client_id`` may send the browser (exact match).
         self.allowed_logout_urls = logout_urls(allowed_logout_urls, "allowed_logout_urls")
         #: The APIs dynamically registered clients may ask for; ``None``: any API.
@@ -149,11 +159,14 @@ class Issuer(IssuerSetup):
             self.refresh_tokens.revoke(tokens.refresh_token, client_id=client_id)
 
     @classmethod
-    def from_config(cls, path: str | Path, *, issuer_url: str | None = None) -> Issuer:
-        """Build an issuer from a TOML file (DESIGN §2); ``issuer_url`` overrides its ``issuer``."""
+    def from_config(
+        cls, path: str | Path, *, issuer_url: str | None = None, console: bool | None = None
+    ) -> Issuer:
+        """Build an issuer from a TOML file (DESIGN §2); ``issuer_url`` overrides its
+        ``issuer`` and ``console``, when given, its ``console``."""
         from ._config import load_config
 
-        return load_config(Path(path), issuer_url=issuer_url)
+        return load_config(Path(path), issuer_url=issuer_url, console=console)
 
     @classmethod
     @contextmanager
@@ -167,13 +180,14 @@ class Issuer(IssuerSetup):
     ) -> Iterator[IssuerServer]:
         """Bind ``host:port`` first, build the issuer for that URL, and serve it with uvicorn.
 
-        ``config`` is a TOML file; otherwise ``options`` go to :class:`Issuer`. The issuer
+        ``config`` is a TOML file (``console=True`` may still turn the console on);
+        otherwise ``options`` go to :class:`Issuer`. The issuer
         can still be given users, clients and actions while it is served.
         """
         with bind_socket(host, port) as sock:
             url = socket_url(sock) + "/"
             issuer = (
-                cls.from_config(config, issuer_url=url)
+                cls.from_config(config, issuer_url=url, console=options.get("console"))
                 if config
                 else cls(issuer_url=url, **options)
             )

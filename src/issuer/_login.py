@@ -11,6 +11,7 @@ from ._actions import Action, Trigger
 from ._activity import Activity, reported
 from ._directory import Directory
 from ._errors import LoginDenied
+from ._loginevent import client_event, post_login_event
 from ._records import Api, Client, User
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, FlowContext, apply_metadata, run_flow
@@ -96,9 +97,11 @@ class LoginPipeline:
         self._secrets = secrets
         self._log = log
         self._clock = clock
-        self._budget_seconds = budget_seconds
+        self.budget_seconds = budget_seconds
         self._caches: dict[str, dict[str, Any]] = {}
         self.activity = activity or Activity()
+        #: Called with each token set just before the login that made it is reported.
+        self.on_tokens: Callable[[TokenSet], None] | None = None
 
     async def _run(
         self, trigger: Trigger, event: dict[str, Any], context: FlowContext
@@ -107,7 +110,7 @@ class LoginPipeline:
             self._actions(trigger),
             trigger=trigger,
             event=event,
-            budget_seconds=self._budget_seconds,
+            budget_seconds=self.budget_seconds,
             caches=self._caches,
             log=self._log,
             clock=self._clock,
@@ -119,13 +122,6 @@ class LoginPipeline:
                 changes.deny_reason, error=changes.deny_code, action=changes.denied_by
             )
         return changes
-
-    def _client_event(self, client: Client) -> dict[str, Any]:
-        return {
-            "client_id": client.client_id,
-            "name": client.name,
-            "metadata": dict(client.metadata),
-        }
 
     async def login(self, request: LoginRequest) -> TokenSet:
         """Run post-login actions for ``request`` and mint its tokens (and refresh token)."""
@@ -143,38 +139,19 @@ class LoginPipeline:
             actions_run=context.actions_run,
             execution_id=context.execution_id,
         ):
-            return await self._login(request, context)
+            return self._issued(await self._login(request, context))
+
+    def _issued(self, tokens: TokenSet) -> TokenSet:
+        if self.on_tokens is not None:
+            self.on_tokens(tokens)
+        return tokens
 
     async def _login(self, request: LoginRequest, context: FlowContext) -> TokenSet:
         user, client, api = request.user, request.client, request.api
         requested = _unique(request.requested_scopes)
         granted = user_scopes(api, user, requested)
         first_login = request.refresh_family is None
-        event = {
-            "user": {
-                "user_id": user.user_id,
-                "email": user.email,
-                "email_verified": user.email_verified,
-                "name": user.name,
-                "app_metadata": user.app_metadata,
-                "user_metadata": user.user_metadata,
-                "created_at": user.created_at,
-            },
-            "client": self._client_event(client),
-            "request": dict(request.request),
-            "transaction": {
-                "protocol": request.protocol,
-                "requested_scopes": requested,
-                "redirect_uri": request.redirect_uri,
-                "state": request.state,
-            },
-            "authorization": {"roles": list(user.roles)},
-            "resource_server": {"identifier": None if api is None else api.identifier},
-            "stats": {"logins_count": user.logins_count + (1 if first_login else 0)},
-            "secrets": dict(self._secrets),
-            "connection": {"name": "Username-Password-Authentication", "strategy": "auth0"},
-            "tenant": {"id": "local"},
-        }
+        event = post_login_event(request, requested, self._secrets)
         changes = await self._run("post_login", event, context)
         scopes = _final_scopes(granted, changes)
         access_token = self._minter.access_token(
@@ -234,7 +211,9 @@ class LoginPipeline:
             actions_run=context.actions_run,
             execution_id=context.execution_id,
         ):
-            return await self._client_credentials(client, api, requested_scopes, request, context)
+            return self._issued(
+                await self._client_credentials(client, api, requested_scopes, request, context)
+            )
 
     async def _client_credentials(
         self,
@@ -246,7 +225,7 @@ class LoginPipeline:
     ) -> TokenSet:
         granted = client_scopes(self._directory, client, api, requested_scopes)
         event = {
-            "client": self._client_event(client),
+            "client": client_event(client),
             "request": dict(request),
             "transaction": {"requested_scopes": granted},
             "resource_server": {"identifier": api.identifier},

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from ._records import Api, Client
 
-__all__ = ["consent_page", "login_page", "message_page"]
+__all__ = ["consent_page", "console_page", "login_page", "message_page"]
 
 
 @cache
@@ -26,9 +26,13 @@ def _template(name: str) -> Template:
     return Template(_text(name))
 
 
-def _style_hash() -> str:
-    digest = hashlib.sha256(_text("page.css").encode("utf-8")).digest()
+def _hash(name: str) -> str:
+    digest = hashlib.sha256(_text(name).encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _style_hash() -> str:
+    return _hash("page.css")
 
 
 # The pages load nothing from elsewhere and may not be framed. Their one stylesheet is
@@ -65,11 +69,12 @@ def _page(
     wide: bool = False,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    variant: str = "",
 ) -> HTMLResponse:
     body = _template("layout.html").substitute(
         title=html.escape(title),
         style=_text("page.css"),
-        wide=" wide" if wide else "",
+        wide=" wide" if wide else variant,
         main=main,
     )
     return HTMLResponse(body, status_code=status_code, headers={**_HEADERS, **(headers or {})})
@@ -166,3 +171,28 @@ def message_page(title: str, message: str, *, status_code: int = 200) -> HTMLRes
         heading=html.escape(title), message=html.escape(message)
     )
     return _page(title, main, status_code=status_code)
+
+
+# The console's one script is allowed by its hash like the stylesheet; connect-src 'self'
+# lets it open the live stream (EventSource) on this origin and nowhere else. Forms post
+# only to the console itself.
+_CONSOLE_CSP = (
+    f"default-src 'none'; style-src {_style_hash()}; script-src {_hash('console.js')};"
+    " connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def console_page(
+    title: str, main: str, *, script: bool = False, status_code: int = 200
+) -> HTMLResponse:
+    """A developer console page: ``main`` (already escaped) in the login page's layout,
+    with the console's script when ``script`` is true."""
+    if script:
+        main += f"\n<script>{_text('console.js')}</script>"
+    return _page(
+        title,
+        main,
+        status_code=status_code,
+        variant=" console",
+        headers={"Content-Security-Policy": _CONSOLE_CSP},
+    )

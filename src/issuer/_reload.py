@@ -34,6 +34,7 @@ RESTART_KEYS = (
     "max_token_bytes",
     "action_logs",
     "throttle",
+    "console",
 )
 _Signature = tuple[tuple[int, int] | None, ...]
 

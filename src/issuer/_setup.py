@@ -140,6 +140,22 @@ class IssuerSetup:
         self._actions[action.trigger].append(action)
         return action
 
+    def secret_names(self) -> list[str]:
+        """The names under ``event.secrets``."""
+        return list(self._secrets)
+
+    def registered_actions(self) -> list[Action]:
+        """Every action, post-login ones first, in the order they run."""
+        return [*self._actions["post_login"], *self._actions["credentials_exchange"]]
+
+    def secret_map(self) -> dict[str, str]:
+        """``event.secrets`` as actions receive it."""
+        return dict(self._secrets)
+
+    def secret_values(self) -> list[str]:
+        """The values of ``event.secrets``, for masking wherever output is shown."""
+        return list(self._secrets.values())
+
     def set_secret(self, name: str, value: str) -> None:
         """Make ``value`` readable to actions as ``event.secrets.<name>``."""
         self._secrets[name] = value

@@ -62,6 +62,17 @@ def test_serve_prints_the_login_url_the_api_and_a_token(capsys: pytest.CaptureFi
     assert "code_challenge_method=S256" in login_url.group(1)
     assert re.search(r"API         http://127\.0\.0\.1:\d+", out)
     assert re.search(r"TOKEN=[\w-]+\.[\w-]+\.[\w-]+", out)
+    assert re.search(r"console     http://127\.0\.0\.1:\d+/console ", out)
+
+
+def test_the_demo_serves_the_console_only_when_asked() -> None:
+    with demo.running(progress=lambda line: None, console=True) as servers:
+        shown = httpx.get(f"{servers.issuer_url}console/directory")
+    with demo.running(progress=lambda line: None) as servers:
+        absent = httpx.get(f"{servers.issuer_url}console/directory")
+    assert shown.status_code == 200
+    assert "Development tool." in shown.text
+    assert absent.status_code == 404
 
 
 def test_browser_login_from_the_printed_url_shows_a_working_token() -> None:

@@ -426,3 +426,14 @@ def test_version_on_the_module_and_the_console_script(command: list[str]) -> Non
     version = importlib.metadata.version("claimguard-asgi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"issuer (claimguard-asgi) {version}\n"
+
+
+def test_serve_console_turns_the_developer_console_on() -> None:
+    served = serve_seed("--console", "--quiet")
+    try:
+        page = httpx.get(f"{served.url}console/directory")
+    finally:
+        _, stderr = served.stop()
+    assert page.status_code == 200
+    assert "Development tool." in page.text
+    assert f"developer console: {served.url}console" in stderr.splitlines()
