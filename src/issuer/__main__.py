@@ -167,7 +167,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
         app: ASGIApp = issuer.app
         if not args.quiet:
-            app = console_app(app, issuer.activity, json_lines=args.json)
+            app = console_app(
+                app, issuer.activity, json_lines=args.json, secret_values=issuer.secret_values
+            )
         with serve_in_thread(app, sock=sock):
             print(issuer.url, flush=True)
             if issuer.console:

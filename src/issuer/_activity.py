@@ -17,7 +17,16 @@ from typing import Any
 
 from ._errors import ActionFailed, LoginDenied
 
-__all__ = ["ActionOutput", "Activity", "LoginOutcome", "RequestServed", "grant_of", "reported"]
+__all__ = [
+    "MASK",
+    "ActionOutput",
+    "Activity",
+    "LoginOutcome",
+    "RequestServed",
+    "grant_of",
+    "mask",
+    "reported",
+]
 
 _logger = logging.getLogger("issuer.activity")
 
@@ -173,3 +182,14 @@ def reported(
                 **details,
             )
         )
+
+
+MASK = "••••"
+
+
+def mask(text: str, secret_values: Sequence[str]) -> str:
+    """``text`` with every configured secret value (``event.secrets``) replaced, longest
+    first, wherever output an action wrote is shown."""
+    for value in sorted((v for v in secret_values if v), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text

@@ -10,23 +10,29 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._activity import ActionOutput, Activity, Event, LoginOutcome, RequestServed
+from ._activity import ActionOutput, Activity, Event, LoginOutcome, RequestServed, mask
 from ._capture import real_stdout
 
 __all__ = ["Console", "RequestLog", "console_app", "printable", "text_line"]
 
 # Control characters (ANSI escapes included) from a path or an action's output could
-# rewrite the operator's terminal; they are shown escaped instead.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# rewrite the operator's terminal, and bidi or line-separator characters reorder or split
+# what it shows; they are shown escaped instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
-    return _CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+    return _CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _login_line(event: LoginOutcome) -> str:
@@ -74,8 +80,10 @@ class Console:
         json_lines: bool = False,
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.time,
+        secret_values: Callable[[], Sequence[str]] = lambda: (),
     ) -> None:
         self._json = json_lines
+        self._secret_values = secret_values
         self._stream = stream if stream is not None else real_stdout()
         self._clock = clock
         self._lock = threading.Lock()
@@ -85,6 +93,8 @@ class Console:
             line = json.dumps({**event.to_dict(), "time": self._clock()}, sort_keys=True)
         else:
             line = text_line(event)
+        # An action may print or deny with an event.secrets value: never on the console.
+        line = mask(line, self._secret_values())
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()
@@ -124,7 +134,14 @@ class RequestLog:
             )
 
 
-def console_app(issuer_app: ASGIApp, activity: Activity, *, json_lines: bool) -> ASGIApp:
-    """``issuer_app`` logging each request, with a :class:`Console` following ``activity``."""
-    activity.subscribe(Console(json_lines=json_lines))
+def console_app(
+    issuer_app: ASGIApp,
+    activity: Activity,
+    *,
+    json_lines: bool,
+    secret_values: Callable[[], Sequence[str]] = lambda: (),
+) -> ASGIApp:
+    """``issuer_app`` logging each request, with a :class:`Console` following ``activity``
+    that masks ``secret_values()`` in what it prints."""
+    activity.subscribe(Console(json_lines=json_lines, secret_values=secret_values))
     return RequestLog(issuer_app, activity)

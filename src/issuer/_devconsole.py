@@ -87,6 +87,11 @@ class DevConsole:
                 return self._refuse(request, 403, "The console answers only loopback clients.")
             if not is_own_host(request.headers.get("host", ""), self.issuer.url):
                 return self._refuse(request, 421, "This host name is not the issuer's.")
+            if self._cross_site(request):
+                # A page elsewhere may not even make the console mint a CSRF token or hold
+                # a live stream open: browsers say where a request comes from (Fetch
+                # Metadata, Origin), and only the console's own pages are let in.
+                return self._refuse(request, 403, "The console answers only its own pages.")
             if form:
                 try:
                     request.state.form = await read_form(request)
@@ -97,6 +102,17 @@ class DevConsole:
             return await handler(request)
 
         return guarded
+
+    def _cross_site(self, request: Request) -> bool:
+        # Fetch Metadata first: browsers that send it say exactly where a request comes
+        # from (a form posted under `Referrer-Policy: no-referrer` carries `Origin: null`).
+        site = request.headers.get("sec-fetch-site")
+        if site is not None:
+            return site not in ("same-origin", "none")
+        origin = request.headers.get("origin")
+        if origin is None:
+            return False
+        return origin == "null" or not is_own_host(urlsplit(origin).netloc, self.issuer.url)
 
     def _csrf_ok(self, request: Request, sent: str) -> bool:
         return any(
@@ -186,6 +202,8 @@ class DevConsole:
 
     async def events(self, request: Request) -> Response:
         queue = self.feed.subscribe()
+        if queue is None:
+            return self._refuse(request, 503, "Too many live streams are open; close one.")
         backlog = [json.dumps(e, default=str) for e in self.feed.entries()]
 
         async def stream() -> AsyncIterator[str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ._activity import Activity, Event, LoginOutcome
+from ._activity import Activity, Event, LoginOutcome, mask
 from ._login import TokenSet
 from ._runtime import ExecutionRecord
 
@@ -21,15 +21,8 @@ __all__ = ["LiveFeed", "mask"]
 
 MAX_ENTRIES = 100
 MAX_TOKEN_SETS = 20
+MAX_SUBSCRIBERS = 16
 _QUEUE_SIZE = 200
-MASK = "••••"
-
-
-def mask(text: str, secret_values: Sequence[str]) -> str:
-    """``text`` with every configured secret value replaced (longest first)."""
-    for value in sorted((v for v in secret_values if v), key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return text
 
 
 class LiveFeed:
@@ -107,10 +100,13 @@ class LiveFeed:
             "has_tokens": tokens is not None,
         }
 
-    def subscribe(self) -> asyncio.Queue[str]:
-        """A queue of JSON entries for one open stream, on the running loop."""
+    def subscribe(self) -> asyncio.Queue[str] | None:
+        """A queue of JSON entries for one open stream, on the running loop; ``None`` when
+        ``MAX_SUBSCRIBERS`` streams are open already (memory stays bounded)."""
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=_QUEUE_SIZE)
         with self._lock:
+            if len(self._subscribers) >= MAX_SUBSCRIBERS:
+                return None
             self._subscribers.append((asyncio.get_running_loop(), queue))
         return queue
 

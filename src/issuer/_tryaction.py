@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._actions import Action
+from ._activity import MASK, mask
 from ._errors import ActionFailed
 from ._grants import resolve_api
-from ._livefeed import MASK, mask
 from ._login import LoginRequest
 from ._loginevent import post_login_event
 from ._runtime import ActionLog, FlowContext, run_flow
@@ -62,9 +62,29 @@ def parse_event(text: str) -> dict[str, Any]:
         event = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"the event is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("the event is nested too deeply") from None
     if not isinstance(event, dict):
         raise ValueError("the event must be a JSON object")
+    for name in _OBJECT_MEMBERS:
+        if name in event and not isinstance(event[name], dict):
+            raise ValueError(f"event.{name} must be a JSON object")
     return event
+
+
+# The members of Auth0's post-login event that actions read as objects (event.user.email).
+_OBJECT_MEMBERS = (
+    "user",
+    "client",
+    "request",
+    "transaction",
+    "authorization",
+    "resource_server",
+    "stats",
+    "secrets",
+    "connection",
+    "tenant",
+)
 
 
 def _object(value: Any) -> dict[str, Any]:

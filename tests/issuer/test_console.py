@@ -19,7 +19,14 @@ def console_client(
     issuer: Issuer, *, json_lines: bool = False
 ) -> tuple[httpx.AsyncClient, io.StringIO]:
     out = io.StringIO()
-    issuer.activity.subscribe(Console(json_lines=json_lines, stream=out, clock=lambda: 1.5))
+    issuer.activity.subscribe(
+        Console(
+            json_lines=json_lines,
+            stream=out,
+            clock=lambda: 1.5,
+            secret_values=issuer.secret_values,
+        )
+    )
     app = RequestLog(issuer.app, issuer.activity)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=issuer.url)
     return client, out
@@ -147,3 +154,26 @@ async def test_client_credentials_print_a_token_line(bare_issuer: Issuer) -> Non
         )
     assert response.status_code == 200, response.text
     assert "token via client_credentials for client app: ok (actions: none) " in out.getvalue()
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+async def test_secrets_an_action_prints_or_denies_with_are_masked(
+    bare_issuer: Issuer, json_lines: bool
+) -> None:
+    def chatty(event: Any, api: Any) -> None:
+        print(f"calling billing with {event.secrets.API_KEY}")
+        api.access.deny(f"billing refused {event.secrets.API_KEY}")
+
+    bare_issuer.set_secret("API_KEY", "sk-live-do-not-print")
+    bare_issuer.add_action(chatty)
+    client, out = console_client(bare_issuer, json_lines=json_lines)
+    async with client:
+        await password_grant(client, "alice@example.com", "alice-pw", auth=("app", "app-secret"))
+    assert "sk-live-do-not-print" not in out.getvalue()
+    assert "calling billing with ••••" in out.getvalue()
+
+
+def test_bidi_and_line_separators_are_escaped() -> None:
+    from issuer._console import printable
+
+    assert printable("a\u202eb\u2028c\x1bd") == "a\\u202eb\\u2028c\\x1bd"

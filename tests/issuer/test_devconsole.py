@@ -60,6 +60,51 @@ async def test_a_foreign_host_is_misdirected(
     ]
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_a_request_from_another_site_is_refused(
+    clock: FakeClock, headers: dict[str, str]
+) -> None:
+    # A page elsewhere may not even open the live stream or have a CSRF token minted.
+    issuer = console_issuer(clock)
+    async with issuer.http_client() as client:
+        for path in ("/console/directory", "/console/events"):
+            assert (await client.get(path, headers=headers)).status_code == 403
+        own = await client.get(
+            "/console/directory",
+            headers={"Origin": issuer.url.rstrip("/"), "Sec-Fetch-Site": "same-origin"},
+        )
+        # A form posted under no-referrer: Origin null, but the browser says same-origin.
+        opaque = await client.get(
+            "/console/directory", headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+        )
+    assert own.status_code == 200
+    assert opaque.status_code == 200
+
+
+def test_the_live_stream_holds_a_bounded_number_of_subscribers(clock: FakeClock) -> None:
+    import asyncio
+
+    from issuer._devconsole import DevConsole
+    from issuer._livefeed import MAX_SUBSCRIBERS
+
+    feed = DevConsole(console_issuer(clock)).feed
+
+    async def open_all() -> list[object]:
+        return [feed.subscribe() for _ in range(MAX_SUBSCRIBERS + 1)]
+
+    queues = asyncio.run(open_all())
+    assert all(q is not None for q in queues[:MAX_SUBSCRIBERS])
+    assert queues[-1] is None
+
+
 async def test_a_non_loopback_peer_is_refused(clock: FakeClock) -> None:
     issuer = console_issuer(clock)
     transport = httpx.ASGITransport(app=issuer.app, client=("192.0.2.7", 5000))

@@ -98,7 +98,12 @@ async def test_an_edited_event_is_what_runs(clock: FakeClock) -> None:
 
 async def test_an_event_that_is_not_a_json_object_is_a_clear_error(clock: FakeClock) -> None:
     issuer = try_issuer(clock)
-    for text, message in (("{nope", "not valid JSON"), ("[1]", "must be a JSON object")):
+    for text, message in (
+        ("{nope", "not valid JSON"),
+        ("[1]", "must be a JSON object"),
+        ('{"user": "x"}', "event.user must be a JSON object"),
+        ("[" * 5_000 + "]" * 5_000, "nested too deeply"),
+    ):
         response = await run(issuer, email="bob@example.com", event=text)
         assert response.status_code == 400
         assert message in response.text
