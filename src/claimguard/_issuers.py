@@ -55,7 +55,15 @@ class JWKSRules(NamedTuple):
 class TrustedIssuer:
     """What verifying one issuer's tokens needs: its checks, claim namespaces and keys."""
 
-    __slots__ = ("algorithms", "audiences", "claim_checks", "issuer", "key_set", "namespaces")
+    __slots__ = (
+        "algorithms",
+        "audiences",
+        "claim_checks",
+        "issuer",
+        "key_set",
+        "namespaces",
+        "resolved",
+    )
 
     def __init__(
         self,
@@ -73,6 +81,8 @@ class TrustedIssuer:
         self.algorithms = algorithms
         self.claim_checks = claim_checks
         self.key_set = key_set
+        #: Named by a resolver (held while recently used), not configured.
+        self.resolved = False
 
 
 def trusted_issuer(
@@ -162,10 +172,16 @@ class ResolvedIssuers:
         #: How many times the resolver was called (for tests and metrics).
         self.calls = 0
 
-    def touch(self, iss: str) -> None:
-        """Mark ``iss`` as used now (a token of it was answered from the token cache)."""
-        if iss in self._held:
-            self._held.move_to_end(iss)
+    def still_held(self, trusted: TrustedIssuer) -> bool:
+        """Whether ``trusted`` (which accepted a cached token) is still trusted; a resolved
+        issuer is marked as used now. An issuer pushed out since is not: its tokens are
+        verified anew, so it is resolved again rather than fetched for from the side."""
+        if not trusted.resolved:
+            return True
+        if self._held.get(trusted.issuer) is not trusted:
+            return False
+        self._held.move_to_end(trusted.issuer)
+        return True
 
     def held(self) -> tuple[TrustedIssuer, ...]:
         """The issuers held now, least recently used first."""
@@ -206,6 +222,7 @@ class ResolvedIssuers:
             if trusted is None:
                 self._refuse(digest)
                 raise wrong_issuer()
+            trusted.resolved = True
             self._held[iss] = trusted
             if len(self._held) > self._max:
                 _, evicted = self._held.popitem(last=False)

@@ -225,17 +225,13 @@ class TokenVerifier(IssuerInspection):
         hit = self._cache.get(token)
         if hit is not None:
             source = hit.source
-            if self._resolved is not None and source is not None:
-                self._resolved.touch(source.issuer)
-            if (
-                hit.valid_from <= now < hit.valid_until
-                and source is not None
-                and now < source.key_set.fresh_until
-            ):
-                return hit.claims
-            cached = await self._cached_claims(hit, now)
-            if cached is not None:
-                return cached
+            # A resolved issuer pushed out of the cache since: verified anew, resolved again.
+            if source is not None and (self._resolved is None or self._resolved.still_held(source)):
+                if hit.valid_from <= now < hit.valid_until and now < source.key_set.fresh_until:
+                    return hit.claims
+                cached = await self._cached_claims(hit, now)
+                if cached is not None:
+                    return cached
         try:
             header_segment, payload_segment, signature, signing_input = split_compact(
                 token, max_bytes=self.max_token_bytes
@@ -276,7 +272,7 @@ class TokenVerifier(IssuerInspection):
             raise InvalidToken("malformed", "token could not be decoded") from exc
         except (TypeError, OverflowError, RecursionError) as exc:
             raise InvalidToken("malformed", "token could not be decoded") from exc
-        if self._cache.maxsize:
+        if self._cache.maxsize and (self._resolved is None or self._resolved.still_held(trusted)):
             valid_from, valid_until = validity_window(
                 exp=exp,
                 nbf=nbf,
