@@ -9,7 +9,8 @@ from __future__ import annotations
 from ._clock import Clock
 from ._errors import ConfigurationError
 from ._health import VerifierHealth, combined_health, health_of
-from ._issuers import JWKSRules, ResolvedIssuers, TrustedIssuer
+from ._issuers import JWKSRules, TrustedIssuer
+from ._issuerset import IssuerSet
 from ._jwks import KeySetState
 
 __all__ = ["IssuerInspection"]
@@ -19,14 +20,9 @@ class IssuerInspection:
     """The inspection methods of :class:`~claimguard.TokenVerifier`."""
 
     clock: Clock
-    _fixed: dict[str, TrustedIssuer]
-    _resolved: ResolvedIssuers | None
+    _issuers: IssuerSet
     _single: TrustedIssuer | None
     _rules: JWKSRules
-
-    def _trusted(self) -> list[TrustedIssuer]:
-        held = () if self._resolved is None else self._resolved.held()
-        return [*self._fixed.values(), *held]
 
     async def preflight(self) -> None:
         """Fetch discovery and the JWKS of every configured issuer now; raise
@@ -38,7 +34,7 @@ class IssuerInspection:
         name are not fetched.
         """
         problems: list[str] = []
-        for trusted in self._fixed.values():
+        for trusted in self._issuers.fixed.values():
             await trusted.key_set.fetch_now()
             state = trusted.key_set.state()
             if state.last_error is not None or state.fetched_at is None:
@@ -68,7 +64,7 @@ class IssuerInspection:
                 max_age_seconds=self._rules.max_age_seconds,
                 stale_seconds=self._rules.stale_seconds,
             )
-            for trusted in self._trusted()
+            for trusted in self._issuers.all()
         }
 
     def jwks_state(self, issuer: str | None = None) -> KeySetState:
@@ -85,4 +81,4 @@ class IssuerInspection:
 
     def jwks_states(self) -> dict[str, KeySetState]:
         """Each configured (or resolved and held) issuer's JWKS cache state, by issuer."""
-        return {trusted.issuer: trusted.key_set.state() for trusted in self._trusted()}
+        return {trusted.issuer: trusted.key_set.state() for trusted in self._issuers.all()}

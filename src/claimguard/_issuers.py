@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 import anyio
@@ -31,7 +31,6 @@ __all__ = [
     "JWKSRules",
     "ResolvedIssuers",
     "TrustedIssuer",
-    "shared_audiences",
     "trusted_issuer",
     "wrong_issuer",
 ]
@@ -258,12 +257,3 @@ class ResolvedIssuers:
         ):
             del refused[next(iter(refused))]
         refused[digest] = now + self._cooldown
-
-
-def shared_audiences(trusted: Iterable[TrustedIssuer], *, resolver: bool) -> frozenset[str] | None:
-    """The audiences every issuer accepts (so a resource in it is every issuer's
-    audience); ``None`` when a resolver may add issuers not known yet."""
-    if resolver:
-        return None
-    sets = [t.audiences for t in trusted]
-    return frozenset.intersection(*sets) if sets else None

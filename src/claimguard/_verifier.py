@@ -9,7 +9,6 @@ lookup plus the time checks, which run again on every hit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,12 +22,8 @@ from ._inspection import IssuerInspection
 from ._issuerconfig import IssuerConfig, IssuerResolver, issuer_configs
 from ._issuers import (
     JWKSRules,
-    ResolvedIssuers,
-    TrustedIssuer,
-    shared_audiences,
-    trusted_issuer,
-    wrong_issuer,
 )
+from ._issuerset import IssuerSet
 from ._jwk import ECDSA_ALGORITHMS, VerificationKey
 from ._jwks import KeySet
 from ._jws import Header, decode_json_object, parse_header, split_compact
@@ -134,8 +129,6 @@ class TokenVerifier(IssuerInspection):
         self.max_token_bytes = max_token_bytes
         if token_cache_size < 0:
             raise ConfigurationError("token_cache_size must not be negative")
-        if isinstance(max_resolved_issuers, bool) or max_resolved_issuers < 1:
-            raise ConfigurationError("max_resolved_issuers must be at least 1")
         check_jwks_options(
             max_age_seconds=jwks_max_age_seconds,
             refresh_ahead_seconds=jwks_refresh_ahead_seconds,
@@ -161,59 +154,30 @@ class TokenVerifier(IssuerInspection):
         self._cache = VerifiedTokenCache(token_cache_size)
         self._headers: dict[bytes, Header] = {}
         self.metrics: Metrics | None = metrics_from(metrics)
-        self._fixed: dict[str, TrustedIssuer] = {}
-        for config in configs:
-            if config.issuer in self._fixed:
-                raise ConfigurationError(f"issuer {config.issuer!r} is configured twice")
-            self._fixed[config.issuer] = self._trust(config)
-        self._resolved: ResolvedIssuers | None = None
-        if issuer_resolver is not None:
-            if not callable(issuer_resolver):
-                raise ConfigurationError("issuer_resolver must be an async callable")
-            self._resolved = ResolvedIssuers(
-                issuer_resolver,
-                build=self._trust,
-                on_evict=self._untrust,
-                max_issuers=max_resolved_issuers,
-                cooldown_seconds=jwks_cooldown_seconds,
-                clock=self.clock,
-            )
-        single = self._single = (
-            next(iter(self._fixed.values()))
-            if len(self._fixed) == 1 and self._resolved is None
-            else None
+        trust = self._issuers = IssuerSet(
+            configs,
+            resolver=issuer_resolver,
+            max_resolved_issuers=max_resolved_issuers,
+            leeway_seconds=self.leeway_seconds,
+            max_token_age_seconds=max_token_age_seconds,
+            fetcher=self._fetcher,
+            clock=self.clock,
+            rules=self._rules,
+            cache=self._cache,
+            metrics=self.metrics,
         )
+        # The hot path reads these two directly.
+        single = self._single = trust.single
+        self._resolved = trust.resolved
         # One issuer: its settings, as before. Several: see the class docstring.
         self.issuer: str | None = None if single is None else single.issuer
-        self.audiences: frozenset[str] | None = shared_audiences(
-            self._fixed.values(), resolver=self._resolved is not None
-        )
+        self.audiences = trust.shared_audiences()
         self.namespaces = None if single is None else single.namespaces
         self.algorithms = None if single is None else single.algorithms
         self.key_set = None if single is None else single.key_set
         if self.metrics is not None:
             # Instrumented only when asked: without metrics, verify() is the plain method.
             self.verify = self.metrics.timed(self.verify)  # type: ignore[method-assign,assignment]
-
-    def _trust(self, config: IssuerConfig) -> TrustedIssuer:
-        trusted = trusted_issuer(
-            config,
-            leeway_seconds=self.leeway_seconds,
-            max_token_age_seconds=self.max_token_age_seconds,
-            fetcher=self._fetcher,
-            clock=self.clock,
-            rules=self._rules,
-        )
-        # Entries remember their issuer: a key leaving one issuer's JWKS must not drop
-        # tokens another issuer signed with the same key material.
-        trusted.key_set.on_keys_removed = partial(self._cache.forget_keys, source=trusted)
-        if self.metrics is not None:
-            trusted.key_set.on_fetch = self.metrics.jwks_fetch
-        return trusted
-
-    async def _untrust(self, trusted: TrustedIssuer) -> None:
-        self._cache.forget_source(trusted)
-        await trusted.key_set.aclose()
 
     # -- verification -------------------------------------------------------------------
 
@@ -243,7 +207,7 @@ class TokenVerifier(IssuerInspection):
                 # Several issuers: the payload is decoded once, before the signature check,
                 # and its iss only selects whose keys and rules to try.
                 payload = decode_json_object(payload_segment, "payload")
-                trusted = await self._select(payload.get("iss"))
+                trusted = await self._issuers.select(payload.get("iss"))
                 if header.alg not in trusted.algorithms:
                     raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
             if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
@@ -285,20 +249,6 @@ class TokenVerifier(IssuerInspection):
                 CachedToken(claims, valid_from, valid_until, key.thumbprint, key.kid, trusted),
             )
         return claims
-
-    async def _select(self, iss: Any) -> TrustedIssuer:
-        """The issuer whose keys and rules a token naming ``iss`` is checked against.
-
-        An ``iss`` no configuration accepts is refused here, before any fetch.
-        """
-        if iss.__class__ is not str:
-            raise wrong_issuer()
-        trusted = self._fixed.get(iss)
-        if trusted is not None:
-            return trusted
-        if self._resolved is None:
-            raise wrong_issuer()
-        return await self._resolved.select(iss)
 
     async def _cached_claims(self, entry: CachedToken, now: float) -> Claims | None:
         """A cached token's claims, once its time rules hold at ``now`` and, when the keys
@@ -356,7 +306,7 @@ class TokenVerifier(IssuerInspection):
 
     async def aclose(self) -> None:
         """Stop background refreshes and close the HTTP client if the verifier made it."""
-        for trusted in self._trusted():
+        for trusted in self._issuers.all():
             await trusted.key_set.aclose()
         await self._fetcher.aclose()
 
