@@ -17,6 +17,7 @@ from ._errors import (
     UnavailableCause,
 )
 from ._health import VerifierHealth
+from ._issuerconfig import IssuerConfig, IssuerResolver
 from ._jwks import KeySetState
 from ._middleware import ClaimGuardMiddleware
 from ._resource import ProtectedResource
@@ -34,6 +35,8 @@ __all__ = [
     "InsufficientClaims",
     "InvalidRequest",
     "InvalidToken",
+    "IssuerConfig",
+    "IssuerResolver",
     "KeySetState",
     "KeySetUnavailable",
     "Namespaces",

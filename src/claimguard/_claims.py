@@ -161,22 +161,30 @@ class Claims(Mapping[str, Any]):
     ``sub`` claim and ``scopes`` the request scopes derived by the module's rule.
     """
 
-    __slots__ = ("_custom", "_namespaces", "_payload", "_scopes")
+    __slots__ = ("_custom", "_issuer", "_namespaces", "_payload", "_scopes")
 
-    def __init__(self, payload: Mapping[str, Any], namespaces: Namespaces | None = None) -> None:
+    def __init__(
+        self,
+        payload: Mapping[str, Any],
+        namespaces: Namespaces | None = None,
+        *,
+        issuer: str | None = None,
+    ) -> None:
         self._payload = dict(payload)
         self._namespaces = namespaces or _NO_NAMESPACES
+        self._issuer = issuer
         self._custom: dict[str, Any] | None = None
         self._scopes: frozenset[str] | None = None
         if len(self._namespaces.prefixes) > 1:
             self._custom_claims()  # refuse an ambiguous token now, not on first use
 
     @classmethod
-    def _owning(cls, payload: dict[str, Any], namespaces: Namespaces) -> Claims:
+    def _owning(cls, payload: dict[str, Any], namespaces: Namespaces, issuer: str) -> Claims:
         """Build from a freshly decoded payload that nobody else holds (no copy)."""
         claims = cls.__new__(cls)
         claims._payload = payload
         claims._namespaces = namespaces
+        claims._issuer = issuer
         claims._custom = None
         claims._scopes = None
         if len(namespaces.prefixes) > 1:
@@ -220,6 +228,12 @@ class Claims(Mapping[str, Any]):
     def custom(self) -> Mapping[str, Any]:
         """The namespaced claims under their short names (a read-only view)."""
         return MappingProxyType(self._custom_claims())
+
+    @property
+    def issuer(self) -> str | None:
+        """The configured issuer that accepted the token (its ``iss``, compared exactly);
+        ``None`` for claims built by hand rather than by a verifier."""
+        return self._issuer
 
     @property
     def subject(self) -> str | None:

@@ -51,3 +51,18 @@ def health_of(
         last_error=state.last_error,
         cause=state.last_cause,
     )
+
+
+def combined_health(healths: list[VerifierHealth]) -> VerifierHealth:
+    """One snapshot for several issuers: ready only when every issuer is, keys counted
+    together, the oldest fetch, stale when any is, and the first failure."""
+    ages = [h.last_fetch_age_seconds for h in healths if h.last_fetch_age_seconds is not None]
+    failing = next((h for h in healths if h.last_error is not None), None)
+    return VerifierHealth(
+        ready=all(h.ready for h in healths),
+        kids=sum(h.kids for h in healths),
+        last_fetch_age_seconds=max(ages) if ages and len(ages) == len(healths) else None,
+        stale=any(h.stale for h in healths),
+        last_error=None if failing is None else failing.last_error,
+        cause=None if failing is None else failing.cause,
+    )

@@ -10,23 +10,28 @@ by the key's RFC 7638 thumbprint rather than its ``kid``, which an issuer may re
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._claims import Claims
 from ._jwk import ecdsa_twin
 from ._jws import b64_encode
 
+if TYPE_CHECKING:
+    from ._issuers import TrustedIssuer
+
 __all__ = ["CachedToken", "VerifiedTokenCache"]
 
 
 class CachedToken(NamedTuple):
-    """A verified token's claims, its validity window and its key's thumbprint and ``kid``."""
+    """A verified token's claims, its validity window, its key's thumbprint and ``kid``,
+    and the issuer that accepted it."""
 
     claims: Claims
     valid_from: float
     valid_until: float
     key_thumbprint: str
     kid: str | None = None
+    source: TrustedIssuer | None = None
 
 
 def validity_window(
@@ -83,10 +88,24 @@ class VerifiedTokenCache:
             return None
         return self._entries.get(token[: token.rindex(".") + 1] + b64_encode(twin_signature))
 
-    def forget_keys(self, thumbprints: frozenset[str]) -> None:
-        """Drop the entries signed by keys (named by thumbprint) the issuer no longer publishes."""
+    def forget_keys(
+        self, thumbprints: frozenset[str], *, source: TrustedIssuer | None = None
+    ) -> None:
+        """Drop the entries signed by keys (named by thumbprint) the issuer no longer
+        publishes; with ``source``, only that issuer's entries: another issuer may still
+        publish the same key material."""
         entries = self._entries
-        for token in [t for t, entry in entries.items() if entry.key_thumbprint in thumbprints]:
+        for token in [
+            t
+            for t, entry in entries.items()
+            if entry.key_thumbprint in thumbprints and (source is None or entry.source is source)
+        ]:
+            del entries[token]
+
+    def forget_source(self, source: TrustedIssuer) -> None:
+        """Drop the entries an issuer accepted, once that issuer is no longer trusted."""
+        entries = self._entries
+        for token in [t for t, entry in entries.items() if entry.source is source]:
             del entries[token]
 
     def __len__(self) -> int:

@@ -10,27 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
-from ._claimchecks import ClaimChecks
-from ._claims import AmbiguousClaim, Claims, Namespaces
+from ._claims import AmbiguousClaim, Claims
 from ._clock import Clock, SystemClock
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
-from ._fetch import JSONFetcher, url_problem
-from ._health import VerifierHealth, health_of
+from ._fetch import JSONFetcher
+from ._inspection import IssuerInspection
+from ._issuerconfig import IssuerConfig, IssuerResolver, issuer_configs
+from ._issuers import (
+    JWKSRules,
+)
+from ._issuerset import IssuerSet
 from ._jwk import ECDSA_ALGORITHMS, VerificationKey
-from ._jwks import KeySet, KeySetState
+from ._jwks import KeySet
 from ._jws import Header, decode_json_object, parse_header, split_compact
 from ._metrics import MeterProvider, Metrics, metrics_from
-from ._options import (
-    DEFAULT_ALGORITHMS,
-    MAX_LEEWAY_SECONDS,
-    check_algorithms,
-    check_audience,
-    check_jwks_options,
-)
+from ._options import MAX_LEEWAY_SECONDS, check_jwks_options
 from ._tokencache import CachedToken, VerifiedTokenCache, validity_window
 from ._version import __version__
 
@@ -39,8 +37,8 @@ __all__ = ["TokenVerifier"]
 _HEADER_CACHE_SIZE = 64
 
 
-class TokenVerifier:
-    """Verify bearer JWTs signed by one issuer, with keys from its JWKS.
+class TokenVerifier(IssuerInspection):
+    """Verify bearer JWTs signed by one issuer, or several, with keys from their JWKS.
 
     ``await verifier.verify(token)`` returns :class:`Claims` or raises
     :class:`InvalidToken` (401) or :class:`KeySetUnavailable` (503); nothing else escapes.
@@ -63,6 +61,18 @@ class TokenVerifier:
       ``require_at_jwt`` requires header ``typ`` ``at+jwt`` (RFC 9068 §4).
     - ``max_token_bytes`` (default 16 KiB); ``token_cache_size`` (default 4096, 0 disables).
     - ``http_client`` and ``clock`` are injected collaborators.
+    - several issuers: ``issuers=[IssuerConfig(...), ...]`` and/or ``issuer_resolver=``
+      (an async callable from a token's ``iss`` to an :class:`IssuerConfig` or ``None``)
+      instead of ``issuer``/``audience``/``namespace``/``algorithms``/``jwks_uri``. The
+      unverified ``iss`` only selects a configuration (fixed ones first); its issuer must
+      equal ``iss`` exactly and the signature is checked with that issuer's own keys. An
+      ``iss`` nobody accepts is ``wrong_issuer`` with no network access; a refusal by the
+      resolver is remembered for ``jwks_cooldown_seconds``; at most
+      ``max_resolved_issuers`` (default 100) resolved issuers are held, least recently
+      used out first. With several issuers ``issuer``, ``namespaces``, ``algorithms`` and
+      ``key_set`` are ``None``, and ``audiences`` holds the audiences every fixed issuer
+      accepts (``None`` with a resolver); :attr:`Claims.issuer` names the one that
+      accepted a token.
     - ``metrics``: ``False`` (default) records nothing and imports nothing; ``True`` records
       OpenTelemetry metrics on the global meter provider, or pass a ``MeterProvider``
       (needs ``claimguard-asgi[otel]``). The middleware counts its decisions on them too.
@@ -73,12 +83,15 @@ class TokenVerifier:
     def __init__(
         self,
         *,
-        issuer: str,
-        audience: str | Sequence[str],
+        issuer: str | None = None,
+        audience: str | Sequence[str] | None = None,
         namespace: str | Sequence[str] | None = None,
         fallback_to_plain_claims: bool = False,
-        algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+        algorithms: Sequence[str] | None = None,
         jwks_uri: str | None = None,
+        issuers: Sequence[IssuerConfig] | None = None,
+        issuer_resolver: IssuerResolver | None = None,
+        max_resolved_issuers: int = 100,
         leeway_seconds: float = 30,
         max_token_age_seconds: float | None = None,
         require_at_jwt: bool = False,
@@ -94,30 +107,22 @@ class TokenVerifier:
         jwks_max_bytes: int = 256 * 1024,
         metrics: bool | MeterProvider = False,
     ) -> None:
-        if not isinstance(issuer, str) or not issuer:
-            raise ConfigurationError("issuer must be a non-empty string")
-        problem = url_problem(jwks_uri if jwks_uri is not None else issuer)
-        if problem is not None:
-            option = "issuer" if jwks_uri is None else "jwks_uri"
-            raise ConfigurationError(f"{option}: cannot fetch keys: {problem}")
-        self.issuer = issuer
-        self.audiences = check_audience(audience)
-        if not isinstance(fallback_to_plain_claims, bool):
-            raise ConfigurationError("fallback_to_plain_claims must be True or False")
-        self.namespaces = Namespaces(namespace, fallback_to_plain_claims=fallback_to_plain_claims)
-        self.algorithms = check_algorithms(algorithms)
+        configs = issuer_configs(
+            issuer=issuer,
+            audience=audience,
+            namespace=namespace,
+            fallback_to_plain_claims=fallback_to_plain_claims,
+            algorithms=algorithms,
+            jwks_uri=jwks_uri,
+            issuers=issuers,
+            issuer_resolver=issuer_resolver,
+        )
         if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
             raise ConfigurationError(f"leeway_seconds must be between 0 and {MAX_LEEWAY_SECONDS}")
         self.leeway_seconds = float(leeway_seconds)
         if max_token_age_seconds is not None and max_token_age_seconds <= 0:
             raise ConfigurationError("max_token_age_seconds must be positive")
         self.max_token_age_seconds = max_token_age_seconds
-        self._claim_checks = ClaimChecks(
-            issuer=issuer,
-            audiences=self.audiences,
-            leeway_seconds=self.leeway_seconds,
-            max_token_age_seconds=max_token_age_seconds,
-        )
         self.require_at_jwt = require_at_jwt
         if max_token_bytes < 256:
             raise ConfigurationError("max_token_bytes must be at least 256")
@@ -140,27 +145,39 @@ class TokenVerifier:
             max_bytes=jwks_max_bytes,
             user_agent=f"claimguard/{__version__} (JWKS fetch; +https://pypi.org/project/claimguard-asgi/)",
         )
-        self.key_set = KeySet(
-            issuer=issuer,
-            jwks_uri=jwks_uri,
-            fetcher=self._fetcher,
-            clock=self.clock,
-            allowed_algorithms=self.algorithms,
-            max_age_seconds=jwks_max_age_seconds,
-            refresh_ahead_seconds=jwks_refresh_ahead_seconds,
-            cooldown_seconds=jwks_cooldown_seconds,
-            stale_seconds=jwks_stale_seconds,
+        self._rules = JWKSRules(
+            jwks_max_age_seconds,
+            jwks_refresh_ahead_seconds,
+            jwks_cooldown_seconds,
+            jwks_stale_seconds,
         )
-        self._max_age = jwks_max_age_seconds
-        self._stale = jwks_stale_seconds
         self._cache = VerifiedTokenCache(token_cache_size)
-        self.key_set.on_keys_removed = self._cache.forget_keys
         self._headers: dict[bytes, Header] = {}
         self.metrics: Metrics | None = metrics_from(metrics)
+        trust = self._issuers = IssuerSet(
+            configs,
+            resolver=issuer_resolver,
+            max_resolved_issuers=max_resolved_issuers,
+            leeway_seconds=self.leeway_seconds,
+            max_token_age_seconds=max_token_age_seconds,
+            fetcher=self._fetcher,
+            clock=self.clock,
+            rules=self._rules,
+            cache=self._cache,
+            metrics=self.metrics,
+        )
+        # The hot path reads these two directly.
+        single = self._single = trust.single
+        self._resolved = trust.resolved
+        # One issuer: its settings, as before. Several: see the class docstring.
+        self.issuer: str | None = None if single is None else single.issuer
+        self.audiences = trust.shared_audiences()
+        self.namespaces = None if single is None else single.namespaces
+        self.algorithms = None if single is None else single.algorithms
+        self.key_set = None if single is None else single.key_set
         if self.metrics is not None:
             # Instrumented only when asked: without metrics, verify() is the plain method.
             self.verify = self.metrics.timed(self.verify)  # type: ignore[method-assign,assignment]
-            self.key_set.on_fetch = self.metrics.jwks_fetch
 
     # -- verification -------------------------------------------------------------------
 
@@ -171,32 +188,46 @@ class TokenVerifier:
         now = self.clock.time()
         hit = self._cache.get(token)
         if hit is not None:
-            if hit.valid_from <= now < hit.valid_until and now < self.key_set.fresh_until:
-                return hit.claims
-            cached = await self._cached_claims(hit, now)
-            if cached is not None:
-                return cached
+            source = hit.source
+            # A resolved issuer pushed out of the cache since: verified anew, resolved again.
+            if source is not None and (self._resolved is None or self._resolved.still_held(source)):
+                if hit.valid_from <= now < hit.valid_until and now < source.key_set.fresh_until:
+                    return hit.claims
+                cached = await self._cached_claims(hit, now)
+                if cached is not None:
+                    return cached
         try:
             header_segment, payload_segment, signature, signing_input = split_compact(
                 token, max_bytes=self.max_token_bytes
             )
             header = self._headers.get(header_segment) or self._header(header_segment)
+            payload: dict[str, Any] | None = None
+            trusted = self._single
+            if trusted is None:
+                # Several issuers: the payload is decoded once, before the signature check,
+                # and its iss only selects whose keys and rules to try.
+                payload = decode_json_object(payload_segment, "payload")
+                trusted = await self._issuers.select(payload.get("iss"))
+                if header.alg not in trusted.algorithms:
+                    raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
             if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
                 twin = self._cache.twin(token, signature, header.alg)
                 if twin is not None:
                     cached = await self._cached_claims(twin, now)
                     if cached is not None:
                         return cached
-            key = self.key_set.fresh(header.kid, now) or await self.key_set.get(header.kid)
+            key_set = trusted.key_set
+            key = key_set.fresh(header.kid, now) or await key_set.get(header.kid)
             check_signature = key.verifiers.get(header.alg)
             if check_signature is None:
                 # RFC 8725 §3.1: the algorithm must fit the key, never the other way round.
                 raise InvalidToken("alg_key_mismatch", "token algorithm does not match its key")
             if not check_signature(signing_input, signature):
-                key = await self._replacement_key(key, header.alg, signing_input, signature)
-            payload = decode_json_object(payload_segment, "payload")
-            exp, nbf, iat = self._claim_checks.check(payload, now)
-            claims = Claims._owning(payload, self.namespaces)
+                key = await _replacement_key(key_set, key, header.alg, signing_input, signature)
+            if payload is None:
+                payload = decode_json_object(payload_segment, "payload")
+            exp, nbf, iat = trusted.claim_checks.check(payload, now)
+            claims = Claims._owning(payload, trusted.namespaces, trusted.issuer)
         except ClaimGuardError:
             raise
         except ValueError as exc:
@@ -205,7 +236,7 @@ class TokenVerifier:
             raise InvalidToken("malformed", "token could not be decoded") from exc
         except (TypeError, OverflowError, RecursionError) as exc:
             raise InvalidToken("malformed", "token could not be decoded") from exc
-        if self._cache.maxsize:
+        if self._cache.maxsize and (self._resolved is None or self._resolved.still_held(trusted)):
             valid_from, valid_until = validity_window(
                 exp=exp,
                 nbf=nbf,
@@ -214,7 +245,8 @@ class TokenVerifier:
                 max_age_seconds=self.max_token_age_seconds,
             )
             self._cache.put(
-                token, CachedToken(claims, valid_from, valid_until, key.thumbprint, key.kid)
+                token,
+                CachedToken(claims, valid_from, valid_until, key.thumbprint, key.kid, trusted),
             )
         return claims
 
@@ -227,35 +259,25 @@ class TokenVerifier:
         token asks the key set as a new token would, so the refresh happens, the stale
         period ends in 503 and a removed key's tokens are refused.
         """
+        trusted = entry.source
+        if trusted is None:
+            return None
         seen = entry.claims
         if not entry.valid_from <= now < entry.valid_until:
-            self._claim_checks.check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
-        if now >= self.key_set.fresh_until:
-            key = self.key_set.fresh(entry.kid, now) or await self.key_set.get(entry.kid)
+            trusted.claim_checks.check_times(seen["exp"], seen.get("nbf"), seen.get("iat"), now)
+        key_set = trusted.key_set
+        if now >= key_set.fresh_until:
+            key = key_set.fresh(entry.kid, now) or await key_set.get(entry.kid)
             if key.thumbprint != entry.key_thumbprint:
                 return None
         return seen
-
-    async def _replacement_key(
-        self, key: VerificationKey, alg: str, signing_input: bytes, signature: bytes
-    ) -> VerificationKey:
-        """The key that checks a signature ``key`` refused, or :class:`InvalidToken`.
-
-        An issuer that reuses a ``kid`` for new key material (RFC 7517 §4.5 lets it) would
-        otherwise see its new tokens refused until the next scheduled refresh.
-        """
-        replacement = await self.key_set.replacement(key)
-        if replacement is not None:
-            check_signature = replacement.verifiers.get(alg)
-            if check_signature is not None and check_signature(signing_input, signature):
-                return replacement
-        raise InvalidToken("bad_signature", "token signature is invalid")
 
     def _header(self, segment: bytes) -> Header:
         header = self._headers.get(segment)
         if header is None:
             header = parse_header(segment)
-            if header.alg not in self.algorithms:
+            # One issuer: its allowlist is applied once per header; several: per issuer.
+            if self.algorithms is not None and header.alg not in self.algorithms:
                 raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
             if self.require_at_jwt and not _is_at_jwt(header.typ):
                 raise InvalidToken("wrong_type", "token is not an access token (typ at+jwt)")
@@ -267,38 +289,15 @@ class TokenVerifier:
     def valid_until(self, claims: Claims) -> float:
         """When ``claims`` (verified by this verifier) stop being accepted, on its clock:
         the earlier of ``exp`` and ``iat + max_token_age_seconds``, plus the leeway."""
-        return self._claim_checks.valid_until(claims)
+        return validity_window(
+            exp=claims["exp"],
+            nbf=None,
+            iat=claims.get("iat"),
+            leeway_seconds=self.leeway_seconds,
+            max_age_seconds=self.max_token_age_seconds,
+        )[1]
 
-    # -- inspection and lifetime --------------------------------------------------------
-
-    async def preflight(self) -> None:
-        """Fetch discovery and the JWKS now; raise :class:`ConfigurationError` with the
-        precise cause if no usable key comes back.
-
-        Call it at startup so a wrong issuer URL stops the app there, with the reason,
-        instead of answering every request with 503 later. The fetch ignores the cooldown;
-        a good one fills the cache the first requests use.
-        """
-        await self.key_set.fetch_now()
-        state = self.key_set.state()
-        if state.last_error is not None or state.fetched_at is None:
-            raise ConfigurationError(
-                f"the signing keys of issuer {self.issuer!r} cannot be fetched: "
-                f"{state.last_error or 'no fetch has succeeded'}"
-            )
-
-    def health(self) -> VerifierHealth:
-        """Whether tokens can be verified now, for a readiness probe (no network)."""
-        return health_of(
-            self.key_set.state(),
-            now=self.clock.time(),
-            max_age_seconds=self._max_age,
-            stale_seconds=self._stale,
-        )
-
-    def jwks_state(self) -> KeySetState:
-        """The JWKS cache's state: kids, last fetch, last error and its cause, fetch count."""
-        return self.key_set.state()
+    # -- lifetime ---------------------------------------------------------------------
 
     @property
     def cached_tokens(self) -> int:
@@ -307,7 +306,8 @@ class TokenVerifier:
 
     async def aclose(self) -> None:
         """Stop background refreshes and close the HTTP client if the verifier made it."""
-        await self.key_set.aclose()
+        for trusted in self._issuers.all():
+            await trusted.key_set.aclose()
         await self._fetcher.aclose()
 
     async def __aenter__(self) -> Self:
@@ -327,3 +327,23 @@ def _is_at_jwt(typ: str | None) -> bool:
         return False
     typ = typ.lower()
     return typ in ("at+jwt", "application/at+jwt")
+
+
+async def _replacement_key(
+    key_set: KeySet,
+    key: VerificationKey,
+    alg: str,
+    signing_input: bytes,
+    signature: bytes,
+) -> VerificationKey:
+    """The key that checks a signature ``key`` refused, or :class:`InvalidToken`.
+
+    An issuer that reuses a ``kid`` for new key material (RFC 7517 §4.5 lets it) would
+    otherwise see its new tokens refused until the next scheduled refresh.
+    """
+    replacement = await key_set.replacement(key)
+    if replacement is not None:
+        check_signature = replacement.verifiers.get(alg)
+        if check_signature is not None and check_signature(signing_input, signature):
+            return replacement
+    raise InvalidToken("bad_signature", "token signature is invalid")

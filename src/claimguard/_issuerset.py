@@ -1,0 +1,115 @@
+"""``IssuerSet``: the issuers one verifier trusts, each built once with a key set of its own.
+
+Fixed issuers are found by their exact name; an ``iss`` none of them has goes to the
+resolver, if there is one. Every issuer's key set reports removed keys to the
+verified-token cache for that issuer's entries only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from ._clock import Clock
+from ._errors import ConfigurationError
+from ._fetch import JSONFetcher
+from ._issuerconfig import IssuerConfig, IssuerResolver
+from ._issuers import JWKSRules, ResolvedIssuers, TrustedIssuer, trusted_issuer, wrong_issuer
+from ._metrics import Metrics
+from ._tokencache import VerifiedTokenCache
+
+__all__ = ["IssuerSet"]
+
+
+class IssuerSet:
+    """The fixed issuers by name, then those ``resolver`` names (see :class:`ResolvedIssuers`)."""
+
+    def __init__(
+        self,
+        configs: Sequence[IssuerConfig],
+        *,
+        resolver: IssuerResolver | None,
+        max_resolved_issuers: int,
+        leeway_seconds: float,
+        max_token_age_seconds: float | None,
+        fetcher: JSONFetcher,
+        clock: Clock,
+        rules: JWKSRules,
+        cache: VerifiedTokenCache,
+        metrics: Metrics | None,
+    ) -> None:
+        if isinstance(max_resolved_issuers, bool) or max_resolved_issuers < 1:
+            raise ConfigurationError("max_resolved_issuers must be at least 1")
+        self._build = partial(
+            trusted_issuer,
+            leeway_seconds=leeway_seconds,
+            max_token_age_seconds=max_token_age_seconds,
+            fetcher=fetcher,
+            clock=clock,
+            rules=rules,
+        )
+        self._cache = cache
+        self._metrics = metrics
+        self.fixed: dict[str, TrustedIssuer] = {}
+        for config in configs:
+            if config.issuer in self.fixed:
+                raise ConfigurationError(f"issuer {config.issuer!r} is configured twice")
+            self.fixed[config.issuer] = self._trust(config)
+        self.resolved: ResolvedIssuers | None = None
+        if resolver is not None:
+            if not callable(resolver):
+                raise ConfigurationError("issuer_resolver must be an async callable")
+            self.resolved = ResolvedIssuers(
+                resolver,
+                build=self._trust,
+                on_evict=self._untrust,
+                max_issuers=max_resolved_issuers,
+                cooldown_seconds=rules.cooldown_seconds,
+                clock=clock,
+            )
+        #: The one issuer, when there is exactly one and no resolver.
+        self.single = (
+            next(iter(self.fixed.values()))
+            if len(self.fixed) == 1 and self.resolved is None
+            else None
+        )
+
+    def _trust(self, config: IssuerConfig) -> TrustedIssuer:
+        trusted = self._build(config)
+        # Entries remember their issuer: a key leaving one issuer's JWKS must not drop
+        # tokens another issuer signed with the same key material.
+        trusted.key_set.on_keys_removed = partial(self._cache.forget_keys, source=trusted)
+        if self._metrics is not None:
+            trusted.key_set.on_fetch = self._metrics.jwks_fetch
+        return trusted
+
+    async def _untrust(self, trusted: TrustedIssuer) -> None:
+        self._cache.forget_source(trusted)
+        await trusted.key_set.aclose()
+
+    async def select(self, iss: Any) -> TrustedIssuer:
+        """The issuer whose keys and rules a token naming ``iss`` is checked against.
+
+        An ``iss`` no configuration accepts is refused here, before any fetch.
+        """
+        if iss.__class__ is not str:
+            raise wrong_issuer()
+        trusted = self.fixed.get(iss)
+        if trusted is not None:
+            return trusted
+        if self.resolved is None:
+            raise wrong_issuer()
+        return await self.resolved.select(iss)
+
+    def all(self) -> list[TrustedIssuer]:
+        """The fixed issuers, then the resolved ones held now."""
+        held = () if self.resolved is None else self.resolved.held()
+        return [*self.fixed.values(), *held]
+
+    def shared_audiences(self) -> frozenset[str] | None:
+        """The audiences every issuer accepts (so a resource in it is every issuer's
+        audience); ``None`` when a resolver may add issuers not known yet."""
+        if self.resolved is not None:
+            return None
+        return frozenset.intersection(*(t.audiences for t in self.fixed.values()))
