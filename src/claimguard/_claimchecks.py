@@ -11,9 +11,7 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any, NoReturn, cast
 
-from ._claims import Claims
 from ._errors import InvalidToken
-from ._tokencache import validity_window
 
 __all__ = ["ClaimChecks"]
 
@@ -98,14 +96,3 @@ class ClaimChecks:
             max_age = self.max_token_age_seconds
             if max_age is not None and now - iat >= max_age + leeway:
                 raise InvalidToken("too_old", "token is older than this API accepts")
-
-    def valid_until(self, claims: Claims) -> float:
-        """When verified ``claims`` stop being accepted: the earlier of ``exp`` and
-        ``iat + max_token_age_seconds``, plus the leeway."""
-        return validity_window(
-            exp=claims["exp"],
-            nbf=None,
-            iat=claims.get("iat"),
-            leeway_seconds=self.leeway_seconds,
-            max_age_seconds=self.max_token_age_seconds,
-        )[1]
