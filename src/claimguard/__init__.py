@@ -14,6 +14,7 @@ from ._errors import (
     InvalidRequest,
     InvalidToken,
     KeySetUnavailable,
+    ReplayStoreUnavailable,
     UnavailableCause,
 )
 from ._health import VerifierHealth
@@ -41,6 +42,7 @@ __all__ = [
     "KeySetUnavailable",
     "Namespaces",
     "ProtectedResource",
+    "ReplayStoreUnavailable",
     "SystemClock",
     "TokenVerifier",
     "UnavailableCause",

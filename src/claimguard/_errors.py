@@ -8,6 +8,7 @@ needs to answer the request: the HTTP status and the RFC 6750 §3.1 error code.
      ├── InvalidRequest        400  invalid_request     (malformed Authorization header)
      ├── InsufficientClaims    403  insufficient_scope  (valid token, missing claim/scope)
      ├── KeySetUnavailable     503  (none)              (no key can be had; Retry-After)
+     ├── ReplayStoreUnavailable 503 (none)              (DPoP replay store down; Retry-After)
      └── ConfigurationError    -    (none)              (at construction, or preflight())
 
 Foreign exceptions (PyJWT, json, cryptography, httpx) are translated in exactly one
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidToken",
     "KeySetUnavailable",
+    "ReplayStoreUnavailable",
     "UnavailableCause",
 ]
 
@@ -135,6 +137,25 @@ class KeySetUnavailable(ClaimGuardError):
             cause=cause,
             detail=detail,
         )
+
+
+class ReplayStoreUnavailable(ClaimGuardError):
+    """The DPoP replay store cannot answer (unreachable, or full of live entries).
+
+    A proof whose ``jti`` cannot be recorded might be a replay, so the request fails
+    closed: 503 with ``Retry-After`` (RFC 9449 §11.1). ``detail`` is the precise cause for
+    logs (it may name the store's host), or ``None``.
+    """
+
+    status = 503
+    error = None
+
+    def __init__(
+        self, description: str, *, retry_after_seconds: int = 5, detail: str | None = None
+    ) -> None:
+        super().__init__(description)
+        self.retry_after_seconds = retry_after_seconds
+        self.detail = detail
 
 
 class ConfigurationError(ClaimGuardError):
