@@ -1,16 +1,18 @@
 """claimguard: trust the claims inside access tokens, in any ASGI app.
 
 Mount :class:`ClaimGuardMiddleware` with a :class:`TokenVerifier`, then guard endpoints
-with :func:`requires_claim`, :func:`requires_scope` or :func:`claim_check`.
+with :func:`requires_claim`, :func:`requires_scope`, :func:`claim_check` or
+:func:`requires_step_up`.
 """
 
 from ._claims import Claims, Namespaces
 from ._clock import Clock, SystemClock
-from ._decorators import claim_check, requires_claim, requires_scope
+from ._decorators import claim_check, requires_claim, requires_scope, requires_step_up
 from ._errors import (
     ClaimGuardError,
     ConfigurationError,
     InsufficientClaims,
+    InsufficientUserAuthentication,
     InvalidRequest,
     InvalidToken,
     KeySetUnavailable,
@@ -34,6 +36,7 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "InsufficientClaims",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "IssuerConfig",
@@ -51,4 +54,5 @@ __all__ = [
     "claim_check",
     "requires_claim",
     "requires_scope",
+    "requires_step_up",
 ]

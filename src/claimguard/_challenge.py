@@ -6,13 +6,17 @@
 | bad, expired, tampered token    | 401    | ``… error="invalid_token", error_description="…"``    |
 | malformed request               | 400    | ``… error="invalid_request", error_description="…"``  |
 | valid token lacking claims      | 403    | ``… error="insufficient_scope", scope="…"``           |
+| login too weak or too old       | 401    | ``… error="insufficient_user_authentication",``       |
+|                                 |        | ``acr_values="…"`` and/or ``max_age="…"`` (RFC 9470)  |
 | keys unavailable                | 503    | none; ``Retry-After: <seconds>`` instead              |
 
 Bodies are JSON objects with ``error`` and ``error_description``. ``error`` is the RFC 6750
 code where there is one; the two answers without one use ``"unauthorized"`` (no token)
 and ``"temporarily_unavailable"`` (no keys), which never appear in a challenge. The 503
 body also has ``cause`` (``unreachable``, ``bad_discovery`` or ``no_usable_keys``); its
-description names no URL unless the challenger is built with ``debug=True``.
+description names no URL unless the challenger is built with ``debug=True``. A step-up
+refusal's body also has ``acr_values`` (space-separated, as in the challenge) and/or
+``max_age`` (an integer).
 When configured, every challenge also names the RFC 9728 protected-resource metadata
 document (``resource_metadata="…"``, RFC 9728 §5.1).
 """
@@ -23,7 +27,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from ._errors import ClaimGuardError, ConfigurationError, InsufficientClaims, KeySetUnavailable
+from ._errors import (
+    ClaimGuardError,
+    ConfigurationError,
+    InsufficientClaims,
+    InsufficientUserAuthentication,
+    KeySetUnavailable,
+)
 
 __all__ = ["Challenge", "Challenger"]
 
@@ -47,15 +57,22 @@ class Challenge:
     description: str
     headers: tuple[tuple[str, str], ...]
     cause: str | None = None
+    step_up: tuple[tuple[str, str | int], ...] = ()
+
+    @property
+    def fields(self) -> dict[str, str | int]:
+        """The JSON body's members: ``error``, ``error_description``, ``cause`` for a 503,
+        ``acr_values``/``max_age`` for a step-up refusal."""
+        fields: dict[str, str | int] = {"error": self.error, "error_description": self.description}
+        if self.cause is not None:
+            fields["cause"] = self.cause
+        fields.update(self.step_up)
+        return fields
 
     @property
     def body(self) -> bytes:
-        """``{"error": …, "error_description": …}`` (and ``"cause"`` for a 503) as compact
-        JSON."""
-        fields = {"error": self.error, "error_description": self.description}
-        if self.cause is not None:
-            fields["cause"] = self.cause
-        return json.dumps(fields, separators=(",", ":")).encode()
+        """:attr:`fields` as compact JSON."""
+        return json.dumps(self.fields, separators=(",", ":")).encode()
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
@@ -158,11 +175,31 @@ class Challenger:
             scopes = [s for s in error.required if is_scope_token(s)]
             if scopes:
                 params.append(f'scope="{" ".join(scopes)}"')
+        step_up = (
+            step_up_parameters(error) if isinstance(error, InsufficientUserAuthentication) else ()
+        )
+        params.extend(f'{name}="{value}"' for name, value in step_up)
         status = error.status if error.status in (400, 401, 403) else 401
-        return Challenge(status, code, description, (("WWW-Authenticate", self._bearer(params)),))
+        header = (("WWW-Authenticate", self._bearer(params)),)
+        return Challenge(status, code, description, header, step_up=step_up)
 
     def _bearer(self, params: list[str] | tuple[str, ...]) -> str:
         return "Bearer " + ", ".join((*self._params, *params))
+
+
+def step_up_parameters(
+    error: InsufficientUserAuthentication,
+) -> tuple[tuple[str, str | int], ...]:
+    """RFC 9470 §3: ``acr_values`` (space-separated, in order of preference) and ``max_age``
+    (seconds), each only when required. The values were checked quotable when the requirement
+    was declared; one that is not is left out rather than break the header."""
+    step_up: list[tuple[str, str | int]] = []
+    acr_values = [value for value in error.acr_values if is_scope_token(value)]
+    if acr_values:
+        step_up.append(("acr_values", " ".join(acr_values)))
+    if error.max_age is not None:
+        step_up.append(("max_age", int(error.max_age)))
+    return tuple(step_up)
 
 
 def _quotable(text: str) -> str:

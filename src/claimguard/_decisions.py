@@ -71,20 +71,24 @@ class Decisions:
         return False
 
 
-def refusal_stands(scope: MutableMapping[str, Any], answer: Challenge) -> bool:
+def refusal_stands(
+    scope: MutableMapping[str, Any], answer: Challenge, code: str | None = None
+) -> bool:
     """For endpoint guards: whether ``answer`` must be sent for this request (logged at
-    DEBUG, like the middleware's own refusals, when it is)."""
+    DEBUG, like the middleware's own refusals, when it is). ``code`` is the precise cause
+    where the error code alone does not say it (``auth_time_too_old`` …)."""
     decisions = scope.get(DECISIONS_KEY)
-    stands = not isinstance(decisions, Decisions) or decisions.refuse(scope, answer)
+    stands = not isinstance(decisions, Decisions) or decisions.refuse(scope, answer, code)
     if stands and logger.isEnabledFor(logging.DEBUG):
         # The description names what the guard requires, never a value the token holds.
         logger.debug(
-            "refused %s %s %r: %d %s by an endpoint guard: %s",
+            "refused %s %s %r: %d %s%s by an endpoint guard: %s",
             scope.get("type", "http"),
             scope.get("method", "GET"),
             route_path(scope),
             answer.status,
             answer.error or "missing_token",
+            "" if code is None else f" ({code})",
             answer.description,
         )
     return stands

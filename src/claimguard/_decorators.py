@@ -1,4 +1,5 @@
-"""``requires_claim``, ``requires_scope`` and ``claim_check``: endpoint guards.
+"""``requires_claim``, ``requires_scope``, ``claim_check`` and ``requires_step_up``: endpoint
+guards.
 
 One decorator fits every endpoint shape: Starlette function endpoints (sync or async,
 ``request`` first), ``HTTPEndpoint`` methods (``self, request``), WebSocket endpoints
@@ -10,16 +11,18 @@ the signature FastAPI reads and removed again before the endpoint is called.
 
 A denied HTTP request is answered, not raised: 401 (no error code) when the request is
 anonymous, else 403 ``insufficient_scope`` with ``scope="…"`` naming what is missing; the
-body is ``{"error", "error_description"}`` JSON. A denied WebSocket is closed with 1008
-(an anonymous one is refused with 403 carrying the 401 challenge where the server supports
-the denial-response extension).
+body is ``{"error", "error_description"}`` JSON. A login too weak or too old for
+``requires_step_up`` gets 401 ``insufficient_user_authentication`` naming ``acr_values``
+and/or ``max_age`` (RFC 9470 §3). A denied WebSocket is closed with 1008 (a 401 is refused
+with 403 carrying the 401 challenge where the server supports the denial-response
+extension).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 from starlette.requests import HTTPConnection
@@ -29,7 +32,7 @@ from starlette.websockets import WebSocket
 from ._challenge import Challenge
 from ._claims import Claims
 from ._decisions import refusal_stands
-from ._errors import ConfigurationError, InsufficientClaims
+from ._errors import ConfigurationError, InsufficientClaims, InsufficientUserAuthentication
 from ._middleware import refuse_websocket
 from ._requirements import (
     ClaimRequirement,
@@ -38,9 +41,10 @@ from ._requirements import (
     Scalar,
     ScopeRequirement,
 )
-from ._user import challenger_of, claims_of
+from ._stepup import StepUpRequirement
+from ._user import challenger_of, claims_of, token_time_of
 
-__all__ = ["claim_check", "requires_claim", "requires_scope"]
+__all__ = ["claim_check", "requires_claim", "requires_scope", "requires_step_up"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,6 +100,22 @@ def claim_check(
     return guard(PredicateRequirement(predicate, description=description, scopes=scopes))
 
 
+def requires_step_up(
+    *, acr_values: Sequence[str] = (), max_age: int | None = None, amr: Sequence[str] = ()
+) -> Guard:
+    """Let a request in only if its user logged in strongly enough and recently enough.
+
+    ``acr_values``: the token's ``acr`` must be one of them (in order of preference).
+    ``max_age``: its ``auth_time`` must be at most this many seconds old, on the verifier's
+    clock and with its leeway. ``amr``: its ``amr`` must list every one of these methods.
+    Otherwise the answer is 401 ``insufficient_user_authentication`` with ``acr_values="…"``
+    and/or ``max_age="…"`` in the challenge and the body (RFC 9470 §3), telling the client
+    what to ask the authorization server for. Invalid options raise
+    :class:`ConfigurationError` when the decorator is built.
+    """
+    return guard(StepUpRequirement(acr_values=acr_values, max_age=max_age, amr=amr))
+
+
 def guard(requirement: Requirement) -> Guard:
     """The decorator that enforces ``requirement``; the public decorators are built on it."""
 
@@ -143,22 +163,26 @@ def guard(requirement: Requirement) -> Guard:
 
 
 def _denial(requirement: Requirement, connection: HTTPConnection) -> Challenge | None:
-    answer = _answer(requirement, connection)
-    if answer is None or not refusal_stands(connection.scope, answer):
+    answer, code = _answer(requirement, connection)
+    if answer is None or not refusal_stands(connection.scope, answer, code):
         return None
     return answer
 
 
-def _answer(requirement: Requirement, connection: HTTPConnection) -> Challenge | None:
+def _answer(
+    requirement: Requirement, connection: HTTPConnection
+) -> tuple[Challenge | None, str | None]:
     claims = claims_of(connection.scope)
     challenger = challenger_of(connection.scope)
     if claims is None:
-        return challenger.missing_token()
+        return challenger.missing_token(), None
     try:
-        requirement.check(claims)
+        requirement.check(claims, token_time_of(connection.scope))
     except InsufficientClaims as error:
-        return challenger.for_error(error)
-    return None
+        return challenger.for_error(error), None
+    except InsufficientUserAuthentication as error:
+        return challenger.for_error(error), error.cause
+    return None, None
 
 
 def _response(answer: Challenge) -> Response:

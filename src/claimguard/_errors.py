@@ -7,6 +7,9 @@ needs to answer the request: the HTTP status and the RFC 6750 §3.1 error code.
      ├── InvalidToken          401  invalid_token       (bad, expired, tampered token)
      ├── InvalidRequest        400  invalid_request     (malformed Authorization header)
      ├── InsufficientClaims    403  insufficient_scope  (valid token, missing claim/scope)
+     ├── InsufficientUserAuthentication
+     │                         401  insufficient_user_authentication
+     │                                                  (login too weak or too old, RFC 9470)
      ├── KeySetUnavailable     503  (none)              (no key can be had; Retry-After)
      ├── ReplayStoreUnavailable 503 (none)              (DPoP replay store down; Retry-After)
      └── ConfigurationError    -    (none)              (at construction, or preflight())
@@ -23,6 +26,7 @@ __all__ = [
     "ClaimGuardError",
     "ConfigurationError",
     "InsufficientClaims",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "KeySetUnavailable",
@@ -99,6 +103,39 @@ class InsufficientClaims(ClaimGuardError):
     def __init__(self, description: str, *, required: tuple[str, ...] = ()) -> None:
         super().__init__(description)
         self.required = required
+
+
+class InsufficientUserAuthentication(ClaimGuardError):
+    """A verified token's login is not strong enough or not recent enough (RFC 9470 §3).
+
+    ``acr_values`` (in order of preference) and ``max_age`` (seconds) are what the client
+    must ask the authorization server for; they go into the ``WWW-Authenticate`` challenge
+    and the JSON body, so the client can send the user back to log in again. ``cause`` is the
+    stable reason for logs and metrics (for example ``"acr_not_accepted"``,
+    ``"auth_time_too_old"``), never a value the token holds.
+    """
+
+    status = 401
+    error = "insufficient_user_authentication"
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        cause: str,
+        acr_values: tuple[str, ...] = (),
+        max_age: int | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.cause = cause
+        self.acr_values = acr_values
+        self.max_age = max_age
+
+    def __repr__(self) -> str:
+        return (
+            f"InsufficientUserAuthentication(cause={self.cause!r}, "
+            f"acr_values={self.acr_values!r}, max_age={self.max_age!r})"
+        )
 
 
 class KeySetUnavailable(ClaimGuardError):

@@ -14,13 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._bearer import bearer_token
 from ._challenge import Challenge, Challenger
 from ._claims import Claims
-from ._clock import Clock
+from ._clock import Clock, TokenTime
 from ._decisions import DECISIONS_KEY, Decisions
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken, KeySetUnavailable
 from ._lifespan import run_lifespan
 from ._paths import PublicPaths, route_path
 from ._resource import ProtectedResource, send_resource_metadata
-from ._user import CHALLENGER_KEY, anonymous, authenticated
+from ._user import CHALLENGER_KEY, TIME_KEY, anonymous, authenticated
 
 __all__ = ["ClaimGuardMiddleware", "PublicPaths", "route_path"]
 
@@ -129,6 +129,8 @@ class ClaimGuardMiddleware:
             realm=realm, resource_metadata_url=resource_metadata_url, debug=debug
         )
         self._issuer: str | None = getattr(verifier, "issuer", None)
+        # Step-up guards measure auth_time as the verifier measures exp (RFC 9470 §3).
+        self._time = TokenTime(verifier.clock, float(getattr(verifier, "leeway_seconds", 0.0)))
         if not isinstance(report_only, bool):
             raise ConfigurationError("report_only must be True or False")
         self.report_only = report_only
@@ -177,6 +179,7 @@ class ClaimGuardMiddleware:
         # Set in place, as Starlette's AuthenticationMiddleware does.
         scope["auth"], scope["user"] = anonymous() if claims is None else authenticated(claims)
         scope[CHALLENGER_KEY] = self.challenger
+        scope[TIME_KEY] = self._time
         decisions = self._decisions
         if decisions is not None:
             scope[DECISIONS_KEY] = decisions

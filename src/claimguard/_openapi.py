@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._requirements import ClaimRequirement, PredicateRequirement, Requirement, ScopeRequirement
+from ._stepup import StepUpRequirement
 
 __all__ = ["ERROR_SCHEMA", "describe", "responses"]
 
@@ -56,7 +57,20 @@ def _sentence(requirement: Requirement) -> str:
         if requirement.scopes:
             text += " (" + ", ".join(f"`{scope}`" for scope in requirement.scopes) + ")"
         return text
+    if isinstance(requirement, StepUpRequirement):
+        return _step_up_sentence(requirement)
     return repr(requirement)
+
+
+def _step_up_sentence(requirement: StepUpRequirement) -> str:
+    parts = []
+    if requirement.acr_values:
+        parts.append("its `acr` must be " + " or ".join(map(_value, requirement.acr_values)))
+    if requirement.max_age is not None:
+        parts.append(f"its `auth_time` at most {requirement.max_age} seconds old")
+    if requirement.amr:
+        parts.append("its `amr` must list " + ", ".join(map(_value, requirement.amr)))
+    return "the login: " + "; ".join(parts) + " (RFC 9470)"
 
 
 def describe(requirements: Sequence[Requirement]) -> str:
@@ -78,7 +92,12 @@ def responses(requirements: Sequence[Requirement]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _EITHER_SHAPE}},
         }
     }
-    if requirements:
+    if any(isinstance(requirement, StepUpRequirement) for requirement in requirements):
+        documented["401"]["description"] += (
+            " Also for a login too weak or too old: error 'insufficient_user_authentication'"
+            " with acr_values and/or max_age (RFC 9470 §3)."
+        )
+    if any(not isinstance(requirement, StepUpRequirement) for requirement in requirements):
         scopes = " ".join(scope for requirement in requirements for scope in requirement.scopes)
         documented["403"] = {
             "description": (

@@ -18,6 +18,7 @@ from typing import Any
 
 from ._challenge import is_scope_token
 from ._claims import CLAIM_SCOPE_PREFIX, Claims
+from ._clock import SYSTEM_TIME, TokenTime
 from ._errors import ConfigurationError, InsufficientClaims
 
 __all__ = ["ClaimRequirement", "PredicateRequirement", "Requirement", "ScopeRequirement"]
@@ -33,8 +34,10 @@ class Requirement:
 
     scopes: tuple[str, ...]
 
-    def check(self, claims: Claims) -> None:
-        """Return if ``claims`` satisfy the requirement, else raise :class:`InsufficientClaims`."""
+    def check(self, claims: Claims, time: TokenTime = SYSTEM_TIME) -> None:
+        """Return if ``claims`` satisfy the requirement, else raise :class:`InsufficientClaims`
+        (or, for a step-up requirement, :class:`InsufficientUserAuthentication`). ``time`` is
+        the verifier's clock and leeway, for requirements on the token's times."""
         raise NotImplementedError
 
 
@@ -86,7 +89,7 @@ class ClaimRequirement(Requirement):
             options = f", includes={self.includes!r}"
         return f"ClaimRequirement({self.name!r}{options})"
 
-    def check(self, claims: Claims) -> None:
+    def check(self, claims: Claims, time: TokenTime = SYSTEM_TIME) -> None:
         found, value = claims.lookup(self.name)
         if not found:
             raise InsufficientClaims(
@@ -123,7 +126,7 @@ class ScopeRequirement(Requirement):
     def __repr__(self) -> str:
         return f"ScopeRequirement({', '.join(map(repr, self.scopes))})"
 
-    def check(self, claims: Claims) -> None:
+    def check(self, claims: Claims, time: TokenTime = SYSTEM_TIME) -> None:
         missing = tuple(s for s in self.scopes if s not in claims.scopes)
         if missing:
             raise InsufficientClaims(
@@ -166,7 +169,7 @@ class PredicateRequirement(Requirement):
     def __repr__(self) -> str:
         return f"PredicateRequirement({self.predicate!r})"
 
-    def check(self, claims: Claims) -> None:
+    def check(self, claims: Claims, time: TokenTime = SYSTEM_TIME) -> None:
         try:
             ok = self.predicate(claims)
         except (LookupError, TypeError, ValueError, AttributeError):

@@ -57,6 +57,9 @@ class ProtectedResource:
     - ``documentation``: optional URL of human-readable documentation
       (``resource_documentation``).
     - ``resource_name``: optional human-readable name.
+    - ``acr_values_supported``: the authentication context classes (``acr``) its step-up
+      requirements ask for, published so clients can learn them before a refusal (RFC 9470;
+      an extension member, as RFC 9728 §2 allows). Empty: not published.
 
     :class:`~claimguard.ClaimGuardMiddleware` given ``protected_resource=`` serves
     :meth:`document` at :attr:`metadata_paths` without a token and names
@@ -65,6 +68,7 @@ class ProtectedResource:
 
     __slots__ = (
         "_body",
+        "acr_values_supported",
         "authorization_servers",
         "documentation",
         "metadata_paths",
@@ -82,6 +86,7 @@ class ProtectedResource:
         scopes_supported: Sequence[str] = (),
         documentation: str | None = None,
         resource_name: str | None = None,
+        acr_values_supported: Sequence[str] = (),
     ) -> None:
         self.resource = _check_url(resource, "resource", allow_query=False)
         if isinstance(authorization_servers, str) or not authorization_servers:
@@ -108,6 +113,17 @@ class ProtectedResource:
         if resource_name is not None and (not isinstance(resource_name, str) or not resource_name):
             raise ConfigurationError("resource_name must be a non-empty string")
         self.resource_name = resource_name
+        if isinstance(acr_values_supported, str):
+            raise ConfigurationError(
+                "acr_values_supported must be a sequence of acr values, not one string"
+            )
+        for acr in acr_values_supported:
+            if not isinstance(acr, str) or not is_scope_token(acr):
+                raise ConfigurationError(
+                    f"acr value {acr!r} must be a non-empty string of printable ASCII "
+                    "without spaces, double quotes or backslashes"
+                )
+        self.acr_values_supported = tuple(dict.fromkeys(acr_values_supported))
 
         parts = urlsplit(self.resource)
         path = parts.path.rstrip("/")
@@ -132,6 +148,8 @@ class ProtectedResource:
             document["resource_documentation"] = self.documentation
         if self.resource_name is not None:
             document["resource_name"] = self.resource_name
+        if self.acr_values_supported:
+            document["acr_values_supported"] = list(self.acr_values_supported)
         return document
 
     @property

@@ -3,7 +3,8 @@
 :class:`~claimguard.ClaimGuardMiddleware` sets ``scope["auth"]`` (an
 ``AuthCredentials`` holding the token's scopes, sorted) and ``scope["user"]`` (a
 :class:`ClaimsUser`, or an ``UnauthenticatedUser`` for anonymous requests), plus
-``scope["claimguard.challenger"]`` so that endpoint guards answer with the same realm.
+``scope["claimguard.challenger"]`` so that endpoint guards answer with the same realm, and
+``scope["claimguard.time"]`` so that they read time with the verifier's clock and leeway.
 """
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 
 from ._challenge import Challenger
 from ._claims import Claims
+from ._clock import SYSTEM_TIME, TokenTime
 from ._errors import ConfigurationError
 
 __all__ = [
     "CHALLENGER_KEY",
+    "TIME_KEY",
     "ClaimsUser",
     "anonymous",
     "authenticated",
     "challenger_of",
     "claims_of",
+    "token_time_of",
 ]
 
 CHALLENGER_KEY = "claimguard.challenger"
+TIME_KEY = "claimguard.time"
 _DEFAULT_CHALLENGER = Challenger()
 
 
@@ -90,3 +95,10 @@ def challenger_of(scope: Mapping[str, Any]) -> Challenger:
     """The :class:`Challenger` the middleware configured for this request."""
     challenger = scope.get(CHALLENGER_KEY)
     return challenger if isinstance(challenger, Challenger) else _DEFAULT_CHALLENGER
+
+
+def token_time_of(scope: Mapping[str, Any]) -> TokenTime:
+    """The verifier's clock and leeway for this request (the system clock without leeway
+    when the middleware did not say)."""
+    time = scope.get(TIME_KEY)
+    return time if isinstance(time, TokenTime) else SYSTEM_TIME

@@ -2,13 +2,16 @@
 
 Mount :class:`~claimguard.ClaimGuardMiddleware` as usual (it verifies the token), then::
 
-    from claimguard.fastapi import CurrentClaims, require_claim, require_scope
+    from claimguard.fastapi import CurrentClaims, require_claim, require_scope, require_step_up
 
     @app.get("/premium")
     async def premium(claims: Claims = require_claim("premium")) -> dict[str, str]: ...
 
     @app.get("/messages", dependencies=[require_scope("read:messages")])
     async def messages(claims: CurrentClaims) -> list[str]: ...
+
+    @app.post("/payouts", dependencies=[require_step_up(acr_values=[MFA], max_age=300)])
+    async def payout(claims: CurrentClaims) -> dict[str, str]: ...
 
 Every operation using one of these declares the ``bearerAuth`` HTTP bearer scheme (JWT),
 so ``/docs`` shows the lock, and lists what it requires as the scheme's scopes (role
@@ -19,13 +22,15 @@ description naming its required claims and scopes in words.
 
 Denials are ``HTTPException``\\ s with the RFC 6750 status and ``WWW-Authenticate``
 challenge of the middleware (401 without an error code when anonymous, 403
-``insufficient_scope`` with ``scope="…"``); FastAPI puts ``{"error", "error_description"}``
-under ``detail``. On WebSocket routes a denial closes the socket with 1008.
+``insufficient_scope`` with ``scope="…"``, 401 ``insufficient_user_authentication`` with
+``acr_values="…"``/``max_age="…"`` for a step-up); FastAPI puts the refusal's body
+(``{"error", "error_description"}``, plus ``acr_values``/``max_age`` for a step-up) under
+``detail``. On WebSocket routes a denial closes the socket with 1008.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Security, WebSocketException
@@ -40,7 +45,7 @@ from ._challenge import Challenge
 from ._claims import Claims
 from ._decisions import refusal_stands
 from ._decorators import REQUIREMENTS_ATTRIBUTE
-from ._errors import InsufficientClaims
+from ._errors import InsufficientClaims, InsufficientUserAuthentication
 from ._openapi import describe as describe_requirements
 from ._openapi import responses as openapi_responses
 from ._requirements import (
@@ -50,7 +55,8 @@ from ._requirements import (
     Scalar,
     ScopeRequirement,
 )
-from ._user import challenger_of, claims_of
+from ._stepup import StepUpRequirement
+from ._user import challenger_of, claims_of, token_time_of
 
 __all__ = [
     "ClaimGuardBearer",
@@ -62,6 +68,7 @@ __all__ = [
     "require_check",
     "require_claim",
     "require_scope",
+    "require_step_up",
 ]
 
 _UNSET: Any = object()
@@ -145,15 +152,25 @@ def require_check(
     return _dependency(PredicateRequirement(predicate, description=description, scopes=scopes))
 
 
+def require_step_up(
+    *, acr_values: Sequence[str] = (), max_age: int | None = None, amr: Sequence[str] = ()
+) -> Any:
+    """Dependency on a strong and recent enough login, as :func:`claimguard.requires_step_up`:
+    a refusal is 401 ``insufficient_user_authentication`` naming ``acr_values``/``max_age``
+    (RFC 9470 §3)."""
+    return _dependency(StepUpRequirement(acr_values=acr_values, max_age=max_age, amr=amr))
+
+
 def _dependency(requirement: Requirement) -> Any:
     async def check(connection: HTTPConnection, claims: CurrentClaims) -> Claims:
         if not claims and claims_of(connection.scope) is None:
             return claims  # anonymous in report-only mode: already reported as a 401
         try:
-            requirement.check(claims)
-        except InsufficientClaims as error:
+            requirement.check(claims, token_time_of(connection.scope))
+        except (InsufficientClaims, InsufficientUserAuthentication) as error:
             answer = challenger_of(connection.scope).for_error(error)
-            if refusal_stands(connection.scope, answer):
+            code = getattr(error, "cause", None)
+            if refusal_stands(connection.scope, answer, code):
                 raise _denial(connection, answer) from None
         return claims
 
@@ -165,18 +182,15 @@ def _dependency(requirement: Requirement) -> Any:
 def _denial(connection: HTTPConnection, answer: Challenge) -> Exception:
     if isinstance(connection, WebSocket):
         return WebSocketException(_POLICY_VIOLATION, answer.description[:120])
-    return HTTPException(
-        answer.status,
-        detail={"error": answer.error, "error_description": answer.description},
-        headers=dict(answer.headers),
-    )
+    return HTTPException(answer.status, detail=answer.fields, headers=dict(answer.headers))
 
 
 def document_claims(app: FastAPI) -> None:
     """Make ``app.openapi()`` document what each protected operation requires.
 
     Every operation that uses :func:`current_claims`, :data:`CurrentClaims`,
-    :func:`require_claim`, :func:`require_scope`, :func:`require_check` or a claimguard
+    :func:`require_claim`, :func:`require_scope`, :func:`require_check`,
+    :func:`require_step_up` or a claimguard
     endpoint decorator gets its 401 (and, when it requires claims or scopes, 403) response
     with the RFC 6750 body, and a description paragraph naming the required claims and
     scopes in words. Call it once, before the schema is first served.

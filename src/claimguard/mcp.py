@@ -13,7 +13,9 @@ session manager runs in the returned app's lifespan.
 
 Per-tool requirements — :func:`tool_requires_claim`, :func:`tool_requires_scope`,
 :func:`tool_claim_check` — sit under ``@server.tool()`` and answer a call that lacks them
-with a JSON-RPC error (code :data:`INSUFFICIENT_CLAIMS`) naming what is missing.
+with a JSON-RPC error (code :data:`INSUFFICIENT_CLAIMS`) naming what is missing;
+:func:`tool_requires_step_up` answers a login too weak or too old with code
+:data:`INSUFFICIENT_USER_AUTHENTICATION` naming ``acr_values``/``max_age`` (RFC 9470).
 
 This module alone imports ``mcp``; ``import claimguard`` works without it.
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
@@ -31,9 +33,16 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._bearer import bearer_token
+from ._challenge import step_up_parameters
 from ._claims import Claims
-from ._decisions import DECISIONS_KEY, refusal_stands
-from ._errors import ClaimGuardError, ConfigurationError, InsufficientClaims
+from ._clock import SYSTEM_TIME, TokenTime
+from ._decisions import DECISIONS_KEY, logger, refusal_stands
+from ._errors import (
+    ClaimGuardError,
+    ConfigurationError,
+    InsufficientClaims,
+    InsufficientUserAuthentication,
+)
 from ._middleware import ClaimGuardMiddleware, Verifier
 from ._requirements import (
     ClaimRequirement,
@@ -43,7 +52,8 @@ from ._requirements import (
     ScopeRequirement,
 )
 from ._resource import ProtectedResource
-from ._user import ClaimsUser, challenger_of
+from ._stepup import StepUpRequirement
+from ._user import ClaimsUser, challenger_of, token_time_of
 
 try:
     from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, auth_context_var
@@ -57,6 +67,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = [
     "INSUFFICIENT_CLAIMS",
+    "INSUFFICIENT_USER_AUTHENTICATION",
     "MCPUser",
     "ProtectedMCPApp",
     "current_claims",
@@ -64,6 +75,7 @@ __all__ = [
     "tool_claim_check",
     "tool_requires_claim",
     "tool_requires_scope",
+    "tool_requires_step_up",
 ]
 
 P = ParamSpec("P")
@@ -72,6 +84,10 @@ R = TypeVar("R")
 INSUFFICIENT_CLAIMS = -32003
 """JSON-RPC error code of a tool call refused for missing claims (implementation-defined
 server-error range, JSON-RPC 2.0 §5.1)."""
+
+INSUFFICIENT_USER_AUTHENTICATION = -32004
+"""JSON-RPC error code of a tool call refused because the user's login is too weak or too
+old (RFC 9470); ``data`` carries ``acr_values`` and/or ``max_age`` like the HTTP challenge."""
 
 _UNSET: Any = object()
 # The request's scope, for tool guards to count and report refusals like the other guards;
@@ -89,10 +105,13 @@ class MCPUser(ClaimsUser, AuthenticatedUser):
     ``scopes`` the request's scopes (the claims-to-scopes rule, as ``request.auth.scopes``),
     ``resource`` the protected resource and ``claims`` the whole verified payload, ``iss``
     included, which is what binds an SDK session to its principal. ``claims`` is the
-    :class:`~claimguard.Claims` object.
+    :class:`~claimguard.Claims` object. ``time`` is the verifier's clock and leeway, which
+    step-up tool guards measure ``auth_time`` with.
     """
 
-    def __init__(self, claims: Claims, *, token: str, resource: str) -> None:
+    def __init__(
+        self, claims: Claims, *, token: str, resource: str, time: TokenTime = SYSTEM_TIME
+    ) -> None:
         client_id = claims.get("client_id", claims.get("azp"))
         expires_at = claims.get("exp")
         AuthenticatedUser.__init__(
@@ -108,6 +127,7 @@ class MCPUser(ClaimsUser, AuthenticatedUser):
             ),
         )
         self.claims = claims
+        self.time = time
 
     def __repr__(self) -> str:
         return f"MCPUser(identity={self.identity!r})"
@@ -125,7 +145,10 @@ class _SDKUserBridge:
         if scope["type"] == "http" and isinstance(user, ClaimsUser):
             # The middleware verified this very header; reading it again cannot fail.
             token = bearer_token(scope) or ""
-            scope = {**scope, "user": MCPUser(user.claims, token=token, resource=self.resource)}
+            mcp_user = MCPUser(
+                user.claims, token=token, resource=self.resource, time=token_time_of(scope)
+            )
+            scope = {**scope, "user": mcp_user}
         if DECISIONS_KEY in scope:
             reset = _decisions_scope.set(scope)
             try:
@@ -289,6 +312,16 @@ def tool_claim_check(
     return tool_guard(PredicateRequirement(predicate, description=description, scopes=scopes))
 
 
+def tool_requires_step_up(
+    *, acr_values: Sequence[str] = (), max_age: int | None = None, amr: Sequence[str] = ()
+) -> ToolGuard:
+    """Let a tool run only if the caller logged in strongly and recently enough (same rules
+    as :func:`claimguard.requires_step_up`); a refusal is a JSON-RPC error with code
+    :data:`INSUFFICIENT_USER_AUTHENTICATION` whose ``data`` names ``error``
+    (``insufficient_user_authentication``), ``acr_values`` and/or ``max_age``."""
+    return tool_guard(StepUpRequirement(acr_values=acr_values, max_age=max_age, amr=amr))
+
+
 def tool_guard(requirement: Requirement) -> ToolGuard:
     """The decorator enforcing ``requirement`` before a tool runs; a refusal is an
     ``MCPError`` (a JSON-RPC error, not a tool result) with code :data:`INSUFFICIENT_CLAIMS`,
@@ -317,24 +350,44 @@ def tool_guard(requirement: Requirement) -> ToolGuard:
 
 
 def _enforce(requirement: Requirement) -> None:
-    claims = current_claims()
+    user = auth_context_var.get()
+    claims = user.claims if isinstance(user, MCPUser) else None
     try:
         if claims is None:
             raise InsufficientClaims(
                 "A verified bearer token is required for this tool.",
                 required=requirement.scopes,
             )
-        requirement.check(claims)
+        requirement.check(claims, user.time if isinstance(user, MCPUser) else SYSTEM_TIME)
     except ClaimGuardError as error:
+        cause = error.cause if isinstance(error, InsufficientUserAuthentication) else None
         scope = _decisions_scope.get()
         if scope is not None:
             challenger = challenger_of(scope)
             answer = challenger.missing_token() if claims is None else challenger.for_error(error)
-            if not refusal_stands(scope, answer):
+            if not refusal_stands(scope, answer, cause):
                 return
-        required = error.required if isinstance(error, InsufficientClaims) else ()
-        raise MCPError(
-            code=INSUFFICIENT_CLAIMS,
+        else:
+            # Not recorded by the middleware's decisions: logged here, with its precise cause.
+            logger.debug(
+                "refused an MCP tool call: %s%s: %s",
+                error.error,
+                "" if cause is None else f" ({cause})",
+                error.description,
+            )
+        raise _tool_error(error) from error
+
+
+def _tool_error(error: ClaimGuardError) -> MCPError:
+    if isinstance(error, InsufficientUserAuthentication):
+        return MCPError(
+            code=INSUFFICIENT_USER_AUTHENTICATION,
             message=error.description,
-            data={"error": "insufficient_scope", "scope": " ".join(required)},
-        ) from error
+            data={"error": error.error, **dict(step_up_parameters(error))},
+        )
+    required = error.required if isinstance(error, InsufficientClaims) else ()
+    return MCPError(
+        code=INSUFFICIENT_CLAIMS,
+        message=error.description,
+        data={"error": "insufficient_scope", "scope": " ".join(required)},
+    )
