@@ -253,3 +253,16 @@ async def test_protected_resource_must_be_the_right_type(resource_verifier: Toke
             verifier=resource_verifier,
             protected_resource={"resource": RESOURCE},  # type: ignore[arg-type]
         )
+
+
+def test_acr_values_supported_is_published_when_given() -> None:
+    mfa = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+    built = protected_resource(acr_values_supported=[mfa, "urn:example:hw", mfa])
+    assert built.document()["acr_values_supported"] == [mfa, "urn:example:hw"]
+    assert json.loads(built.body)["acr_values_supported"] == [mfa, "urn:example:hw"]
+
+
+@pytest.mark.parametrize("acr_values", ["urn:one", ["two words"], [""], ['q"uote'], [7]])
+def test_bad_acr_values_supported_are_refused(acr_values: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        protected_resource(acr_values_supported=acr_values)
