@@ -23,6 +23,7 @@ from ._health import VerifierHealth
 from ._issuerconfig import IssuerConfig, IssuerResolver
 from ._jwks import KeySetState
 from ._middleware import ClaimGuardMiddleware
+from ._profile import ClaimProfile
 from ._resource import ProtectedResource
 from ._user import ClaimsUser
 from ._verifier import TokenVerifier
@@ -31,6 +32,7 @@ from ._version import __version__
 __all__ = [
     "ClaimGuardError",
     "ClaimGuardMiddleware",
+    "ClaimProfile",
     "Claims",
     "ClaimsUser",
     "Clock",

@@ -2,7 +2,8 @@
 
 ``iss`` by exact string, ``aud`` containing a configured audience, ``exp`` required,
 ``nbf`` and ``iat`` honoured, every date an exact JSON number, with one leeway and an
-optional maximum token age. One small method per rule, as the verifier's hot path calls
+optional maximum token age; the issuer's :class:`~claimguard.ClaimProfile` checks the
+audience and adds its provider's rules. One small method per rule, as the verifier's hot path calls
 them; the verified-token cache re-applies the time rules on every hit.
 """
 
@@ -12,6 +13,7 @@ from itertools import repeat
 from typing import Any, NoReturn, cast
 
 from ._errors import InvalidToken
+from ._profile import DEFAULT_PROFILE, ClaimProfile
 
 __all__ = ["ClaimChecks"]
 
@@ -27,7 +29,14 @@ def _refuse_numeric_date(name: str) -> NoReturn:
 class ClaimChecks:
     """The rules for ``iss``, ``aud``, ``exp``, ``nbf``, ``iat`` and ``sub`` of one issuer."""
 
-    __slots__ = ("audiences", "issuer", "leeway_seconds", "max_token_age_seconds")
+    __slots__ = (
+        "audiences",
+        "issuer",
+        "leeway_seconds",
+        "max_token_age_seconds",
+        "profile",
+        "profile_checks",
+    )
 
     def __init__(
         self,
@@ -36,19 +45,29 @@ class ClaimChecks:
         audiences: frozenset[str],
         leeway_seconds: float,
         max_token_age_seconds: float | None,
+        profile: ClaimProfile = DEFAULT_PROFILE,
     ) -> None:
         self.issuer = issuer
         self.audiences = audiences
         self.leeway_seconds = leeway_seconds
         self.max_token_age_seconds = max_token_age_seconds
+        self.profile = profile
+        # Without checks of its own, a profile costs the hot path nothing.
+        plain = type(profile).check_claims is ClaimProfile.check_claims and not profile.client_ids
+        self.profile_checks = None if plain else profile.check_claims
 
     def check(
         self, payload: dict[str, Any], now: float
     ) -> tuple[float, float | None, float | None]:
         # Exact string comparison (RFC 7519 §4.1.1, OpenID Connect Core §3.1.3.7).
-        if payload.get("iss") != self.issuer:
-            raise InvalidToken("wrong_issuer", "token was issued by another issuer")
-        self.check_audience(payload.get("aud"))
+        iss = payload.get("iss")
+        if iss != self.issuer:
+            raise self.profile.wrong_issuer(iss)
+        profile_checks = self.profile_checks
+        if profile_checks is None:
+            self.check_audience(payload.get("aud"))
+        else:
+            profile_checks(payload, now, self)
         # Exact types: bool is not a number here, and null is not "absent".
         exp: Any = payload.get("exp")
         if exp.__class__ not in _NUMBER_TYPES:

@@ -1,16 +1,20 @@
 """Verified claims and the one rule that turns them into request scopes.
 
-The rule (written down once, here):
+The rule (written down once, here; an issuer's :class:`~claimguard.ClaimProfile` says
+which claims feed it, and the default is what follows):
 
 - ``scope`` (a space-separated string) gives one scope per word;
 - ``permissions`` (Auth0 RBAC, a list of strings) gives one scope per item;
+- a profile's role and group claims give ``role:<name>``, ``group:<name>`` … (see
+  :mod:`claimguard._profile`);
 - each claim under a configured namespace, by its short name ``n``, gives scopes spelled
   with the prefix ``claim:``: ``true`` gives ``claim:n``; a string or number ``v`` gives
   ``claim:n:v``; a list of strings gives ``claim:n:item`` for each string; ``false``,
   ``null`` and objects give nothing (they stay readable from :attr:`Claims.custom`);
-- a ``scope`` word or permission that itself starts with ``claim:`` gives nothing, and
-  neither does a namespaced claim whose short name holds ``:`` (``roles:admin: true``
-  would otherwise read as the item ``admin`` of a ``roles`` claim).
+- a ``scope`` word or permission that itself starts with ``claim:`` (or with one of the
+  profile's prefixes) gives nothing, and neither does a namespaced claim whose short name
+  holds ``:`` (``roles:admin: true`` would otherwise read as the item ``admin`` of a
+  ``roles`` claim).
 
 Scope words are what a client asked for (RFC 6749 §3.3); claims are what the issuer
 asserts about the user. The ``claim:`` spelling keeps the two apart, so a client that
@@ -20,16 +24,14 @@ claim (``claim:admin``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from ._errors import ConfigurationError
+from ._profile import CLAIM_SCOPE_PREFIX, DEFAULT_PROFILE, ClaimProfile
 
 __all__ = ["CLAIM_SCOPE_PREFIX", "AmbiguousClaim", "Claims", "Namespaces"]
-
-CLAIM_SCOPE_PREFIX = "claim:"
 
 
 class AmbiguousClaim(ValueError):
@@ -122,35 +124,6 @@ class Namespaces:
 _NO_NAMESPACES = Namespaces()
 
 
-def _scope_values(short: str, value: Any) -> Iterator[str]:
-    name = CLAIM_SCOPE_PREFIX + short
-    if value is True:
-        yield name
-    elif value is False or value is None:
-        return
-    elif isinstance(value, str):
-        if value and not any(c.isspace() for c in value):
-            yield f"{name}:{value}"
-    elif isinstance(value, int):
-        yield f"{name}:{value}"
-    elif isinstance(value, float):
-        if math.isfinite(value):
-            yield f"{name}:{int(value) if value.is_integer() else value}"
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, str) and item and not any(c.isspace() for c in item):
-                yield f"{name}:{item}"
-
-
-def _is_scope_word(word: Any) -> bool:
-    return (
-        isinstance(word, str)
-        and bool(word)
-        and " " not in word
-        and not word.startswith(CLAIM_SCOPE_PREFIX)
-    )
-
-
 class Claims(Mapping[str, Any]):
     """A read-only mapping of a verified token's payload.
 
@@ -161,7 +134,7 @@ class Claims(Mapping[str, Any]):
     ``sub`` claim and ``scopes`` the request scopes derived by the module's rule.
     """
 
-    __slots__ = ("_custom", "_issuer", "_namespaces", "_payload", "_scopes")
+    __slots__ = ("_custom", "_issuer", "_namespaces", "_payload", "_profile", "_scopes")
 
     def __init__(
         self,
@@ -169,22 +142,27 @@ class Claims(Mapping[str, Any]):
         namespaces: Namespaces | None = None,
         *,
         issuer: str | None = None,
+        profile: ClaimProfile | None = None,
     ) -> None:
         self._payload = dict(payload)
         self._namespaces = namespaces or _NO_NAMESPACES
         self._issuer = issuer
+        self._profile = profile or DEFAULT_PROFILE
         self._custom: dict[str, Any] | None = None
         self._scopes: frozenset[str] | None = None
         if len(self._namespaces.prefixes) > 1:
             self._custom_claims()  # refuse an ambiguous token now, not on first use
 
     @classmethod
-    def _owning(cls, payload: dict[str, Any], namespaces: Namespaces, issuer: str) -> Claims:
+    def _owning(
+        cls, payload: dict[str, Any], namespaces: Namespaces, issuer: str, profile: ClaimProfile
+    ) -> Claims:
         """Build from a freshly decoded payload that nobody else holds (no copy)."""
         claims = cls.__new__(cls)
         claims._payload = payload
         claims._namespaces = namespaces
         claims._issuer = issuer
+        claims._profile = profile
         claims._custom = None
         claims._scopes = None
         if len(namespaces.prefixes) > 1:
@@ -196,21 +174,11 @@ class Claims(Mapping[str, Any]):
         # claims or scopes costs nothing more. Safe to race: the result is the same.
         custom = self._custom
         if custom is None:
-            custom = self._custom = self._namespaces.split(self._payload)
+            custom = self._custom = self._profile.custom(self._payload, self._namespaces)
         return custom
 
     def _derive_scopes(self) -> frozenset[str]:
-        scopes: list[str] = []
-        scope = self._payload.get("scope")
-        if isinstance(scope, str):
-            scopes.extend(filter(_is_scope_word, scope.split()))
-        permissions = self._payload.get("permissions")
-        if isinstance(permissions, list):
-            scopes.extend(filter(_is_scope_word, permissions))
-        for short, value in self._custom_claims().items():
-            if ":" not in short:
-                scopes.extend(_scope_values(short, value))
-        return frozenset(scopes)
+        return self._profile.scopes(self._payload, self._custom_claims())
 
     def __getitem__(self, key: str) -> Any:
         return self._payload[key]

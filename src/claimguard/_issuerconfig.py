@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ._errors import ConfigurationError
 from ._options import DEFAULT_ALGORITHMS
+from ._profile import ClaimProfile
 
 __all__ = ["IssuerConfig", "IssuerResolver", "issuer_configs"]
 
@@ -21,8 +22,11 @@ class IssuerConfig:
     """One issuer a :class:`~claimguard.TokenVerifier` trusts, with its own rules.
 
     ``issuer`` is the exact ``iss`` string; ``audience``, ``namespace``,
-    ``fallback_to_plain_claims``, ``jwks_uri`` and ``algorithms`` mean what the
-    verifier's options of the same names mean, for this issuer's tokens only.
+    ``fallback_to_plain_claims``, ``jwks_uri``, ``algorithms`` and ``profile`` mean what
+    the verifier's options of the same names mean, for this issuer's tokens only.
+    ``profile`` is ``"auth0"``, ``"okta"``, ``"entra"``, ``"keycloak"``, ``"cognito"``,
+    ``"firebase"``, a :class:`~claimguard.ClaimProfile`, or ``None`` (``scope``,
+    ``permissions`` and namespaced claims, as without profiles).
     """
 
     issuer: str
@@ -31,6 +35,7 @@ class IssuerConfig:
     fallback_to_plain_claims: bool = False
     jwks_uri: str | None = None
     algorithms: Sequence[str] = DEFAULT_ALGORITHMS
+    profile: str | ClaimProfile | None = None
 
 
 IssuerResolver = Callable[[str], Awaitable[IssuerConfig | None]]
@@ -46,6 +51,7 @@ def issuer_configs(
     fallback_to_plain_claims: bool,
     algorithms: Sequence[str] | None,
     jwks_uri: str | None,
+    profile: str | ClaimProfile | None,
     issuers: Sequence[IssuerConfig] | None,
     issuer_resolver: IssuerResolver | None,
 ) -> list[IssuerConfig]:
@@ -63,6 +69,7 @@ def issuer_configs(
                 fallback_to_plain_claims=fallback_to_plain_claims,
                 jwks_uri=jwks_uri,
                 algorithms=DEFAULT_ALGORITHMS if algorithms is None else algorithms,
+                profile=profile,
             )
         ]
     shorthand = {
@@ -71,6 +78,7 @@ def issuer_configs(
         "namespace": namespace,
         "algorithms": algorithms,
         "jwks_uri": jwks_uri,
+        "profile": profile,
         "fallback_to_plain_claims": fallback_to_plain_claims or None,
     }
     for name, value in shorthand.items():

@@ -26,6 +26,8 @@ from ._fetch import JSONFetcher, url_problem
 from ._issuerconfig import IssuerConfig, IssuerResolver
 from ._jwks import KeySet
 from ._options import check_algorithms, check_audience
+from ._profile import ClaimProfile
+from ._providers import resolve_profile
 
 __all__ = [
     "JWKSRules",
@@ -61,6 +63,7 @@ class TrustedIssuer:
         "issuer",
         "key_set",
         "namespaces",
+        "profile",
         "resolved",
     )
 
@@ -74,6 +77,7 @@ class TrustedIssuer:
         claim_checks: ClaimChecks,
         key_set: KeySet,
     ) -> None:
+        self.profile: ClaimProfile = claim_checks.profile
         self.issuer = issuer
         self.audiences = audiences
         self.namespaces = namespaces
@@ -97,13 +101,17 @@ def trusted_issuer(
     issuer = config.issuer
     if not isinstance(issuer, str) or not issuer:
         raise ConfigurationError("issuer must be a non-empty string")
-    problem = url_problem(config.jwks_uri if config.jwks_uri is not None else issuer)
+    audiences = check_audience(config.audience)
+    profile = resolve_profile(config.profile).bind(issuer=issuer, audiences=audiences)
+    jwks_uri = config.jwks_uri
+    if jwks_uri is None:
+        jwks_uri = profile.default_jwks_uri(issuer)
+    problem = url_problem(jwks_uri if jwks_uri is not None else issuer)
     if problem is not None:
-        option = "issuer" if config.jwks_uri is None else "jwks_uri"
+        option = "issuer" if jwks_uri is None else "jwks_uri"
         raise ConfigurationError(f"{option}: cannot fetch keys: {problem}")
     if not isinstance(config.fallback_to_plain_claims, bool):
         raise ConfigurationError("fallback_to_plain_claims must be True or False")
-    audiences = check_audience(config.audience)
     algorithms = check_algorithms(config.algorithms)
     return TrustedIssuer(
         issuer=issuer,
@@ -117,10 +125,11 @@ def trusted_issuer(
             audiences=audiences,
             leeway_seconds=leeway_seconds,
             max_token_age_seconds=max_token_age_seconds,
+            profile=profile,
         ),
         key_set=KeySet(
             issuer=issuer,
-            jwks_uri=config.jwks_uri,
+            jwks_uri=jwks_uri,
             fetcher=fetcher,
             clock=clock,
             allowed_algorithms=algorithms,

@@ -8,11 +8,12 @@ verified-token cache for that issuer's entries only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from ._clock import Clock
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher
 from ._issuerconfig import IssuerConfig, IssuerResolver
 from ._issuers import JWKSRules, ResolvedIssuers, TrustedIssuer, trusted_issuer, wrong_issuer
@@ -52,10 +53,14 @@ class IssuerSet:
         self._cache = cache
         self._metrics = metrics
         self.fixed: dict[str, TrustedIssuer] = {}
+        #: Other spellings a provider uses for a fixed issuer, refused with its reason.
+        self.recognised: dict[str, tuple[str, str]] = {}
         for config in configs:
             if config.issuer in self.fixed:
                 raise ConfigurationError(f"issuer {config.issuer!r} is configured twice")
             self.fixed[config.issuer] = self._trust(config)
+        for config in configs:
+            self._add_siblings(config, self.fixed[config.issuer])
         self.resolved: ResolvedIssuers | None = None
         if resolver is not None:
             if not callable(resolver):
@@ -84,6 +89,17 @@ class IssuerSet:
             trusted.key_set.on_fetch = self._metrics.jwks_fetch
         return trusted
 
+    def _add_siblings(self, config: IssuerConfig, trusted: TrustedIssuer) -> None:
+        profile = trusted.profile
+        for sibling, refusal in profile.sibling_issuers(config.issuer).items():
+            if sibling in self.fixed:
+                continue
+            if refusal is not None:
+                self.recognised[sibling] = (refusal.code, refusal.description)
+                continue
+            jwks_uri = config.jwks_uri or profile.sibling_jwks_uri(config.issuer, sibling)
+            self.fixed[sibling] = self._trust(replace(config, issuer=sibling, jwks_uri=jwks_uri))
+
     async def _untrust(self, trusted: TrustedIssuer) -> None:
         self._cache.forget_source(trusted)
         await trusted.key_set.aclose()
@@ -98,6 +114,9 @@ class IssuerSet:
         trusted = self.fixed.get(iss)
         if trusted is not None:
             return trusted
+        known = self.recognised.get(iss)
+        if known is not None:
+            raise InvalidToken(*known)
         if self.resolved is None:
             raise wrong_issuer()
         return await self.resolved.select(iss)

@@ -29,6 +29,7 @@ from ._jwks import KeySet
 from ._jws import Header, decode_json_object, parse_header, split_compact
 from ._metrics import MeterProvider, Metrics, metrics_from
 from ._options import MAX_LEEWAY_SECONDS, check_jwks_options
+from ._profile import ClaimProfile
 from ._tokencache import CachedToken, VerifiedTokenCache, validity_window
 from ._version import __version__
 
@@ -56,6 +57,10 @@ class TokenVerifier(IssuerInspection):
       fully-specified name Ed25519 (RFC 9864). ``none`` and
       HMAC algorithms are refused: keys come from a public JWKS.
     - ``jwks_uri``: skip discovery and fetch keys from here.
+    - ``profile``: where the provider's tokens carry scopes, roles and groups, and its
+      extra checks: ``"auth0"``, ``"okta"``, ``"entra"``, ``"keycloak"``, ``"cognito"``,
+      ``"firebase"`` or a :class:`ClaimProfile`; ``None`` (default) is ``scope``,
+      ``permissions`` and namespaced claims.
     - ``leeway_seconds`` (default 30, at most 300) for ``exp``/``nbf``/``iat``;
       ``max_token_age_seconds`` requires ``iat`` and refuses older tokens;
       ``require_at_jwt`` requires header ``typ`` ``at+jwt`` (RFC 9068 §4).
@@ -63,9 +68,10 @@ class TokenVerifier(IssuerInspection):
     - ``http_client`` and ``clock`` are injected collaborators.
     - several issuers: ``issuers=[IssuerConfig(...), ...]`` and/or ``issuer_resolver=``
       (an async callable from a token's ``iss`` to an :class:`IssuerConfig` or ``None``)
-      instead of ``issuer``/``audience``/``namespace``/``algorithms``/``jwks_uri``. The
-      unverified ``iss`` only selects a configuration (fixed ones first); its issuer must
-      equal ``iss`` exactly and the signature is checked with that issuer's own keys. An
+      instead of ``issuer``/``audience``/``namespace``/``algorithms``/``jwks_uri``/
+      ``profile``. The unverified ``iss`` only selects a configuration (fixed ones first);
+      its issuer must equal ``iss`` exactly and the signature is checked with that
+      issuer's own keys. An
       ``iss`` nobody accepts is ``wrong_issuer`` with no network access; a refusal by the
       resolver is remembered for ``jwks_cooldown_seconds``; at most
       ``max_resolved_issuers`` (default 100) resolved issuers are held, least recently
@@ -89,6 +95,7 @@ class TokenVerifier(IssuerInspection):
         fallback_to_plain_claims: bool = False,
         algorithms: Sequence[str] | None = None,
         jwks_uri: str | None = None,
+        profile: str | ClaimProfile | None = None,
         issuers: Sequence[IssuerConfig] | None = None,
         issuer_resolver: IssuerResolver | None = None,
         max_resolved_issuers: int = 100,
@@ -114,6 +121,7 @@ class TokenVerifier(IssuerInspection):
             fallback_to_plain_claims=fallback_to_plain_claims,
             algorithms=algorithms,
             jwks_uri=jwks_uri,
+            profile=profile,
             issuers=issuers,
             issuer_resolver=issuer_resolver,
         )
@@ -227,7 +235,7 @@ class TokenVerifier(IssuerInspection):
             if payload is None:
                 payload = decode_json_object(payload_segment, "payload")
             exp, nbf, iat = trusted.claim_checks.check(payload, now)
-            claims = Claims._owning(payload, trusted.namespaces, trusted.issuer)
+            claims = Claims._owning(payload, trusted.namespaces, trusted.issuer, trusted.profile)
         except ClaimGuardError:
             raise
         except ValueError as exc:
