@@ -245,13 +245,14 @@ async def test_the_password_in_the_url_never_reaches_errors_or_logs(
 # Configuration.
 
 
-async def test_exactly_one_of_url_or_client_is_required(redis_server: RedisServer) -> None:
+async def test_exactly_one_of_url_or_client_is_required() -> None:
     with pytest.raises(ConfigurationError, match=r"exactly one of url= .* or client="):
         RedisReplayStore()
-    client = redis.asyncio.Redis.from_url(redis_server.url)
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    client = redis.asyncio.Redis.from_url(url)
     try:
         with pytest.raises(ConfigurationError, match="exactly one of url="):
-            RedisReplayStore(url=redis_server.url, client=client)
+            RedisReplayStore(url=url, client=client)
     finally:
         await client.aclose()
 
