@@ -26,7 +26,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from ._challenge import Challenge
+from ._challenge import Challenge, scheme_of
 from ._claims import Claims
 from ._decisions import refusal_stands
 from ._errors import ConfigurationError, InsufficientClaims
@@ -157,7 +157,7 @@ def _answer(requirement: Requirement, connection: HTTPConnection) -> Challenge |
     try:
         requirement.check(claims)
     except InsufficientClaims as error:
-        return challenger.for_error(error)
+        return challenger.for_error(error, scheme=scheme_of(claims))
     return None
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._challenge import is_scope_token
+from ._dpopproof import DPOP_ALGORITHMS
 from ._errors import ConfigurationError
 from ._fetch import url_problem
 
@@ -57,6 +58,10 @@ class ProtectedResource:
     - ``documentation``: optional URL of human-readable documentation
       (``resource_documentation``).
     - ``resource_name``: optional human-readable name.
+    - ``dpop``: the verifier's DPoP mode; ``None`` (default) takes it from the verifier
+      when the middleware mounts the resource (:meth:`with_dpop`). Unless ``"disabled"``
+      the document names ``dpop_signing_alg_values_supported`` and
+      ``dpop_bound_access_tokens_required`` (true for ``"required"``), RFC 9728 §2.
 
     :class:`~claimguard.ClaimGuardMiddleware` given ``protected_resource=`` serves
     :meth:`document` at :attr:`metadata_paths` without a token and names
@@ -67,6 +72,7 @@ class ProtectedResource:
         "_body",
         "authorization_servers",
         "documentation",
+        "dpop",
         "metadata_paths",
         "metadata_url",
         "resource",
@@ -82,7 +88,11 @@ class ProtectedResource:
         scopes_supported: Sequence[str] = (),
         documentation: str | None = None,
         resource_name: str | None = None,
+        dpop: str | None = None,
     ) -> None:
+        if dpop not in (None, "allowed", "required", "disabled"):
+            raise ConfigurationError("dpop must be None, 'allowed', 'required' or 'disabled'")
+        self.dpop = dpop
         self.resource = _check_url(resource, "resource", allow_query=False)
         if isinstance(authorization_servers, str) or not authorization_servers:
             raise ConfigurationError(
@@ -119,6 +129,17 @@ class ProtectedResource:
     def __repr__(self) -> str:
         return f"ProtectedResource(resource={self.resource!r})"
 
+    def with_dpop(self, dpop: str) -> ProtectedResource:
+        """This resource with the DPoP mode ``dpop`` (a copy; this one is unchanged)."""
+        return ProtectedResource(
+            resource=self.resource,
+            authorization_servers=self.authorization_servers,
+            scopes_supported=self.scopes_supported,
+            documentation=self.documentation,
+            resource_name=self.resource_name,
+            dpop=dpop,
+        )
+
     def document(self) -> dict[str, Any]:
         """The metadata document (RFC 9728 §2) as a JSON object."""
         document: dict[str, Any] = {
@@ -132,6 +153,9 @@ class ProtectedResource:
             document["resource_documentation"] = self.documentation
         if self.resource_name is not None:
             document["resource_name"] = self.resource_name
+        if self.dpop in ("allowed", "required"):
+            document["dpop_signing_alg_values_supported"] = list(DPOP_ALGORITHMS)
+            document["dpop_bound_access_tokens_required"] = self.dpop == "required"
         return document
 
     @property

@@ -36,7 +36,7 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from ._challenge import Challenge
+from ._challenge import Challenge, scheme_of
 from ._claims import Claims
 from ._decisions import refusal_stands
 from ._decorators import REQUIREMENTS_ATTRIBUTE
@@ -152,7 +152,7 @@ def _dependency(requirement: Requirement) -> Any:
         try:
             requirement.check(claims)
         except InsufficientClaims as error:
-            answer = challenger_of(connection.scope).for_error(error)
+            answer = challenger_of(connection.scope).for_error(error, scheme=scheme_of(claims))
             if refusal_stands(connection.scope, answer):
                 raise _denial(connection, answer) from None
         return claims

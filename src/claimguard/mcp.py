@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._bearer import bearer_token
+from ._challenge import scheme_of
 from ._claims import Claims
+from ._credentials import access_token
 from ._decisions import DECISIONS_KEY, refusal_stands
 from ._errors import ClaimGuardError, ConfigurationError, InsufficientClaims
 from ._middleware import ClaimGuardMiddleware, Verifier
@@ -84,7 +85,8 @@ _decisions_scope = contextvars.ContextVar[MutableMapping[str, Any] | None](
 class MCPUser(ClaimsUser, AuthenticatedUser):
     """The verified user as both the MCP SDK and claimguard read it.
 
-    ``access_token`` is the SDK's ``AccessToken``: ``token`` is the bearer token,
+    ``access_token`` is the SDK's ``AccessToken``: ``token`` is the access token (sent
+    with the ``Bearer`` or the ``DPoP`` scheme),
     ``client_id`` the ``client_id``/``azp`` claim, ``subject`` the ``sub`` claim,
     ``scopes`` the request's scopes (the claims-to-scopes rule, as ``request.auth.scopes``),
     ``resource`` the protected resource and ``claims`` the whole verified payload, ``iss``
@@ -124,7 +126,7 @@ class _SDKUserBridge:
         user = scope.get("user")
         if scope["type"] == "http" and isinstance(user, ClaimsUser):
             # The middleware verified this very header; reading it again cannot fail.
-            token = bearer_token(scope) or ""
+            token = access_token(scope) or ""
             scope = {**scope, "user": MCPUser(user.claims, token=token, resource=self.resource)}
         if DECISIONS_KEY in scope:
             reset = _decisions_scope.set(scope)
@@ -329,7 +331,11 @@ def _enforce(requirement: Requirement) -> None:
         scope = _decisions_scope.get()
         if scope is not None:
             challenger = challenger_of(scope)
-            answer = challenger.missing_token() if claims is None else challenger.for_error(error)
+            answer = (
+                challenger.missing_token()
+                if claims is None
+                else challenger.for_error(error, scheme=scheme_of(claims))
+            )
             if not refusal_stands(scope, answer):
                 return
         required = error.required if isinstance(error, InsufficientClaims) else ()
