@@ -11,11 +11,13 @@ from ._errors import (
     ClaimGuardError,
     ConfigurationError,
     InsufficientClaims,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeySetUnavailable,
     ReplayStoreUnavailable,
     UnavailableCause,
+    UseDPoPNonce,
 )
 from ._health import VerifierHealth
 from ._issuerconfig import IssuerConfig, IssuerResolver
@@ -34,6 +36,7 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "InsufficientClaims",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "IssuerConfig",
@@ -46,6 +49,7 @@ __all__ = [
     "SystemClock",
     "TokenVerifier",
     "UnavailableCause",
+    "UseDPoPNonce",
     "VerifierHealth",
     "__version__",
     "claim_check",
