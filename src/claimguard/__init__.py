@@ -13,11 +13,13 @@ from ._errors import (
     ConfigurationError,
     InsufficientClaims,
     InsufficientUserAuthentication,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeySetUnavailable,
     ReplayStoreUnavailable,
     UnavailableCause,
+    UseDPoPNonce,
 )
 from ._health import VerifierHealth
 from ._issuerconfig import IssuerConfig, IssuerResolver
@@ -39,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "InsufficientClaims",
     "InsufficientUserAuthentication",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "IssuerConfig",
@@ -51,6 +54,7 @@ __all__ = [
     "SystemClock",
     "TokenVerifier",
     "UnavailableCause",
+    "UseDPoPNonce",
     "VerifierHealth",
     "__version__",
     "claim_check",

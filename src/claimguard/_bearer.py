@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from ._errors import InvalidRequest
 
-__all__ = ["bearer_token"]
+__all__ = ["bearer_token", "scheme_and_token"]
 
 _CREDENTIALS = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?", re.DOTALL)
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -33,21 +33,31 @@ def bearer_token(scope: Mapping[str, Any]) -> str | None:
 
     Raises :class:`InvalidRequest` for a malformed request (see the module docstring).
     """
+    found = scheme_and_token(scope)
+    return None if found is None else found[1]
+
+
+def scheme_and_token(
+    scope: Mapping[str, Any], schemes: tuple[str, ...] = ("bearer",)
+) -> tuple[str, str] | None:
+    """The ``Authorization`` header's scheme (lower case) and token when the scheme is one
+    of ``schemes``; ``None`` for no header or another scheme. The token syntax is the same
+    for ``Bearer`` and ``DPoP`` (RFC 9449 §7.1)."""
     _refuse_query_token(scope.get("query_string", b""))
     value = _authorization(scope.get("headers", ()))
     if value is None:
         return None
     if value[:7].lower() == "bearer " and _B64TOKEN.fullmatch(value, 7):
-        return value[7:]  # the usual case: one space, a well-formed token
+        return "bearer", value[7:]  # the usual case: one space, a well-formed token
     match = _CREDENTIALS.fullmatch(value)
     if match is None:
         raise InvalidRequest("The Authorization header is malformed.")
-    scheme, token = match.group(1), match.group(2)
-    if scheme.lower() != "bearer":
+    scheme, token = match.group(1).lower(), match.group(2)
+    if scheme not in schemes:
         return None
     if token is None or not _B64TOKEN.fullmatch(token):
-        raise InvalidRequest("The Authorization header does not hold a well-formed bearer token.")
-    return token
+        raise InvalidRequest("The Authorization header does not hold a well-formed token.")
+    return scheme, token
 
 
 def _authorization(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

@@ -19,23 +19,36 @@ refusal's body also has ``acr_values`` (space-separated, as in the challenge) an
 ``max_age`` (an integer).
 When configured, every challenge also names the RFC 9728 protected-resource metadata
 document (``resource_metadata="…"``, RFC 9728 §5.1).
+
+DPoP (RFC 9449 §7.1): where DPoP is allowed, every 401 and 403 carries two challenges,
+``Bearer …`` and ``DPoP algs="ES256 EdDSA RS256 PS256", …``, in one ``WWW-Authenticate``
+field; the error parameters go into the challenge of the scheme the client used (proof
+errors always into ``DPoP``). Where DPoP is required only the ``DPoP`` challenge is sent.
+``use_dpop_nonce`` adds the ``DPoP-Nonce`` header (RFC 9449 §9). A replay store that
+cannot answer is a 503 with ``Retry-After`` and ``cause`` ``replay_store``, like keys.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from ._dpopproof import DPOP_ALGORITHMS
 from ._errors import (
     ClaimGuardError,
     ConfigurationError,
     InsufficientClaims,
     InsufficientUserAuthentication,
+    InvalidDPoPProof,
     KeySetUnavailable,
+    ReplayStoreUnavailable,
+    UseDPoPNonce,
 )
 
-__all__ = ["Challenge", "Challenger"]
+__all__ = ["Challenge", "Challenger", "scheme_of"]
 
 # RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E; realm is a quoted-string
 # (RFC 9110 §5.6.4), kept to the same characters so no escaping is ever needed.
@@ -45,6 +58,8 @@ _NOT_QUOTABLE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 _NO_TOKEN_DESCRIPTION = "A bearer token is required."
+_NO_DPOP_TOKEN_DESCRIPTION = "A DPoP-bound access token and its DPoP proof are required."
+_DPOP_MODES = ("allowed", "required", "disabled")
 _MAX_BODY_DESCRIPTION = 1000
 
 
@@ -94,6 +109,13 @@ class Challenge:
         return None
 
 
+def scheme_of(claims: Mapping[str, Any]) -> str:
+    """The scheme verified ``claims`` came with: only a token bound to a key (``cnf.jkt``)
+    is ever accepted with ``DPoP``, and only with ``DPoP``."""
+    cnf = claims.get("cnf")
+    return "dpop" if isinstance(cnf, dict) and cnf.get("jkt") else "bearer"
+
+
 def is_scope_token(value: str) -> bool:
     """Whether ``value`` is a single RFC 6749 §3.3 scope token."""
     return _SCOPE_TOKEN.fullmatch(value) is not None
@@ -108,7 +130,7 @@ class Challenger:
     description; keep it off where clients are not the operators.
     """
 
-    __slots__ = ("_params", "debug", "realm", "resource_metadata_url")
+    __slots__ = ("_params", "debug", "dpop", "realm", "resource_metadata_url")
 
     def __init__(
         self,
@@ -116,9 +138,13 @@ class Challenger:
         realm: str = "api",
         resource_metadata_url: str | None = None,
         debug: bool = False,
+        dpop: str = "disabled",
     ) -> None:
         if not isinstance(debug, bool):
             raise ConfigurationError("debug must be True or False")
+        if dpop not in _DPOP_MODES:
+            raise ConfigurationError(f"dpop must be one of {', '.join(_DPOP_MODES)}")
+        self.dpop = dpop
         self.debug = debug
         if not isinstance(realm, str) or not realm or not _QUOTABLE.fullmatch(realm):
             raise ConfigurationError(
@@ -144,18 +170,24 @@ class Challenger:
     def __repr__(self) -> str:
         return (
             f"Challenger(realm={self.realm!r}, "
-            f"resource_metadata_url={self.resource_metadata_url!r}, debug={self.debug!r})"
+            f"resource_metadata_url={self.resource_metadata_url!r}, debug={self.debug!r}, "
+            f"dpop={self.dpop!r})"
         )
 
     def missing_token(self) -> Challenge:
-        """401 for a request that sent no bearer token: no error code (RFC 6750 §3.1)."""
-        return Challenge(
-            401, "unauthorized", _NO_TOKEN_DESCRIPTION, (("WWW-Authenticate", self._bearer(())),)
+        """401 for a request that sent no token: no error code (RFC 6750 §3.1)."""
+        description = (
+            _NO_DPOP_TOKEN_DESCRIPTION if self.dpop == "required" else _NO_TOKEN_DESCRIPTION
         )
+        return Challenge(401, "unauthorized", description, self._challenges((), "bearer"))
 
-    def for_error(self, error: ClaimGuardError) -> Challenge:
-        """The answer for ``error``: its status, challenge (or ``Retry-After``) and body."""
-        if isinstance(error, KeySetUnavailable):
+    def for_error(self, error: ClaimGuardError, *, scheme: str = "bearer") -> Challenge:
+        """The answer for ``error``: its status, challenge (or ``Retry-After``) and body.
+
+        ``scheme`` (``"bearer"`` or ``"dpop"``, see :func:`scheme_of`) is the one the client
+        used: its challenge carries the error.
+        """
+        if isinstance(error, KeySetUnavailable | ReplayStoreUnavailable):
             retry_after = max(1, int(error.retry_after_seconds))
             # No header carries this text, so it need not be quotable; JSON escapes it.
             description = error.description
@@ -166,7 +198,7 @@ class Challenger:
                 "temporarily_unavailable",
                 description[:_MAX_BODY_DESCRIPTION],
                 (("Retry-After", str(retry_after)),),
-                cause=error.cause,
+                cause=error.cause if isinstance(error, KeySetUnavailable) else "replay_store",
             )
         description = _quotable(error.description)
         code = error.error or "invalid_token"
@@ -180,11 +212,37 @@ class Challenger:
         )
         params.extend(f'{name}="{value}"' for name, value in step_up)
         status = error.status if error.status in (400, 401, 403) else 401
-        header = (("WWW-Authenticate", self._bearer(params)),)
-        return Challenge(status, code, description, header, step_up=step_up)
+        if isinstance(error, InvalidDPoPProof):
+            scheme = "dpop"
+        headers = self._challenges(params, scheme)
+        if isinstance(error, UseDPoPNonce):
+            headers = (*headers, ("DPoP-Nonce", error.nonce))
+        return Challenge(status, code, description, headers, step_up=step_up)
+
+    def _challenges(
+        self, params: list[str] | tuple[str, ...], scheme: str
+    ) -> tuple[tuple[str, str], ...]:
+        mode = self.dpop
+        if mode == "disabled":
+            value = self._bearer(params)
+        elif mode == "required":
+            value = self._dpop(params)
+        else:
+            # One field holding both challenges (RFC 9110 §11.6.1), as in RFC 9449 §7.2;
+            # frameworks that keep headers in a dict cannot repeat a field.
+            bearer = self._bearer(params if scheme != "dpop" else ())
+            value = f"{bearer}, {self._dpop(params if scheme == 'dpop' else ())}"
+        return (("WWW-Authenticate", value),)
 
     def _bearer(self, params: list[str] | tuple[str, ...]) -> str:
         return "Bearer " + ", ".join((*self._params, *params))
+
+    def _dpop(self, params: list[str] | tuple[str, ...]) -> str:
+        # RFC 9449 §7.1: algs names the proof algorithms this resource accepts.
+        return "DPoP " + ", ".join((_ALGS, *self._params, *params))
+
+
+_ALGS = f'algs="{" ".join(DPOP_ALGORITHMS)}"'
 
 
 def step_up_parameters(

@@ -204,6 +204,15 @@ class Claims(Mapping[str, Any]):
         return self._issuer
 
     @property
+    def dpop_jkt(self) -> str | None:
+        """The RFC 7638 thumbprint of the key the token is bound to (``cnf.jkt``, RFC 9449
+        §6), or ``None`` for a bearer token. A verifier accepts a bound token only with a
+        proof signed by that key."""
+        cnf = self._payload.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return jkt if isinstance(jkt, str) and jkt else None
+
+    @property
     def subject(self) -> str | None:
         """The ``sub`` claim, or ``None`` when the token has none."""
         sub = self._payload.get("sub")

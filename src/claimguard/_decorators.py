@@ -29,7 +29,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from ._challenge import Challenge
+from ._challenge import Challenge, scheme_of
 from ._claims import Claims
 from ._decisions import refusal_stands
 from ._errors import ConfigurationError, InsufficientClaims, InsufficientUserAuthentication
@@ -179,9 +179,9 @@ def _answer(
     try:
         requirement.check(claims, token_time_of(connection.scope))
     except InsufficientClaims as error:
-        return challenger.for_error(error), None
+        return challenger.for_error(error, scheme=scheme_of(claims)), None
     except InsufficientUserAuthentication as error:
-        return challenger.for_error(error), error.cause
+        return challenger.for_error(error, scheme=scheme_of(claims)), error.cause
     return None, None
 
 

@@ -5,7 +5,9 @@ needs to answer the request: the HTTP status and the RFC 6750 §3.1 error code.
 
     ClaimGuardError
      ├── InvalidToken          401  invalid_token       (bad, expired, tampered token)
-     ├── InvalidRequest        400  invalid_request     (malformed Authorization header)
+     ├── InvalidDPoPProof      401  invalid_dpop_proof  (DPoP proof missing or wrong, RFC 9449 §7.1)
+     │    └── UseDPoPNonce     401  use_dpop_nonce      (proof lacks the current nonce; DPoP-Nonce)
+     ├── InvalidRequest        400  invalid_request     (malformed Authorization or DPoP header)
      ├── InsufficientClaims    403  insufficient_scope  (valid token, missing claim/scope)
      ├── InsufficientUserAuthentication
      │                         401  insufficient_user_authentication
@@ -27,11 +29,13 @@ __all__ = [
     "ConfigurationError",
     "InsufficientClaims",
     "InsufficientUserAuthentication",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeySetUnavailable",
     "ReplayStoreUnavailable",
     "UnavailableCause",
+    "UseDPoPNonce",
 ]
 
 UnavailableCause = Literal["unreachable", "bad_discovery", "no_usable_keys"]
@@ -83,11 +87,50 @@ class InvalidToken(ClaimGuardError):
         return f"InvalidToken(code={self.code!r}, description={self.description!r})"
 
 
+class InvalidDPoPProof(ClaimGuardError):
+    """The request's DPoP proof is missing or fails a check of RFC 9449 §4.3.
+
+    ``code`` is the stable reason for logs and metrics (``"bad_typ"``, ``"htu_mismatch"``,
+    ``"replayed"`` …); ``description`` never echoes the proof's content.
+    """
+
+    status = 401
+    error = "invalid_dpop_proof"
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, description={self.description!r})"
+
+
+class UseDPoPNonce(InvalidDPoPProof):
+    """The proof does not carry a nonce this server issued recently (RFC 9449 §9).
+
+    ``nonce`` is the one to use: it goes into the ``DPoP-Nonce`` response header, and the
+    client retries with a new proof that carries it.
+    """
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, code: str, description: str, *, nonce: str) -> None:
+        super().__init__(code, description)
+        self.nonce = nonce
+
+
 class InvalidRequest(ClaimGuardError):
-    """The request itself is malformed (RFC 6750 §3.1 ``invalid_request``)."""
+    """The request itself is malformed (RFC 6750 §3.1 ``invalid_request``).
+
+    ``code`` is the stable reason for logs (``"two_dpop_headers"`` …).
+    """
 
     status = 400
     error = "invalid_request"
+
+    def __init__(self, description: str, *, code: str = "invalid_request") -> None:
+        super().__init__(description)
+        self.code = code
 
 
 class InsufficientClaims(ClaimGuardError):

@@ -11,12 +11,21 @@ import anyio
 from anyio.abc import TaskGroup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._bearer import bearer_token
 from ._challenge import Challenge, Challenger
 from ._claims import Claims
 from ._clock import Clock, TokenTime
+from ._credentials import Credentials, request_credentials
 from ._decisions import DECISIONS_KEY, Decisions
-from ._errors import ClaimGuardError, ConfigurationError, InvalidToken, KeySetUnavailable
+from ._errors import (
+    ClaimGuardError,
+    ConfigurationError,
+    InvalidDPoPProof,
+    InvalidRequest,
+    InvalidToken,
+    KeySetUnavailable,
+    ReplayStoreUnavailable,
+)
+from ._htu import request_htu
 from ._lifespan import run_lifespan
 from ._paths import PublicPaths, route_path
 from ._resource import ProtectedResource, send_resource_metadata
@@ -64,6 +73,14 @@ class ClaimGuardMiddleware:
       ``verifier.valid_until(claims)`` on the verifier's clock (the earlier of ``exp`` and
       ``iat + max_token_age_seconds``, plus the leeway) it is closed with 1008 and the
       endpoint is cancelled.
+    - DPoP (RFC 9449), as the verifier's ``dpop`` mode says: ``Authorization: DPoP <token>``
+      with one ``DPoP`` proof header is checked by ``verifier.verify_dpop`` for the
+      request's method (``GET`` for a WebSocket handshake) and URL (the verifier's
+      ``public_origin``, else the scope's scheme and ``Host``, plus the raw path). Proof
+      errors are 401 ``invalid_dpop_proof`` or ``use_dpop_nonce`` (with ``DPoP-Nonce``);
+      a replay store that cannot answer is 503 with ``Retry-After``. With server nonces on,
+      an accepted DPoP request's response (or WebSocket accept) carries the next
+      ``DPoP-Nonce``. See :mod:`claimguard._credentials` for the request shapes.
     - ``realm`` and ``resource_metadata_url`` (RFC 9728) go into every challenge.
     - ``protected_resource`` (a :class:`ProtectedResource`) makes the middleware serve the
       RFC 9728 metadata document at its well-known paths, to anyone, without a token; its
@@ -120,13 +137,24 @@ class ClaimGuardMiddleware:
         self.verifier = verifier
         self.public_paths = PublicPaths(public_paths)
         self.allow_anonymous = allow_anonymous
+        dpop = getattr(verifier, "dpop", "disabled")
         if protected_resource is not None:
             _check_protected_resource(protected_resource, verifier)
+            if protected_resource.dpop is None:
+                protected_resource = protected_resource.with_dpop(dpop)
+            elif protected_resource.dpop != dpop:
+                raise ConfigurationError(
+                    f"protected_resource says dpop={protected_resource.dpop!r} but the "
+                    f"verifier's dpop is {dpop!r}"
+                )
             if resource_metadata_url is None:
                 resource_metadata_url = protected_resource.metadata_url
         self.protected_resource = protected_resource
+        if dpop != "disabled" and not callable(getattr(verifier, "verify_dpop", None)):
+            raise ConfigurationError(f"a verifier with dpop={dpop!r} needs verify_dpop()")
+        self._dpop = dpop != "disabled"
         self.challenger = Challenger(
-            realm=realm, resource_metadata_url=resource_metadata_url, debug=debug
+            realm=realm, resource_metadata_url=resource_metadata_url, debug=debug, dpop=dpop
         )
         self._issuer: str | None = getattr(verifier, "issuer", None)
         # Step-up guards measure auth_time as the verifier measures exp (RFC 9470 §3).
@@ -162,12 +190,20 @@ class ClaimGuardMiddleware:
         ):
             await send_resource_metadata(scope, send, resource)
             return
+        scheme = "bearer"
         try:
-            token = bearer_token(scope)
-            claims = None if token is None else await self.verifier.verify(token)
+            credentials = request_credentials(scope, dpop=self._dpop)
+            if credentials is None:
+                claims = None
+            elif credentials.proof is None:
+                claims = await self.verifier.verify(credentials.token)
+            else:
+                scheme = "dpop"
+                claims = await self._verify_dpop(scope, credentials)
+                send = self._with_nonce(send)
         except ClaimGuardError as error:
             claims = None
-            if await self._refuse(scope, receive, send, error):
+            if await self._refuse(scope, receive, send, error, scheme):
                 return
         else:
             if (
@@ -190,13 +226,51 @@ class ClaimGuardMiddleware:
         else:
             await self.app(scope, receive, send)
 
+    async def _verify_dpop(self, scope: Scope, credentials: Credentials) -> Claims:
+        verifier = self.verifier
+        try:
+            url = request_htu(scope, getattr(verifier, "public_origin", None))
+        except ValueError:
+            raise InvalidRequest(
+                "The request's URL cannot be read to check the DPoP proof.", code="bad_request_url"
+            ) from None
+        verify_dpop = verifier.verify_dpop  # type: ignore[attr-defined]
+        claims: Claims = await verify_dpop(
+            credentials.token,
+            credentials.proof,
+            method=scope.get("method", "GET"),
+            url=url,
+        )
+        return claims
+
+    def _with_nonce(self, send: Send) -> Send:
+        """``send`` adding the next ``DPoP-Nonce`` (RFC 9449 §9) to the response start."""
+        nonce = self.verifier.dpop_nonce()  # type: ignore[attr-defined]
+        if nonce is None:
+            return send
+        header = (b"dpop-nonce", nonce.encode("ascii"))
+
+        async def send_with_nonce(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        return send_with_nonce
+
     async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, error: ClaimGuardError | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        error: ClaimGuardError | None,
+        scheme: str = "bearer",
     ) -> bool:
         """Answer the refusal of ``error`` (``None``: no token); ``False`` when report-only
         mode lets the request through instead."""
         answer = (
-            self.challenger.missing_token() if error is None else self.challenger.for_error(error)
+            self.challenger.missing_token()
+            if error is None
+            else self.challenger.for_error(error, scheme=scheme)
         )
         if self._decisions is not None and not self._decisions.refuse(
             scope, answer, _refusal_code(error)
@@ -216,7 +290,11 @@ class ClaimGuardMiddleware:
             await send_http_answer(send, answer)
         else:
             await refuse_websocket(
-                scope, receive, send, answer, unavailable=isinstance(error, KeySetUnavailable)
+                scope,
+                receive,
+                send,
+                answer,
+                unavailable=isinstance(error, KeySetUnavailable | ReplayStoreUnavailable),
             )
         return True
 
@@ -264,10 +342,12 @@ class ClaimGuardMiddleware:
 def _refusal_code(error: ClaimGuardError | None) -> str:
     if error is None:
         return "missing_token"
-    if isinstance(error, InvalidToken):
+    if isinstance(error, InvalidToken | InvalidDPoPProof | InvalidRequest):
         return error.code
     if isinstance(error, KeySetUnavailable):
         return f"keys_unavailable:{error.cause}"
+    if isinstance(error, ReplayStoreUnavailable):
+        return "replay_store_unavailable"
     return error.error or type(error).__name__
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._challenge import is_scope_token
+from ._dpopproof import DPOP_ALGORITHMS
 from ._errors import ConfigurationError
 from ._fetch import url_problem
 
@@ -60,6 +61,10 @@ class ProtectedResource:
     - ``acr_values_supported``: the authentication context classes (``acr``) its step-up
       requirements ask for, published so clients can learn them before a refusal (RFC 9470;
       an extension member, as RFC 9728 §2 allows). Empty: not published.
+    - ``dpop``: the verifier's DPoP mode; ``None`` (default) takes it from the verifier
+      when the middleware mounts the resource (:meth:`with_dpop`). Unless ``"disabled"``
+      the document names ``dpop_signing_alg_values_supported`` and
+      ``dpop_bound_access_tokens_required`` (true for ``"required"``), RFC 9728 §2.
 
     :class:`~claimguard.ClaimGuardMiddleware` given ``protected_resource=`` serves
     :meth:`document` at :attr:`metadata_paths` without a token and names
@@ -71,6 +76,7 @@ class ProtectedResource:
         "acr_values_supported",
         "authorization_servers",
         "documentation",
+        "dpop",
         "metadata_paths",
         "metadata_url",
         "resource",
@@ -87,7 +93,11 @@ class ProtectedResource:
         documentation: str | None = None,
         resource_name: str | None = None,
         acr_values_supported: Sequence[str] = (),
+        dpop: str | None = None,
     ) -> None:
+        if dpop not in (None, "allowed", "required", "disabled"):
+            raise ConfigurationError("dpop must be None, 'allowed', 'required' or 'disabled'")
+        self.dpop = dpop
         self.resource = _check_url(resource, "resource", allow_query=False)
         if isinstance(authorization_servers, str) or not authorization_servers:
             raise ConfigurationError(
@@ -135,6 +145,18 @@ class ProtectedResource:
     def __repr__(self) -> str:
         return f"ProtectedResource(resource={self.resource!r})"
 
+    def with_dpop(self, dpop: str) -> ProtectedResource:
+        """This resource with the DPoP mode ``dpop`` (a copy; this one is unchanged)."""
+        return ProtectedResource(
+            resource=self.resource,
+            authorization_servers=self.authorization_servers,
+            scopes_supported=self.scopes_supported,
+            documentation=self.documentation,
+            resource_name=self.resource_name,
+            acr_values_supported=self.acr_values_supported,
+            dpop=dpop,
+        )
+
     def document(self) -> dict[str, Any]:
         """The metadata document (RFC 9728 §2) as a JSON object."""
         document: dict[str, Any] = {
@@ -150,6 +172,9 @@ class ProtectedResource:
             document["resource_name"] = self.resource_name
         if self.acr_values_supported:
             document["acr_values_supported"] = list(self.acr_values_supported)
+        if self.dpop in ("allowed", "required"):
+            document["dpop_signing_alg_values_supported"] = list(DPOP_ALGORITHMS)
+            document["dpop_bound_access_tokens_required"] = self.dpop == "required"
         return document
 
     @property

@@ -16,6 +16,7 @@ import httpx
 
 from ._claims import AmbiguousClaim, Claims
 from ._clock import Clock, SystemClock
+from ._dpoppolicy import DPoPMode, DPoPPolicy
 from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher
 from ._inspection import IssuerInspection
@@ -30,6 +31,7 @@ from ._jws import Header, decode_json_object, parse_header, split_compact
 from ._metrics import MeterProvider, Metrics, metrics_from
 from ._options import MAX_LEEWAY_SECONDS, check_jwks_options
 from ._profile import ClaimProfile
+from ._replay import ReplayStore
 from ._tokencache import CachedToken, VerifiedTokenCache, validity_window
 from ._version import __version__
 
@@ -84,6 +86,18 @@ class TokenVerifier(IssuerInspection):
       (needs ``claimguard-asgi[otel]``). The middleware counts its decisions on them too.
     - ``jwks_*``: see :class:`KeySet`'s rules (max age, refresh ahead, cooldown, stale
       period, timeout, body cap).
+    - DPoP (RFC 9449): ``dpop`` is ``"allowed"`` (default: a token bound to a key, with
+      ``cnf.jkt``, needs the ``DPoP`` scheme and a proof; unbound tokens still work as
+      ``Bearer``), ``"required"`` (``Bearer`` refused) or ``"disabled"`` (only ``Bearer``;
+      bound tokens refused). ``dpop_replay_store`` remembers proof ids (default a
+      :class:`~claimguard.dpop.MemoryReplayStore` on this verifier's clock; share one
+      between replicas); ``dpop_nonce_secret`` (at least 32 bytes, the same on every
+      replica) turns on server nonces, valid ``dpop_nonce_step_seconds`` (default 300) to
+      twice that; ``public_origin`` (``https://api.example.com``) is the origin proofs
+      must name in ``htu`` — set it behind a proxy, else the request's own scheme and
+      ``Host`` are used; ``dpop_iat_window_seconds`` (default 60) and
+      ``dpop_iat_future_seconds`` (default 5) bound a proof's ``iat``;
+      ``dpop_max_proof_bytes`` (default 8 KiB) caps its size. See :meth:`verify_dpop`.
     """
 
     def __init__(
@@ -113,6 +127,14 @@ class TokenVerifier(IssuerInspection):
         jwks_timeout_seconds: float = 5,
         jwks_max_bytes: int = 256 * 1024,
         metrics: bool | MeterProvider = False,
+        dpop: DPoPMode = "allowed",
+        dpop_replay_store: ReplayStore | None = None,
+        dpop_nonce_secret: str | bytes | None = None,
+        dpop_nonce_step_seconds: float = 300,
+        public_origin: str | None = None,
+        dpop_iat_window_seconds: float = 60,
+        dpop_iat_future_seconds: float = 5,
+        dpop_max_proof_bytes: int = 8 * 1024,
     ) -> None:
         configs = issuer_configs(
             issuer=issuer,
@@ -147,6 +169,19 @@ class TokenVerifier(IssuerInspection):
         )
 
         self.clock: Clock = clock if clock is not None else SystemClock()
+        policy = self._dpop = DPoPPolicy(
+            mode=dpop,
+            replay_store=dpop_replay_store,
+            nonce_secret=dpop_nonce_secret,
+            nonce_step_seconds=dpop_nonce_step_seconds,
+            public_origin=public_origin,
+            iat_window_seconds=dpop_iat_window_seconds,
+            iat_future_seconds=dpop_iat_future_seconds,
+            max_proof_bytes=dpop_max_proof_bytes,
+            clock=self.clock,
+        )
+        self.dpop: DPoPMode = policy.mode
+        self.public_origin = policy.public_origin
         self._fetcher = JSONFetcher(
             client=http_client,
             timeout_seconds=jwks_timeout_seconds,
@@ -190,7 +225,43 @@ class TokenVerifier(IssuerInspection):
     # -- verification -------------------------------------------------------------------
 
     async def verify(self, token: str) -> Claims:
-        """Verify ``token`` and return its claims; see the class docstring for the errors."""
+        """Verify ``token``, presented with the ``Bearer`` scheme, and return its claims;
+        see the class docstring for the errors.
+
+        A token bound to a DPoP key is refused here (RFC 9449 §7.2), cached or not, and so
+        is every token when ``dpop="required"``: use :meth:`verify_dpop`.
+        """
+        if self.dpop == "required":
+            raise InvalidToken("dpop_required", "this resource accepts only DPoP-bound tokens")
+        claims = await self._verified(token)
+        if "cnf" in claims:
+            self._dpop.check_bearer(claims)
+        return claims
+
+    async def verify_dpop(self, token: str, proof: str, *, method: str, url: str) -> Claims:
+        """Verify ``token`` presented with the ``DPoP`` scheme and its ``proof`` for the
+        request ``method url`` (``url`` normalised by :func:`~claimguard._htu.request_htu`).
+
+        The proof is checked on every call and its ``jti`` recorded in the replay store,
+        even when the token itself comes from the verified-token cache. Raises
+        :class:`InvalidDPoPProof` (:class:`UseDPoPNonce` when a nonce is due),
+        :class:`InvalidToken`, :class:`KeySetUnavailable` or :class:`ReplayStoreUnavailable`.
+        """
+        policy = self._dpop
+        if policy.mode == "disabled":
+            raise InvalidToken("dpop_disabled", "DPoP is not accepted by this resource")
+        if not isinstance(token, str) or not isinstance(proof, str):
+            raise InvalidToken("malformed", "token is not a string")
+        checked = policy.check_proof(proof, token=token, method=method, htu=url)
+        claims = await self._verified(token)
+        await policy.bind(checked, claims)
+        return claims
+
+    def dpop_nonce(self) -> str | None:
+        """The ``DPoP-Nonce`` to send with a response, or ``None`` when nonces are off."""
+        return self._dpop.next_nonce()
+
+    async def _verified(self, token: str) -> Claims:
         if not isinstance(token, str):
             raise InvalidToken("malformed", "token is not a string")
         now = self.clock.time()

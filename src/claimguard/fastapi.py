@@ -41,7 +41,7 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from ._challenge import Challenge
+from ._challenge import Challenge, scheme_of
 from ._claims import Claims
 from ._decisions import refusal_stands
 from ._decorators import REQUIREMENTS_ATTRIBUTE
@@ -168,7 +168,7 @@ def _dependency(requirement: Requirement) -> Any:
         try:
             requirement.check(claims, token_time_of(connection.scope))
         except (InsufficientClaims, InsufficientUserAuthentication) as error:
-            answer = challenger_of(connection.scope).for_error(error)
+            answer = challenger_of(connection.scope).for_error(error, scheme=scheme_of(claims))
             code = getattr(error, "cause", None)
             if refusal_stands(connection.scope, answer, code):
                 raise _denial(connection, answer) from None

@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._bearer import bearer_token
-from ._challenge import step_up_parameters
+from ._challenge import scheme_of, step_up_parameters
 from ._claims import Claims
 from ._clock import SYSTEM_TIME, TokenTime
+from ._credentials import access_token
 from ._decisions import DECISIONS_KEY, logger, refusal_stands
 from ._errors import (
     ClaimGuardError,
@@ -100,7 +100,8 @@ _decisions_scope = contextvars.ContextVar[MutableMapping[str, Any] | None](
 class MCPUser(ClaimsUser, AuthenticatedUser):
     """The verified user as both the MCP SDK and claimguard read it.
 
-    ``access_token`` is the SDK's ``AccessToken``: ``token`` is the bearer token,
+    ``access_token`` is the SDK's ``AccessToken``: ``token`` is the access token (sent
+    with the ``Bearer`` or the ``DPoP`` scheme),
     ``client_id`` the ``client_id``/``azp`` claim, ``subject`` the ``sub`` claim,
     ``scopes`` the request's scopes (the claims-to-scopes rule, as ``request.auth.scopes``),
     ``resource`` the protected resource and ``claims`` the whole verified payload, ``iss``
@@ -144,7 +145,7 @@ class _SDKUserBridge:
         user = scope.get("user")
         if scope["type"] == "http" and isinstance(user, ClaimsUser):
             # The middleware verified this very header; reading it again cannot fail.
-            token = bearer_token(scope) or ""
+            token = access_token(scope) or ""
             mcp_user = MCPUser(
                 user.claims, token=token, resource=self.resource, time=token_time_of(scope)
             )
@@ -364,7 +365,11 @@ def _enforce(requirement: Requirement) -> None:
         scope = _decisions_scope.get()
         if scope is not None:
             challenger = challenger_of(scope)
-            answer = challenger.missing_token() if claims is None else challenger.for_error(error)
+            answer = (
+                challenger.missing_token()
+                if claims is None
+                else challenger.for_error(error, scheme=scheme_of(claims))
+            )
             if not refusal_stands(scope, answer, cause):
                 return
         else:

@@ -20,6 +20,7 @@ from claimguard.fastapi import (
 )
 
 from .conftest import NAMESPACE, Minter
+from .dpop_proofs import bearer_part
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +93,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def assert_denied(response: httpx.Response, scope: str) -> None:
     assert response.status_code == 403
-    challenge = response.headers["www-authenticate"]
+    challenge = bearer_part(response.headers["www-authenticate"])
     assert challenge.startswith('Bearer realm="api", error="insufficient_scope", ')
     assert challenge.endswith(f'scope="{scope}"')
     assert response.json()["detail"]["error"] == "insufficient_scope"
@@ -147,7 +148,7 @@ async def test_current_claims_is_401_when_anonymous(verifier: TokenVerifier, min
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         anonymous = await client.get("/me")
         assert anonymous.status_code == 401
-        assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert bearer_part(anonymous.headers["www-authenticate"]) == 'Bearer realm="api"'
         assert (await client.get("/premium")).status_code == 401
         assert (await client.get("/maybe")).json() == {"sub": None}
         maybe = await client.get("/maybe", headers=bearer(mint()))

@@ -40,6 +40,8 @@ from claimguard.mcp import (
 )
 from issuer import Issuer
 
+from .dpop_proofs import bearer_part
+
 pytestmark = pytest.mark.anyio
 
 RESOURCE = "http://127.0.0.1:9000/mcp"
@@ -280,7 +282,7 @@ async def test_no_token_is_401_naming_the_metadata(setup: Setup) -> None:
             "/mcp", headers=JSON_ACCEPT, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
         )
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == (
+    assert bearer_part(response.headers["www-authenticate"]) == (
         'Bearer realm="mcp", '
         'resource_metadata="http://127.0.0.1:9000/.well-known/oauth-protected-resource/mcp"'
     )

@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from claimguard import ClaimGuardMiddleware, ClaimsUser, ConfigurationError, TokenVerifier
 
 from .conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, FakeIssuerEndpoints, Minter
+from .dpop_proofs import bearer_part
 
 pytestmark = pytest.mark.anyio
 
@@ -126,7 +127,7 @@ async def test_valid_token_sets_user_and_sorted_scopes(
 async def test_no_token_is_401_without_error_code(client: httpx.AsyncClient) -> None:
     response = await client.get("/whoami")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert bearer_part(response.headers["www-authenticate"]) == 'Bearer realm="api"'
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {
         "error": "unauthorized",
@@ -137,7 +138,7 @@ async def test_no_token_is_401_without_error_code(client: httpx.AsyncClient) -> 
 async def test_other_auth_scheme_counts_as_no_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/whoami", headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert bearer_part(response.headers["www-authenticate"]) == 'Bearer realm="api"'
 
 
 def _expired(mint: Minter, rsa_key: Any, clock: FakeClock) -> str:
@@ -236,7 +237,7 @@ async def test_realm_and_resource_metadata_are_configurable(verifier: TokenVerif
     app = build_app(verifier, realm="shop", resource_metadata_url=url)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         response = await c.get("/whoami")
-    assert response.headers["www-authenticate"] == (
+    assert bearer_part(response.headers["www-authenticate"]) == (
         f'Bearer realm="shop", resource_metadata="{url}"'
     )
 
@@ -442,7 +443,7 @@ async def test_websocket_without_token_is_refused_with_403_and_the_challenge(ws_
     with TestClient(ws_app) as client, pytest.raises(WebSocketDenialResponse) as info:
         _connect(client, "/ws")
     assert info.value.status_code == 403
-    assert info.value.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert bearer_part(info.value.headers["www-authenticate"]) == 'Bearer realm="api"'
     assert info.value.json()["error"] == "unauthorized"
 
 

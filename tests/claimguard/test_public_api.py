@@ -57,3 +57,14 @@ def test_import_works_without_the_optional_extras() -> None:
     code = "import sys, claimguard; print(sorted({'fastapi', 'mcp'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_dpop_names_are_public() -> None:
+    import claimguard.dpop
+
+    assert issubclass(claimguard.UseDPoPNonce, claimguard.InvalidDPoPProof)
+    assert issubclass(claimguard.InvalidDPoPProof, claimguard.ClaimGuardError)
+    assert {"MemoryReplayStore", "ReplayStore", "ReplayStoreUnavailable"} <= set(
+        claimguard.dpop.__all__
+    )
+    assert hasattr(claimguard.Claims, "dpop_jkt")

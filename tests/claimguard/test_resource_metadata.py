@@ -20,6 +20,7 @@ from claimguard import (
 )
 
 from .conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, Minter
+from .dpop_proofs import bearer_part
 
 pytestmark = pytest.mark.anyio
 
@@ -158,6 +159,8 @@ async def test_middleware_serves_the_document_without_a_token(
         "bearer_methods_supported": ["header"],
         "scopes_supported": ["tools:call", "premium"],
         "resource_documentation": "https://docs.example.com/mcp",
+        "dpop_signing_alg_values_supported": ["ES256", "EdDSA", "RS256", "PS256"],
+        "dpop_bound_access_tokens_required": False,
     }
 
 
@@ -189,7 +192,7 @@ async def test_other_well_known_paths_still_need_a_token(client: httpx.AsyncClie
 async def test_401_challenge_names_the_metadata_url(client: httpx.AsyncClient) -> None:
     response = await client.get("/mcp")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == (
+    assert bearer_part(response.headers["www-authenticate"]) == (
         f'Bearer realm="api", resource_metadata="{METADATA_URL}"'
     )
     bad = await client.get("/mcp", headers={"Authorization": "Bearer a.b.c"})

@@ -41,20 +41,35 @@ HARDWARE = "urn:example:acr:hardware-key"
 LEEWAY = 30
 
 
-def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
-    """The scheme and the auth-params of one challenge (RFC 9110 §11.2, quoted values)."""
-    scheme, _, rest = value.partition(" ")
-    params: dict[str, str] = {}
+def parse_challenges(value: str) -> dict[str, dict[str, str]]:
+    """Each challenge of one ``WWW-Authenticate`` field by scheme (RFC 9110 §11.6.1: a
+    field may hold several; values quoted as in §5.6.4)."""
+    challenges: dict[str, dict[str, str]] = {}
+    scheme_pattern = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*) ")
+    param_pattern = re.compile(r'\s*([A-Za-z0-9_]+)="((?:[^"\\]|\\.)*)"\s*(,|$)')
     position = 0
-    pattern = re.compile(r'\s*([A-Za-z0-9_]+)="((?:[^"\\]|\\.)*)"\s*(,|$)')
-    while position < len(rest):
-        match = pattern.match(rest, position)
-        assert match is not None, f"unparsable challenge at {rest[position:]!r}"
+    params: dict[str, str] | None = None
+    while position < len(value):
+        scheme = scheme_pattern.match(value, position)
+        if scheme is not None:
+            assert scheme.group(1) not in challenges, f"scheme {scheme.group(1)} given twice"
+            params = challenges[scheme.group(1)] = {}
+            position = scheme.end()
+            continue
+        match = param_pattern.match(value, position)
+        assert params is not None and match is not None, f"unparsable at {value[position:]!r}"
         name, quoted = match.group(1), match.group(2)
         assert name not in params, f"parameter {name} given twice"
         params[name] = re.sub(r"\\(.)", r"\1", quoted)
         position = match.end()
-    return scheme, params
+    return challenges
+
+
+def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
+    """The first challenge of the field and its auth-params."""
+    challenges = parse_challenges(value)
+    scheme = next(iter(challenges))
+    return scheme, challenges[scheme]
 
 
 @requires_step_up(acr_values=(MFA, HARDWARE), max_age=300)
@@ -284,7 +299,7 @@ async def test_refusals_never_echo_the_tokens_values(
 async def test_an_anonymous_request_gets_the_plain_401(client: httpx.AsyncClient) -> None:
     response = await client.post("/payout")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert parse_challenges(response.headers["www-authenticate"])["Bearer"] == {"realm": "api"}
 
 
 async def test_a_websocket_handshake_is_refused_with_the_step_up_challenge(

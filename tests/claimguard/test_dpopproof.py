@@ -1,0 +1,190 @@
+"""One test per check of RFC 9449 §4.3 on a single proof (``_dpopproof.check_proof``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from claimguard import InvalidDPoPProof
+from claimguard._dpopproof import check_proof
+
+from .dpop_proofs import DROP, ProofKey, b64
+
+NOW = 1_700_000_000.0
+URL = "https://api.example.com/things"
+TOKEN = "header.payload.signature"
+
+
+@pytest.fixture(scope="module")
+def key() -> ProofKey:
+    return ProofKey("ES256")
+
+
+def check(proof: str, *, method: str = "GET", htu: str = URL, token: str = TOKEN) -> Any:
+    return check_proof(
+        proof,
+        method=method,
+        htu=htu,
+        access_token=token,
+        now=NOW,
+        iat_window_seconds=60,
+        iat_future_seconds=5,
+        max_bytes=8192,
+    )
+
+
+def refused_code(proof: str, **request: Any) -> str:
+    with pytest.raises(InvalidDPoPProof) as info:
+        check(proof, **request)
+    return info.value.code
+
+
+def make(key: ProofKey, **options: Any) -> str:
+    return key.proof("GET", URL, access_token=TOKEN, iat=NOW, **options)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256", "PS256"])
+def test_a_valid_proof_gives_its_thumbprint_and_id(alg: str) -> None:
+    key = ProofKey(alg)
+    proof = key.proof("GET", URL, access_token=TOKEN, iat=NOW, claims={"jti": "one"})
+    checked = check(proof)
+    assert (checked.jkt, checked.jti, checked.iat, checked.nonce) == (key.jkt, "one", NOW, None)
+
+
+def test_proof_larger_than_the_cap_is_refused(key: ProofKey) -> None:
+    assert refused_code(make(key, claims={"pad": "x" * 9000})) == "too_large"
+
+
+def test_proof_that_is_not_a_jws_is_refused() -> None:
+    assert refused_code("not-a-jwt") == "malformed"
+
+
+def test_typ_must_be_dpop_jwt(key: ProofKey) -> None:
+    assert refused_code(make(key, header={"typ": "JWT"})) == "bad_typ"
+    assert refused_code(make(key, header={"typ": DROP})) == "bad_typ"
+
+
+def _unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes) -> str:
+    return ".".join(
+        (b64(json.dumps(header).encode()), b64(json.dumps(payload).encode()), b64(signature))
+    )
+
+
+def test_alg_none_is_refused(key: ProofKey) -> None:
+    header = {"typ": "dpop+jwt", "alg": "none", "jwk": key.jwk}
+    payload = {"jti": "j", "htm": "GET", "htu": URL, "iat": NOW}
+    assert refused_code(_unsigned(header, payload, b"x")) == "alg_not_allowed"
+
+
+def test_hmac_alg_is_refused(key: ProofKey) -> None:
+    secret = b"k" * 32
+    proof = make(
+        key, header={"alg": "HS256", "jwk": {"kty": "oct", "k": b64(secret)}}, signing_key=secret
+    )
+    assert refused_code(proof) == "alg_not_allowed"
+
+
+def test_unlisted_asymmetric_alg_is_refused() -> None:
+    key = ProofKey("RS256")
+    assert refused_code(make(key, header={"alg": "RS512"})) == "alg_not_allowed"
+
+
+def test_crit_header_is_refused(key: ProofKey) -> None:
+    assert refused_code(make(key, header={"crit": ["exp"]})) == "unsupported_header"
+
+
+def test_jwk_must_be_present(key: ProofKey) -> None:
+    assert refused_code(make(key, header={"jwk": DROP})) == "bad_jwk"
+
+
+def test_jwk_with_private_members_is_refused(key: ProofKey) -> None:
+    private = ECAlgorithm.to_jwk(key.private, as_dict=True)
+    assert "d" in private
+    assert refused_code(make(key, header={"jwk": private})) == "private_jwk"
+
+
+def test_symmetric_jwk_is_refused(key: ProofKey) -> None:
+    assert refused_code(make(key, header={"jwk": {"kty": "oct", "k": "AAAA"}})) == "symmetric_jwk"
+
+
+def test_alg_must_fit_the_key_type() -> None:
+    rsa_key = ProofKey("RS256")
+    ec_key = ProofKey("ES256")
+    # An EC key named with an RSA algorithm, and the other way round.
+    assert refused_code(make(rsa_key, header={"jwk": ec_key.jwk})) == "alg_key_mismatch"
+    assert refused_code(make(ec_key, header={"jwk": rsa_key.jwk})) == "alg_key_mismatch"
+
+
+def test_signature_must_verify_with_the_jwk(key: ProofKey) -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    assert refused_code(make(key, signing_key=other)) == "bad_signature"
+
+
+@pytest.mark.parametrize("claim", ["jti", "htm", "htu", "iat", "ath"])
+def test_required_claims_must_be_present(key: ProofKey, claim: str) -> None:
+    assert refused_code(make(key, claims={claim: DROP})) == "missing_claim"
+
+
+def test_jti_must_be_a_short_string(key: ProofKey) -> None:
+    assert refused_code(make(key, claims={"jti": 7})) == "bad_jti"
+    assert refused_code(make(key, claims={"jti": "j" * 300})) == "bad_jti"
+
+
+def test_htm_must_be_the_request_method(key: ProofKey) -> None:
+    assert refused_code(make(key), method="POST") == "htm_mismatch"
+    assert refused_code(make(key, claims={"htm": "get"})) == "htm_mismatch"
+
+
+def test_htu_must_be_the_request_url(key: ProofKey) -> None:
+    assert refused_code(make(key), htu="https://api.example.com/other") == "htu_mismatch"
+    assert refused_code(make(key, claims={"htu": "https://evil.example/things"})) == "htu_mismatch"
+    assert refused_code(make(key, claims={"htu": "not a url"})) == "htu_mismatch"
+
+
+def test_htu_ignores_query_and_fragment(key: ProofKey) -> None:
+    assert check(make(key, claims={"htu": URL + "?a=1#frag"})).jti
+
+
+def test_iat_must_be_a_number(key: ProofKey) -> None:
+    assert refused_code(make(key, claims={"iat": "1700000000"})) == "bad_iat"
+    assert refused_code(make(key, claims={"iat": True})) == "bad_iat"
+
+
+def test_iat_older_than_the_window_is_refused(key: ProofKey) -> None:
+    assert check(make(key, claims={"iat": NOW - 60})).jti
+    assert refused_code(make(key, claims={"iat": NOW - 61})) == "iat_too_old"
+
+
+def test_iat_in_the_future_is_refused(key: ProofKey) -> None:
+    assert check(make(key, claims={"iat": NOW + 5})).jti
+    assert refused_code(make(key, claims={"iat": NOW + 6})) == "iat_in_future"
+
+
+def test_ath_must_hash_the_access_token(key: ProofKey) -> None:
+    assert refused_code(make(key), token="another.access.token") == "ath_mismatch"
+    assert refused_code(make(key, claims={"ath": 12})) == "ath_mismatch"
+
+
+def test_nonce_must_be_a_string(key: ProofKey) -> None:
+    assert check(make(key, nonce="n-1")).nonce == "n-1"
+    assert refused_code(make(key, claims={"nonce": 5})) == "bad_nonce"
+
+
+def test_duplicate_members_are_refused(key: ProofKey) -> None:
+    header = b64(b'{"typ":"dpop+jwt","typ":"dpop+jwt","alg":"ES256"}')
+    assert refused_code(f"{header}.e30.AAAA") == "malformed"
+
+
+def test_library_errors_never_escape(key: ProofKey) -> None:
+    proof = jwt.encode(
+        {"jti": "j"},
+        key.private,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
+    )
+    assert refused_code(proof) == "bad_jwk"
