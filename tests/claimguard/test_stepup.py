@@ -57,7 +57,8 @@ def parse_challenges(value: str) -> dict[str, dict[str, str]]:
             position = scheme.end()
             continue
         match = param_pattern.match(value, position)
-        assert params is not None and match is not None, f"unparsable at {value[position:]!r}"
+        assert params is not None, f"no scheme before {value[position:]!r}"
+        assert match is not None, f"unparsable at {value[position:]!r}"
         name, quoted = match.group(1), match.group(2)
         assert name not in params, f"parameter {name} given twice"
         params[name] = re.sub(r"\\(.)", r"\1", quoted)
