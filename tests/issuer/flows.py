@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from issuer import ConfigError, Issuer
-from issuer._signon import SESSION_COOKIE
 
+SESSION_COOKIE = "issuer_session"
 _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 _BUTTON = re.compile(r'<button type="submit" name="([^"]+)" value="([^"]*)"')
