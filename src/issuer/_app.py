@@ -148,11 +148,19 @@ def build_app(issuer: Issuer) -> Starlette:
         return Response(status_code=200, headers=_NO_STORE)
 
     async def oidc_logout(request: Request) -> Response:
-        return end_session(request, issuer.directory, issuer.allowed_logout_urls, return_state=True)
+        return logout(request, return_state=True)
 
     async def auth0_logout(request: Request) -> Response:
+        return logout(request, return_state=False)
+
+    def logout(request: Request, *, return_state: bool) -> Response:
         return end_session(
-            request, issuer.directory, issuer.allowed_logout_urls, return_state=False
+            request,
+            issuer.directory,
+            issuer.allowed_logout_urls,
+            return_state=return_state,
+            sessions=issuer.sessions,
+            cookie=issuer.session_cookie,
         )
 
     action_logs = action_logs_endpoint(

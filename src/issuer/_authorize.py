@@ -1,5 +1,5 @@
 """The authorization endpoint (RFC 6749 §4.1), its login form and, for registered clients,
-the consent step."""
+the consent step; a live session (:mod:`._signon`) stands in for the login form."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from ._pages import login_page, message_page
 from ._params import read_form, request_info, single_params
 from ._records import Api, Client, User
 from ._scopes import grantable_scopes
+from ._sessions import Session
+from ._signon import SignOn
 
 if TYPE_CHECKING:
     from ._issuer import Issuer
@@ -39,6 +41,7 @@ class _Transaction:
     csrf_token: str
     expires_at: float
     api: Api | None = None
+    session: Session | None = None
 
 
 def _redirect(
@@ -107,8 +110,19 @@ class AuthorizeEndpoint:
         )
         try:
             txn.api = self._validate(txn)
+            signon = SignOn.from_params(params)
         except OAuthError as exc:
             return self._error_redirect(txn, exc)
+        if not signon.forces_login:
+            resumed = self._issuer.sessions.resume(self._issuer.session_cookie.read(request))
+            if resumed is not None and signon.accepts(resumed[0], now):
+                txn.session = resumed[0]
+                return await self._authorized(request, txn, resumed[1], silent=signon.silent)
+        if signon.silent:
+            # OpenID Connect Core §3.1.2.6: no session to answer with, or too old for max_age.
+            return self._error_redirect(
+                txn, OAuthError("login_required", "prompt=none needs a live, recent session")
+            )
         self._transactions = {k: t for k, t in self._transactions.items() if t.expires_at > now}
         transaction_id = secrets.token_urlsafe(24)
         self._transactions[transaction_id] = txn
@@ -120,9 +134,6 @@ class AuthorizeEndpoint:
         params, client = txn.params, txn.client
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "only response_type=code is supported")
-        # OpenID Connect Core §3.1.2.6: there are no sessions here to log in silently with.
-        if params.get("prompt") == "none":
-            raise OAuthError("login_required", "prompt=none needs a session; there is none")
         if "authorization_code" not in client.grant_types:
             raise OAuthError("unauthorized_client", "the client may not use authorization_code")
         challenge = params.get("code_challenge")
@@ -200,14 +211,34 @@ class AuthorizeEndpoint:
             return message_page(
                 "Login already used", "Start the login again from the application.", status_code=400
             )
+        # A new session for every login, whatever the browser sent: a session value planted
+        # before the login is never the one logged in (OWASP ASVS V3.2.1).
+        cookie = self._issuer.session_cookie
+        self._issuer.sessions.end(cookie.read(request))
+        token, txn.session = self._issuer.sessions.start(user)
+        response = await self._authorized(request, txn, user, silent=False)
+        cookie.set(response, token)
+        return response
+
+    async def _authorized(
+        self, request: Request, txn: _Transaction, user: User, *, silent: bool
+    ) -> Response:
+        """``user`` is logged in: ask for consent if needed, else finish."""
         scopes = grantable_scopes(txn.params.get("scope", "openid").split(), txn.api)
-        if self.consent.needed(txn, user, scopes):
+        forced = txn.client.registered and "consent" in txn.params.get("prompt", "").split()
+        if forced or self.consent.needed(txn, user, scopes):
+            if silent:
+                # OpenID Connect Core §3.1.2.6: the consent page would have to be shown.
+                return self._error_redirect(
+                    txn, OAuthError("consent_required", "the user has not consented yet")
+                )
             return self.consent.ask(txn, user, scopes)
         return await self._finish(request, txn, user)
 
     async def _finish(self, request: Request, txn: _Transaction, user: User) -> Response:
         """Run the login pipeline for ``user`` and send the code to the client."""
         params = txn.params
+        session = txn.session
         try:
             tokens = await self._issuer.pipeline.login(
                 LoginRequest(
@@ -216,11 +247,13 @@ class AuthorizeEndpoint:
                     api=txn.api,
                     requested_scopes=params.get("scope", "openid").split(),
                     protocol="oidc-basic-profile",
-                    auth_time=self._clock(),
+                    # OIDC Core §2: when the user authenticated, not when the code is made.
+                    auth_time=self._clock() if session is None else session.authenticated_at,
                     nonce=params.get("nonce"),
                     redirect_uri=txn.redirect_uri,
                     state=params.get("state"),
                     request=request_info(request, query=params),
+                    session=session,
                 )
             )
         except OAuthError as exc:

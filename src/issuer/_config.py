@@ -40,6 +40,7 @@ _TOP = {
     "registration": dict,
     "action_logs": dict,
     "throttle": dict,
+    "sessions": dict,
     "console": bool,
 }
 _API = {
@@ -74,6 +75,7 @@ _ACTIONS = {"post_login": list, "credentials_exchange": list}
 _REGISTRATION = {"allowed_apis": list}
 _ACTION_LOGS = {"enabled": bool, "token": str}
 _THROTTLE = {"max_failures": int, "window_seconds": float}
+_SESSIONS = {"lifetime_seconds": float, "idle_timeout_seconds": float}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table",
                _DirectoryOrFalse: "a string (a directory) or false"}  # fmt: skip
@@ -202,7 +204,11 @@ def _load(
     if "allowed_apis" in registration:
         allowed_apis = _strings(registration, "allowed_apis", "registration")
         options["registration_allowed_apis"] = allowed_apis
-    for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE)):
+    for table, schema in (
+        ("action_logs", _ACTION_LOGS),
+        ("throttle", _THROTTLE),
+        ("sessions", _SESSIONS),
+    ):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value
     if console is not None:

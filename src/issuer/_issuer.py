@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,9 @@ from ._options import at_least, identifiers, logout_urls, normalize_url, positiv
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, ExecutionRecord
 from ._serve import bind_socket, serve_in_thread, socket_url
+from ._sessions import DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_LIFETIME_SECONDS, SessionStore
 from ._setup import IssuerSetup
+from ._signon import SessionCookie
 from ._throttle import AttemptThrottle
 from ._tokens import MIN_TOKEN_BYTES, TokenMinter, verify_issued_token
 
@@ -60,7 +63,9 @@ class Issuer(IssuerSetup):
     email, within ``throttle_window_seconds``, further attempts for it get 429 until the
     oldest failure leaves the window. ``console=True`` serves the developer console under
     ``/console`` (a loopback ``issuer_url`` only; it answers loopback clients naming the
-    issuer's host).
+    issuer's host). After an interactive login the browser keeps a session for
+    ``sessions_lifetime_seconds``, ended earlier after ``sessions_idle_timeout_seconds``
+    without use; ``/authorize`` then logs it in without the password form.
     """
 
     def __init__(
@@ -81,6 +86,8 @@ class Issuer(IssuerSetup):
         throttle_max_failures: int = 10,
         throttle_window_seconds: float = 60.0,
         console: bool = False,
+        sessions_lifetime_seconds: float = DEFAULT_LIFETIME_SECONDS,
+        sessions_idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
     ) -> None:
         self.url = normalize_url(issuer_url)
         if not isinstance(console, bool):
@@ -122,6 +129,18 @@ class Issuer(IssuerSetup):
         #: Live events (requests, action output, login outcomes) for the ``serve`` console.
         self.activity = Activity()
         self.refresh_tokens = RefreshStore(clock=self.clock)
+        #: Login sessions; an extra authentication step records itself with
+        #: ``sessions.record_method(session, name)``.
+        self.sessions = SessionStore(
+            directory=self.directory,
+            clock=self.clock,
+            lifetime_seconds=sessions_lifetime_seconds,
+            idle_timeout_seconds=sessions_idle_timeout_seconds,
+        )
+        self.session_cookie = SessionCookie(
+            secure=self.url.startswith("https://"),
+            max_age_seconds=math.ceil(self.sessions.lifetime_seconds),
+        )
         self.pipeline = LoginPipeline(
             directory=self.directory,
             minter=self._minter(

@@ -16,6 +16,7 @@ from ._records import Api, Client, User
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, FlowContext, apply_metadata, run_flow
 from ._scopes import client_scopes, user_scopes
+from ._sessions import Session
 from ._tokens import TokenMinter
 
 __all__ = ["LoginPipeline", "LoginRequest", "TokenSet"]
@@ -62,6 +63,8 @@ class LoginRequest:
     state: str | None = None
     request: Mapping[str, Any] = field(default_factory=dict)
     refresh_family: str | None = None
+    #: The browser's login session, for interactive logins (``event.session``).
+    session: Session | None = None
 
 
 def _unique(words: Sequence[str]) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._records import Api, Client, User
+from ._sessions import session_members
 
 if TYPE_CHECKING:
     from ._login import LoginRequest
@@ -48,4 +49,5 @@ def post_login_event(
         "secrets": dict(secrets),
         "connection": {"name": "Username-Password-Authentication", "strategy": "auth0"},
         "tenant": {"id": "local"},
+        **session_members(request.session, request.auth_time),
     }

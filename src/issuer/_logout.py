@@ -8,6 +8,9 @@ redirector to any path on any client's host (RFC 9700 §4.11; RP-Initiated Logou
 requires an exact match with a registered value). The OpenID Connect endpoint passes a
 given ``state`` back on that redirect (RP-Initiated Logout 1.0 §3); Auth0's ``/v2/logout``
 has no ``state``.
+
+Either ends the browser's login session: the server forgets it and the cookie is cleared,
+whether or not the return URL is allowed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from ._directory import Directory
 from ._errors import OAuthError
 from ._pages import message_page
 from ._params import single_params
+from ._sessions import SessionStore
+from ._signon import SessionCookie
 
 __all__ = ["end_session"]
 
@@ -32,11 +37,18 @@ _RETURN_PARAMETERS = ("returnTo", "post_logout_redirect_uri")
 
 
 def end_session(
-    request: Request, directory: Directory, tenant_urls: Sequence[str], *, return_state: bool
+    request: Request,
+    directory: Directory,
+    tenant_urls: Sequence[str],
+    *,
+    return_state: bool,
+    sessions: SessionStore,
+    cookie: SessionCookie,
 ) -> Response:
-    """Log the browser out: clear its form cookie, then show the logged-out page or redirect
-    to the requested return URL if it is allowed, with the request's ``state`` when
-    ``return_state``."""
+    """Log the browser out: end its session in ``sessions`` and clear its cookies, then show
+    the logged-out page or redirect to the requested return URL if it is allowed, with the
+    request's ``state`` when ``return_state``."""
+    sessions.end(cookie.read(request))
     try:
         params = single_params(request.query_params.multi_items())
         state = params.get("state") if return_state else None
@@ -45,6 +57,7 @@ def end_session(
         _logger.warning("logout refused: %s", exc.description)
         response = message_page("Invalid request", exc.description, status_code=400)
     response.delete_cookie(CSRF_COOKIE, path="/")
+    cookie.clear(response)
     return response
 
 

@@ -5,8 +5,9 @@ live into the served one: APIs, the file's clients, users, actions, secrets, log
 the registration policy. Keys, refresh-token families, sessions, consents and dynamically
 registered clients stay. A broken edit is reported and changes nothing, so the previous
 version keeps serving. Settings baked into what is already running (the issuer URL, the
-keys, token lifetimes, the budget, the throttle, the action log endpoint) are reported as
-needing a restart and keep their previous values.
+keys, token lifetimes, the budget, the throttle, session lifetimes, the action log
+endpoint) are reported as needing a restart and keep their previous values. An edited user
+whose password is unchanged keeps its password hash, so its sessions go on.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ RESTART_KEYS = (
     "max_token_bytes",
     "action_logs",
     "throttle",
+    "sessions",
     "console",
 )
 _Signature = tuple[tuple[int, int] | None, ...]
@@ -163,6 +165,9 @@ def _apply(live: Issuer, candidate: Issuer, before: dict[str, Any], after: dict[
             # Sessions, consents and refresh-token families name the user by user_id.
             user.user_id, user.created_at = current.user_id, current.created_at
             user.logins_count = current.logins_count
+            if before.get(email, {}).get("password") == after.get(email, {}).get("password"):
+                # A new hash (a new salt) of the same password would end the user's sessions.
+                user.password_hash = current.password_hash
         users[email] = user
     directory.users = users
     for trigger, actions in candidate._actions.items():

@@ -12,6 +12,7 @@ import pytest
 
 from issuer import ConfigError, Issuer
 
+SESSION_COOKIE = "issuer_session"
 _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 _BUTTON = re.compile(r'<button type="submit" name="([^"]+)" value="([^"]*)"')
@@ -35,7 +36,12 @@ async def _submit(
 async def submit_login(
     client: httpx.AsyncClient, authorize_url: str, email: str, password: str
 ) -> httpx.Response:
-    """Open the authorize URL, fill in the form, post it; return the response to the post."""
+    """Open the authorize URL, fill in the form, post it; return the response to the post.
+
+    Each call is a password login: a session cookie from an earlier login is dropped first,
+    as in a fresh browser (a live session would skip the form).
+    """
+    client.cookies.delete(SESSION_COOKIE)
     page = await client.get(authorize_url)
     assert page.status_code == 200, page.text
     return await _submit(client, page, {"email": email, "password": password})

@@ -146,3 +146,16 @@ async def test_registered_clients_survive_a_reload_and_removed_users_are_gone(
     assert client_id in issuer.directory.clients
     assert "a@example.com" not in issuer.directory.users
     assert await version_of(issuer, "c@example.com") == "v1"
+
+
+async def test_an_edited_user_keeps_sessions_unless_the_password_changed(files: Path) -> None:
+    issuer, reload = reloader(files, [])
+    token, _ = issuer.sessions.start(issuer.directory.user("a@example.com"))
+    renamed = CONFIG.format(extra="", users='name = "Renamed"')
+    edit(files, renamed)
+    assert reload.check()
+    assert issuer.directory.user("a@example.com").name == "Renamed"
+    assert issuer.sessions.resume(token) is not None
+    edit(files, renamed.replace('password = "pw"', 'password = "new-pw"'))
+    assert reload.check()
+    assert issuer.sessions.resume(token) is None
