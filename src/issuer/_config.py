@@ -41,6 +41,7 @@ _TOP = {
     "action_logs": dict,
     "throttle": dict,
     "console": bool,
+    "redirects": dict,
 }
 _API = {
     "identifier": str,
@@ -69,11 +70,13 @@ _USER = {
     "app_metadata": dict,
     "user_metadata": dict,
     "roles": list,
+    "totp_secret": str,
 }
 _ACTIONS = {"post_login": list, "credentials_exchange": list}
 _REGISTRATION = {"allowed_apis": list}
 _ACTION_LOGS = {"enabled": bool, "token": str}
 _THROTTLE = {"max_failures": int, "window_seconds": float}
+_REDIRECTS = {"continue_seconds": float}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table",
                _DirectoryOrFalse: "a string (a directory) or false"}  # fmt: skip
@@ -202,7 +205,11 @@ def _load(
     if "allowed_apis" in registration:
         allowed_apis = _strings(registration, "allowed_apis", "registration")
         options["registration_allowed_apis"] = allowed_apis
-    for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE)):
+    for table, schema in (
+        ("action_logs", _ACTION_LOGS),
+        ("throttle", _THROTTLE),
+        ("redirects", _REDIRECTS),
+    ):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value
     if console is not None:
@@ -252,6 +259,7 @@ def _load(
             app_metadata=item.get("app_metadata"),
             user_metadata=item.get("user_metadata"),
             roles=_strings(item, "roles", key),
+            totp_secret=item.get("totp_secret"),
         )
 
     _each(data.get("apis", []), "apis", api)
