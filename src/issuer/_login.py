@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from secrets import token_urlsafe
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from secrets import token_urlsafe
 from typing import Any
 
 from ._actionapi import FlowChanges
