@@ -205,13 +205,12 @@ def _load(
     if "allowed_apis" in registration:
         allowed_apis = _strings(registration, "allowed_apis", "registration")
         options["registration_allowed_apis"] = allowed_apis
-    for table, schema in (
-        ("action_logs", _ACTION_LOGS),
-        ("throttle", _THROTTLE),
-        ("redirects", _REDIRECTS),
-    ):
+    for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE)):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value
+    redirects = _check(data.get("redirects", {}), _REDIRECTS, "redirects")
+    if "continue_seconds" in redirects:
+        options["redirect_continue_seconds"] = redirects["continue_seconds"]
     if console is not None:
         options["console"] = console
     issuer = Issuer(**options)

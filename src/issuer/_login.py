@@ -210,6 +210,7 @@ class LoginPipeline:
         actions = self._remaining(pending)
         pending.redirected_by = pending.redirect_url = changes.redirect_url = None
         if actions:
+            returned_state = request.continue_state
             if request.continue_state is not None:
                 # Each time the browser is sent away it gets a new state, good once.
                 request.continue_state = token_urlsafe(32)
@@ -219,6 +220,7 @@ class LoginPipeline:
                 protocol=request.protocol,
                 clock=self._clock,
                 continue_state=request.continue_state,
+                returned_state=returned_state if params else None,
                 params=params,
             )
             event = post_login_event(request, pending.requested, self._secrets)

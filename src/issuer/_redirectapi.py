@@ -39,8 +39,9 @@ class LoginFlow:
     """What ``api.redirect`` needs to know of the login it runs in.
 
     ``continue_state`` is ``None`` for logins without a browser (refresh, password grant),
-    which cannot be sent anywhere. ``params`` are the query and body of the request being
-    served (the ``/continue`` request, in ``on_continue_post_login``).
+    which cannot be sent anywhere; else it is the state a redirect now would carry.
+    ``returned_state`` is the state the browser came back to ``/continue`` with, and
+    ``params`` the query and body of that request (in ``on_continue_post_login``).
     """
 
     issuer_url: str
@@ -48,6 +49,7 @@ class LoginFlow:
     protocol: str
     clock: Callable[[], float]
     continue_state: str | None = None
+    returned_state: str | None = None
     params: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -168,7 +170,7 @@ class RedirectApi:
             raise ValueError("validate_token: the token has expired")
         if claims["sub"] != flow.user_id:
             raise ValueError("validate_token: the token was made for another user")
-        if claims["state"] != flow.continue_state:
+        if flow.returned_state is None or claims["state"] != flow.returned_state:
             raise ValueError("validate_token: the token was made for another login (state)")
         return claims
 
