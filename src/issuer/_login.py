@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from secrets import token_urlsafe
 from typing import Any
@@ -27,34 +28,9 @@ from ._refresh import RefreshStore
 from ._runtime import ActionLog, FlowContext, apply_metadata, run_flow
 from ._scopes import client_scopes, user_scopes
 from ._tokens import TokenMinter
+from ._tokenset import TokenSet
 
 __all__ = ["LoginPipeline", "LoginRequest", "TokenSet"]
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """The tokens of one successful login or token request."""
-
-    access_token: str
-    id_token: str | None
-    refresh_token: str | None
-    expires_in: int
-    scope: str
-    token_type: str = "Bearer"
-
-    def to_response(self) -> dict[str, Any]:
-        """The RFC 6749 §5.1 response body."""
-        body: dict[str, Any] = {
-            "access_token": self.access_token,
-            "token_type": self.token_type,
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-        }
-        if self.id_token is not None:
-            body["id_token"] = self.id_token
-        if self.refresh_token is not None:
-            body["refresh_token"] = self.refresh_token
-        return body
 
 
 @dataclass
@@ -157,15 +133,18 @@ class LoginPipeline:
             user_id=request.user.user_id,
             user_email=request.user.email,
         )
-        with reported(
+        with self._reported(context):
+            return self._issued(await self._login(request, context))
+
+    def _reported(self, context: FlowContext) -> AbstractContextManager[None]:
+        return reported(
             self.activity,
             user=context.user_email,
             client_id=context.client_id,
             protocol=context.protocol,
             actions_run=context.actions_run,
             execution_id=context.execution_id,
-        ):
-            return self._issued(await self._login(request, context))
+        )
 
     async def resume(
         self, pending: PendingLogin, *, request: Mapping[str, Any], params: Mapping[str, str]
@@ -175,14 +154,7 @@ class LoginPipeline:
         factor. Raises :class:`LoginPaused` again when it must wait once more."""
         context = pending.context
         pending.request.request = request
-        with reported(
-            self.activity,
-            user=context.user_email,
-            client_id=context.client_id,
-            protocol=context.protocol,
-            actions_run=context.actions_run,
-            execution_id=context.execution_id,
-        ):
+        with self._reported(context):
             return self._issued(await self._proceed(pending, params))
 
     def _issued(self, tokens: TokenSet) -> TokenSet:
@@ -303,14 +275,7 @@ class LoginPipeline:
     ) -> TokenSet:
         """Run credentials-exchange actions and mint a machine-to-machine access token."""
         context = FlowContext(client_id=client.client_id, protocol="oauth2-client-credentials")
-        with reported(
-            self.activity,
-            user=None,
-            client_id=context.client_id,
-            protocol=context.protocol,
-            actions_run=context.actions_run,
-            execution_id=context.execution_id,
-        ):
+        with self._reported(context):
             return self._issued(
                 await self._client_credentials(client, api, requested_scopes, request, context)
             )

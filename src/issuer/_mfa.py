@@ -138,6 +138,7 @@ class MfaEndpoint(Generic[A]):
         transaction = form.get("transaction", "")
         asking = self._asking.get(transaction)
         if asking is None or asking.expires_at <= self._clock():
+            _logger.warning("one-time code refused: unknown or expired form")
             return message_page(
                 "Login expired", "Start the login again from the application.", status_code=400
             )
