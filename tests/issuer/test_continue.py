@@ -131,3 +131,5 @@ async def test_a_redirect_without_on_continue_fails_the_login(bare_issuer: Issue
     params = redirect_params(response)
     assert params["error"] == "access_denied"
     assert params["error_description"] == "action 'send_away' failed"
+    # The action itself ran fine: the login fails because it cannot be continued.
+    assert bare_issuer.action_logs()[0].error is None
