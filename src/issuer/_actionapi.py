@@ -10,6 +10,7 @@ from typing import Any
 
 from ._capture import ACTIONS_LOGGER
 from ._claimrules import check_json_value, claim_refusal
+from ._redirectapi import LoginFlow, MultifactorApi, RedirectApi
 
 __all__ = ["ActionStep", "CredentialsExchangeApi", "FlowChanges", "PostLoginApi"]
 
@@ -30,6 +31,9 @@ class FlowChanges:
     deny_reason: str | None = None
     deny_code: str = "access_denied"
     denied_by: str = ""
+    mfa_required: bool = False
+    redirect_url: str | None = None
+    redirected_by: str = ""
 
 
 class ActionStep:
@@ -158,14 +162,19 @@ class _ExchangeAccessApi:
 
 
 class PostLoginApi:
-    """``api`` for post-login: ``id_token``, ``access_token``, ``access``, ``user``, ``cache``."""
+    """``api`` for post-login: ``id_token``, ``access_token``, ``access``, ``user``,
+    ``cache``, ``multifactor`` and ``redirect``."""
 
-    def __init__(self, step: ActionStep, cache: dict[str, Any]) -> None:
+    def __init__(
+        self, step: ActionStep, cache: dict[str, Any], flow: LoginFlow | None = None
+    ) -> None:
         self.id_token = _TokenApi(step, "id_token", step.changes.id_claims)
         self.access_token = _AccessTokenApi(step, "access_token", step.changes.access_claims)
         self.access = _PostLoginAccessApi(step)
         self.user = _UserApi(step)
         self.cache = _CacheApi(cache)
+        self.multifactor = MultifactorApi(step)
+        self.redirect = RedirectApi(step, flow)
         self.idToken = self.id_token
         self.accessToken = self.access_token
 

@@ -20,16 +20,20 @@ ENTRY_POINTS: dict[str, str] = {
     "post_login": "on_execute_post_login",
     "credentials_exchange": "on_execute_credentials_exchange",
 }
+#: Runs when the browser comes back to ``/continue`` after ``api.redirect.send_user_to``.
+CONTINUE_ENTRY_POINT = "on_continue_post_login"
 ActionFunction = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True)
 class Action:
-    """An action's name (file stem or function name), trigger and entry point."""
+    """An action's name (file stem or function name), trigger and entry point, and for
+    post-login its ``on_continue_post_login`` if it has one."""
 
     name: str
     trigger: Trigger
     function: ActionFunction
+    on_continue: ActionFunction | None = None
 
     @property
     def is_async(self) -> bool:
@@ -42,14 +46,22 @@ def _check_trigger(trigger: str) -> Trigger:
     return trigger  # type: ignore[return-value]
 
 
-def load_action(source: str | Path | ActionFunction, *, trigger: str = "post_login") -> Action:
-    """An action from a ``.py`` file (which must define the trigger's entry point) or a function."""
+def load_action(
+    source: str | Path | ActionFunction,
+    *,
+    trigger: str = "post_login",
+    on_continue: ActionFunction | None = None,
+) -> Action:
+    """An action from a ``.py`` file (which must define the trigger's entry point) or a
+    function; ``on_continue`` is a function action's ``on_continue_post_login``."""
     checked = _check_trigger(trigger)
+    if on_continue is not None and (checked != "post_login" or not callable(on_continue)):
+        raise ConfigError("on_continue must be a function, for a post_login action")
     if callable(source):
         name = getattr(source, "__name__", "action")
         if name == ENTRY_POINTS[checked]:
             name = getattr(source, "__module__", name).rsplit(".", 1)[-1]
-        return Action(name, checked, source)
+        return Action(name, checked, source, on_continue)
     return _load_file(Path(source), checked)
 
 
@@ -75,4 +87,5 @@ def _load_file(path: Path, trigger: Trigger) -> Action:
     function = getattr(module, entry, None)
     if not callable(function):
         raise ConfigError(f"action file {str(path)!r} does not define {entry}(event, api)")
-    return Action(path.stem, trigger, function)
+    on_continue = getattr(module, CONTINUE_ENTRY_POINT, None) if trigger == "post_login" else None
+    return Action(path.stem, trigger, function, on_continue if callable(on_continue) else None)

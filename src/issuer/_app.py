@@ -16,6 +16,7 @@ from ._devconsole import DevConsole
 from ._errors import OAuthError
 from ._logout import end_session
 from ._params import read_form, request_info
+from ._pause import MFA_ACR
 from ._records import GRANT_TYPES
 from ._registration import register_client
 from ._scopes import OIDC_SCOPES
@@ -68,9 +69,10 @@ def discovery_document(issuer: Issuer) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": [MFA_ACR],
         "authorization_response_iss_parameter_supported": True,
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "acr", "amr",
             "name", "nickname", "updated_at", "email", "email_verified",
         ],
     }  # fmt: skip
@@ -179,6 +181,8 @@ def build_app(issuer: Issuer) -> Starlette:
             Route("/login", authorize.login, methods=["POST"]),
             Route("/consent", authorize.consent.page, methods=["GET"]),
             Route("/consent", authorize.consent.answer, methods=["POST"]),
+            Route("/mfa", authorize.mfa.answer, methods=["POST"]),
+            Route("/continue", authorize.continuation.handle, methods=["GET", "POST"]),
             Route("/oauth/token", token, methods=["POST"]),
             Route("/userinfo", userinfo, methods=["GET", "POST"]),
             Route("/oauth/revoke", revoke, methods=["POST"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -14,12 +14,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ._consent import ConsentEndpoint
+from ._continue import ContinueEndpoint
 from ._csrf import CSRF_COOKIE, FORM_LIFETIME_SECONDS, csrf_matches, new_csrf_token, set_csrf_cookie
 from ._errors import OAuthError, TooManyAttempts
 from ._grants import resolve_api
-from ._login import LoginRequest
+from ._login import LoginRequest, TokenSet
+from ._mfa import MfaEndpoint
 from ._pages import login_page, message_page
 from ._params import read_form, request_info, single_params
+from ._pause import LoginPaused
 from ._records import Api, Client, User
 from ._scopes import grantable_scopes
 from ._sessions import Session
@@ -64,6 +67,24 @@ class AuthorizeEndpoint:
         self._transactions: dict[str, _Transaction] = {}
         self.consent = ConsentEndpoint[_Transaction](
             issuer_url=issuer.url, clock=clock, finish=self._finish, refuse=self._error_redirect
+        )
+        resume = issuer.pipeline.resume
+        self.continuation = ContinueEndpoint[_Transaction](
+            clock=clock,
+            lifetime_seconds=issuer.redirect_continue_seconds,
+            resume=resume,
+            carry_on=self._carry_on,
+        )
+        self.mfa = MfaEndpoint[_Transaction](
+            issuer_url=issuer.url,
+            clock=clock,
+            configured=issuer.configured_totp_secret,
+            enrolled=issuer.totp_secrets,
+            sessions=issuer.sessions,
+            throttle=issuer.directory.throttle,
+            checker=issuer.otp_codes,
+            resume=resume,
+            carry_on=self._carry_on,
         )
 
     def _error_redirect(self, txn: _Transaction, error: OAuthError) -> Response:
@@ -239,25 +260,52 @@ class AuthorizeEndpoint:
         """Run the login pipeline for ``user`` and send the code to the client."""
         params = txn.params
         session = txn.session
+        now = self._clock()
+        # A second factor is asked again at each authorization (what Auth0 does unless the
+        # browser is remembered): only the session's first factor carries over.
+        methods = (
+            [{"name": "pwd", "timestamp": now}]
+            if session is None
+            else [
+                {"name": m.name, "timestamp": m.timestamp}
+                for m in session.methods
+                if m.name == "pwd"
+            ]
+        )
+        login = LoginRequest(
+            user=user,
+            client=txn.client,
+            api=txn.api,
+            requested_scopes=params.get("scope", "openid").split(),
+            protocol="oidc-basic-profile",
+            # OIDC Core §2: when the user authenticated, not when the code is made.
+            auth_time=now if session is None else session.authenticated_at,
+            nonce=params.get("nonce"),
+            redirect_uri=txn.redirect_uri,
+            state=params.get("state"),
+            request=request_info(request, query=params),
+            session=session,
+            acr_values=params.get("acr_values", "").split(),
+            prompt=params.get("prompt"),
+            methods=methods,
+            continue_state=secrets.token_urlsafe(32),
+        )
+        return await self._carry_on(request, txn, lambda: self._issuer.pipeline.login(login))
+
+    async def _carry_on(
+        self, request: Request, txn: _Transaction, step: Callable[[], Awaitable[TokenSet]]
+    ) -> Response:
+        """Run one step of a login and answer the browser: the code for the client, an
+        error for it, a page an action sent it to, or the one-time code form."""
         try:
-            tokens = await self._issuer.pipeline.login(
-                LoginRequest(
-                    user=user,
-                    client=txn.client,
-                    api=txn.api,
-                    requested_scopes=params.get("scope", "openid").split(),
-                    protocol="oidc-basic-profile",
-                    # OIDC Core §2: when the user authenticated, not when the code is made.
-                    auth_time=self._clock() if session is None else session.authenticated_at,
-                    nonce=params.get("nonce"),
-                    redirect_uri=txn.redirect_uri,
-                    state=params.get("state"),
-                    request=request_info(request, query=params),
-                    session=session,
-                )
-            )
+            tokens = await step()
+        except LoginPaused as paused:
+            if paused.pending.needs_second_factor:
+                return self.mfa.ask(paused.pending, txn)
+            return self.continuation.hold(paused.pending, txn)
         except OAuthError as exc:
             return self._error_redirect(txn, exc)
+        params = txn.params
         code = self._issuer.codes.issue(
             client_id=txn.client.client_id,
             redirect_uri=params.get("redirect_uri"),
@@ -266,9 +314,7 @@ class AuthorizeEndpoint:
             audience=None if txn.api is None else txn.api.identifier,
         )
         response = _redirect(
-            txn.redirect_uri,
-            {"code": code, "state": params.get("state")},
-            issuer=self._issuer.url,
+            txn.redirect_uri, {"code": code, "state": params.get("state")}, issuer=self._issuer.url
         )
         response.delete_cookie(CSRF_COOKIE, path="/")
         return response

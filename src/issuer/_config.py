@@ -42,6 +42,7 @@ _TOP = {
     "throttle": dict,
     "sessions": dict,
     "console": bool,
+    "redirects": dict,
 }
 _API = {
     "identifier": str,
@@ -70,12 +71,14 @@ _USER = {
     "app_metadata": dict,
     "user_metadata": dict,
     "roles": list,
+    "totp_secret": str,
 }
 _ACTIONS = {"post_login": list, "credentials_exchange": list}
 _REGISTRATION = {"allowed_apis": list}
 _ACTION_LOGS = {"enabled": bool, "token": str}
 _THROTTLE = {"max_failures": int, "window_seconds": float}
 _SESSIONS = {"lifetime_seconds": float, "idle_timeout_seconds": float}
+_REDIRECTS = {"continue_seconds": float}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table",
                _DirectoryOrFalse: "a string (a directory) or false"}  # fmt: skip
@@ -211,6 +214,9 @@ def _load(
     ):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value
+    redirects = _check(data.get("redirects", {}), _REDIRECTS, "redirects")
+    if "continue_seconds" in redirects:
+        options["redirect_continue_seconds"] = redirects["continue_seconds"]
     if console is not None:
         options["console"] = console
     issuer = Issuer(**options)
@@ -258,6 +264,7 @@ def _load(
             app_metadata=item.get("app_metadata"),
             user_metadata=item.get("user_metadata"),
             roles=_strings(item, "roles", key),
+            totp_secret=item.get("totp_secret"),
         )
 
     _each(data.get("apis", []), "apis", api)

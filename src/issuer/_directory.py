@@ -20,6 +20,7 @@ from ._records import (
     User,
 )
 from ._throttle import AttemptThrottle
+from ._totp import validate_secret
 
 __all__ = ["MAX_EMAIL_LENGTH", "Directory"]
 
@@ -52,6 +53,7 @@ class Directory:
         email_verified: bool = True,
         name: str | None = None,
         roles: Sequence[str] = (),
+        totp_secret: str | None = None,
     ) -> User:
         if "@" not in email:
             raise ConfigError(f"not an email address: {email!r}", key="email")
@@ -70,6 +72,7 @@ class Directory:
             name=name or email,
             roles=tuple(roles),
             created_at=created_at,
+            totp_secret=None if totp_secret is None else validate_secret(totp_secret),
         )
         self.users[key] = user
         return user

@@ -172,6 +172,7 @@ class TokenEndpoint:
                 auth_time=grant.auth_time,
                 request=request,
                 refresh_family=grant.family_id,
+                methods=[dict(m) for m in grant.methods],
             )
         )
 
@@ -195,6 +196,7 @@ class TokenEndpoint:
                 protocol="oauth2-password",
                 auth_time=self._clock(),
                 request=request,
+                methods=[{"name": "pwd", "timestamp": self._clock()}],
             )
         )
 

@@ -21,6 +21,7 @@ from ._app import build_app
 from ._codes import CodeStore
 from ._devconsole import check_console_url
 from ._directory import Directory
+from ._enrolment import TotpSecrets
 from ._errors import ConfigError, IssuerError
 from ._grants import TokenEndpoint, resolve_api
 from ._keys import KeyRing, SigningAlg, SigningKey
@@ -34,10 +35,12 @@ from ._setup import IssuerSetup
 from ._signon import SessionCookie
 from ._throttle import AttemptThrottle
 from ._tokens import MIN_TOKEN_BYTES, TokenMinter, verify_issued_token
+from ._totp import CodeChecker
 
 __all__ = ["Issuer", "IssuerServer"]
 
 DEFAULT_SCOPE = "openid profile email offline_access"
+MAX_CONTINUE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class Issuer(IssuerSetup):
     issuer's host). After an interactive login the browser keeps a session for
     ``sessions_lifetime_seconds``, ended earlier after ``sessions_idle_timeout_seconds``
     without use; ``/authorize`` then logs it in without the password form.
+    A login a redirect action paused may be continued at ``/continue``
+    for ``redirect_continue_seconds`` (at most an hour). TOTP secrets users enrol at the
+    login page are kept in ``data_dir`` too, or in memory without one.
     """
 
     def __init__(
@@ -88,6 +94,7 @@ class Issuer(IssuerSetup):
         console: bool = False,
         sessions_lifetime_seconds: float = DEFAULT_LIFETIME_SECONDS,
         sessions_idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+        redirect_continue_seconds: float = 600.0,
     ) -> None:
         self.url = normalize_url(issuer_url)
         if not isinstance(console, bool):
@@ -105,6 +112,15 @@ class Issuer(IssuerSetup):
         positive(access_token_lifetime_seconds, "access_token_lifetime")
         positive(id_token_lifetime_seconds, "id_token_lifetime")
         positive(action_budget_seconds, "action_budget_seconds")
+        positive(redirect_continue_seconds, "redirects.continue_seconds")
+        if redirect_continue_seconds > MAX_CONTINUE_SECONDS:
+            raise ConfigError(
+                f"must be at most {MAX_CONTINUE_SECONDS} (an hour), not"
+                f" {redirect_continue_seconds!r}",
+                key="redirects.continue_seconds",
+            )
+        #: How long a login sent away by a redirect action may be continued.
+        self.redirect_continue_seconds = float(redirect_continue_seconds)
         at_least(max_token_bytes, MIN_TOKEN_BYTES, "max_token_bytes", unit=" bytes")
         self.clock: Callable[[], float] = clock or time.time
         self.action_logs_access = ActionLogsAccess(
@@ -123,6 +139,10 @@ class Issuer(IssuerSetup):
             retention_seconds=max(access_token_lifetime_seconds, id_token_lifetime_seconds),
             data_dir=None if data_dir is None else Path(data_dir),
         )
+        #: TOTP secrets enrolled at the login page (a configured ``totp_secret`` wins).
+        self.totp_secrets = TotpSecrets(data_dir=None if data_dir is None else Path(data_dir))
+        #: Checks one-time codes; each time step is accepted once per user.
+        self.otp_codes = CodeChecker(clock=self.clock)
         self._actions: dict[Trigger, list[Action]] = {"post_login": [], "credentials_exchange": []}
         self._secrets: dict[str, str] = {}
         self._log = ActionLog()
@@ -172,6 +192,11 @@ class Issuer(IssuerSetup):
             id_token_lifetime_seconds=id_lifetime,
             max_token_bytes=max_bytes,
         )
+
+    def configured_totp_secret(self, email: str) -> str | None:
+        """The ``totp_secret`` configured for ``email``, if the user has one."""
+        user = self.directory.find_user(email)
+        return None if user is None else user.totp_secret
 
     def _revoke_issued(self, tokens: TokenSet, client_id: str) -> None:
         if tokens.refresh_token is not None:
@@ -258,6 +283,7 @@ class Issuer(IssuerSetup):
                 protocol="oidc-basic-profile",
                 auth_time=self.clock(),
                 nonce=nonce,
+                methods=[{"name": "pwd", "timestamp": self.clock()}],
             )
         )
 

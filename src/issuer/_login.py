@@ -3,49 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from secrets import token_urlsafe
 from typing import Any
 
 from ._actionapi import FlowChanges
 from ._actions import Action, Trigger
 from ._activity import Activity, reported
 from ._directory import Directory
-from ._errors import LoginDenied
+from ._errors import ActionFailed, LoginDenied
 from ._loginevent import client_event, post_login_event
+from ._pause import (
+    LoginPaused,
+    PendingLogin,
+    auth_claims,
+    has_second_factor,
+    no_second_factor,
+    second_factor_needed,
+)
 from ._records import Api, Client, User
+from ._redirectapi import LoginFlow
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, FlowContext, apply_metadata, run_flow
 from ._scopes import client_scopes, user_scopes
 from ._sessions import Session
 from ._tokens import TokenMinter
+from ._tokenset import TokenSet
 
 __all__ = ["LoginPipeline", "LoginRequest", "TokenSet"]
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """The tokens of one successful login or token request."""
-
-    access_token: str
-    id_token: str | None
-    refresh_token: str | None
-    expires_in: int
-    scope: str
-    token_type: str = "Bearer"
-
-    def to_response(self) -> dict[str, Any]:
-        """The RFC 6749 §5.1 response body."""
-        body: dict[str, Any] = {
-            "access_token": self.access_token,
-            "token_type": self.token_type,
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-        }
-        if self.id_token is not None:
-            body["id_token"] = self.id_token
-        if self.refresh_token is not None:
-            body["refresh_token"] = self.refresh_token
-        return body
 
 
 @dataclass
@@ -65,6 +51,13 @@ class LoginRequest:
     refresh_family: str | None = None
     #: The browser's login session, for interactive logins (``event.session``).
     session: Session | None = None
+    #: ``acr_values`` and ``prompt`` as the client sent them (OpenID Connect Core §3.1.2.1).
+    acr_values: Sequence[str] = ()
+    prompt: str | None = None
+    #: The authentication methods of this login, each ``{"name": ..., "timestamp": ...}``.
+    methods: list[dict[str, Any]] = field(default_factory=list)
+    #: Set for browser logins only: the ``state`` a redirect action's page returns with.
+    continue_state: str | None = None
 
 
 def _unique(words: Sequence[str]) -> list[str]:
@@ -107,10 +100,17 @@ class LoginPipeline:
         self.on_tokens: Callable[[TokenSet], None] | None = None
 
     async def _run(
-        self, trigger: Trigger, event: dict[str, Any], context: FlowContext
+        self,
+        trigger: Trigger,
+        event: dict[str, Any],
+        context: FlowContext,
+        *,
+        actions: Sequence[Action] | None = None,
+        changes: FlowChanges | None = None,
+        flow: LoginFlow | None = None,
     ) -> FlowChanges:
         changes = await run_flow(
-            self._actions(trigger),
+            self._actions(trigger) if actions is None else actions,
             trigger=trigger,
             event=event,
             budget_seconds=self.budget_seconds,
@@ -119,6 +119,8 @@ class LoginPipeline:
             clock=self._clock,
             context=context,
             activity=self.activity,
+            changes=changes,
+            flow=flow,
         )
         if changes.deny_reason is not None:
             raise LoginDenied(
@@ -134,15 +136,29 @@ class LoginPipeline:
             user_id=request.user.user_id,
             user_email=request.user.email,
         )
-        with reported(
+        with self._reported(context):
+            return self._issued(await self._login(request, context))
+
+    def _reported(self, context: FlowContext) -> AbstractContextManager[None]:
+        return reported(
             self.activity,
             user=context.user_email,
             client_id=context.client_id,
             protocol=context.protocol,
             actions_run=context.actions_run,
             execution_id=context.execution_id,
-        ):
-            return self._issued(await self._login(request, context))
+        )
+
+    async def resume(
+        self, pending: PendingLogin, *, request: Mapping[str, Any], params: Mapping[str, str]
+    ) -> TokenSet:
+        """Carry on a paused login: from its redirecting action's ``on_continue_post_login``
+        (``request``/``params`` are the ``/continue`` request's), or after its second
+        factor. Raises :class:`LoginPaused` again when it must wait once more."""
+        context = pending.context
+        pending.request.request = request
+        with self._reported(context):
+            return self._issued(await self._proceed(pending, params))
 
     def _issued(self, tokens: TokenSet) -> TokenSet:
         if self.on_tokens is not None:
@@ -150,12 +166,65 @@ class LoginPipeline:
         return tokens
 
     async def _login(self, request: LoginRequest, context: FlowContext) -> TokenSet:
+        pending = PendingLogin(request, context, _unique(request.requested_scopes))
+        return await self._proceed(pending, {})
+
+    def _remaining(self, pending: PendingLogin) -> list[Action]:
+        actions = list(self._actions("post_login"))
+        if pending.redirected_by is None:
+            return [] if pending.actions_done else actions
+        name = pending.redirected_by
+        index = next((i for i, a in enumerate(actions) if a.name == name), None)
+        action = None if index is None else actions[index]
+        if index is None or action is None or action.on_continue is None:
+            raise ActionFailed(name, "it is gone, or has no on_continue_post_login, to continue")
+        return [replace(action, function=action.on_continue), *actions[index + 1 :]]
+
+    async def _proceed(self, pending: PendingLogin, params: Mapping[str, str]) -> TokenSet:
+        request, changes = pending.request, pending.changes
+        actions = self._remaining(pending)
+        pending.redirected_by = pending.redirect_url = changes.redirect_url = None
+        if actions:
+            returned_state = request.continue_state
+            if request.continue_state is not None:
+                # Each time the browser is sent away it gets a new state, good once.
+                request.continue_state = token_urlsafe(32)
+            flow = LoginFlow(
+                issuer_url=self._minter.issuer_url,
+                user_id=request.user.user_id,
+                protocol=request.protocol,
+                clock=self._clock,
+                continue_state=request.continue_state,
+                returned_state=returned_state if params else None,
+                params=params,
+            )
+            event = post_login_event(request, pending.requested, self._secrets)
+            await self._run(
+                "post_login", event, pending.context, actions=actions, changes=changes, flow=flow
+            )
+            if changes.redirect_url is not None:
+                pending.redirected_by = changes.redirected_by
+                pending.redirect_url = changes.redirect_url
+                if pending.redirected_by not in {a.name for a in actions if a.on_continue}:
+                    raise ActionFailed(
+                        changes.redirected_by,
+                        "it calls api.redirect.send_user_to but defines no on_continue_post_login",
+                    )
+                raise LoginPaused(pending)
+        pending.actions_done = True
+        if second_factor_needed(changes, request.acr_values) and not has_second_factor(
+            request.methods
+        ):
+            if request.continue_state is None:
+                raise no_second_factor(request.protocol)
+            raise LoginPaused(pending)
+        return self._mint(request, pending.requested, changes)
+
+    def _mint(self, request: LoginRequest, requested: list[str], changes: FlowChanges) -> TokenSet:
         user, client, api = request.user, request.client, request.api
-        requested = _unique(request.requested_scopes)
         granted = user_scopes(api, user, requested)
         first_login = request.refresh_family is None
-        event = post_login_event(request, requested, self._secrets)
-        changes = await self._run("post_login", event, context)
+        authentication = auth_claims(request.methods)
         scopes = _final_scopes(granted, changes)
         access_token = self._minter.access_token(
             subject=user.user_id,
@@ -163,6 +232,7 @@ class LoginPipeline:
             api=api,
             scopes=scopes,
             custom_claims=changes.access_claims,
+            auth_claims=authentication,
             roles=user.roles,
             # A registered client is third-party: what the user consented to (the scopes
             # granted) bounds its permissions too, else consent would not limit it.
@@ -178,6 +248,7 @@ class LoginPipeline:
                 nonce=request.nonce,
                 auth_time=request.auth_time,
                 custom_claims=changes.id_claims,
+                auth_claims=authentication,
             )
         refresh_token = None
         if "offline_access" in scopes and "refresh_token" in client.grant_types:
@@ -188,6 +259,7 @@ class LoginPipeline:
                 scopes=tuple(requested),
                 auth_time=request.auth_time,
                 family_id=request.refresh_family,
+                methods=tuple(request.methods),
             )
         apply_metadata(user.app_metadata, changes.app_metadata)
         apply_metadata(user.user_metadata, changes.user_metadata)
@@ -206,14 +278,7 @@ class LoginPipeline:
     ) -> TokenSet:
         """Run credentials-exchange actions and mint a machine-to-machine access token."""
         context = FlowContext(client_id=client.client_id, protocol="oauth2-client-credentials")
-        with reported(
-            self.activity,
-            user=None,
-            client_id=context.client_id,
-            protocol=context.protocol,
-            actions_run=context.actions_run,
-            execution_id=context.execution_id,
-        ):
+        with self._reported(context):
             return self._issued(
                 await self._client_credentials(client, api, requested_scopes, request, context)
             )

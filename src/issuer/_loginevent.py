@@ -42,6 +42,8 @@ def post_login_event(
             "requested_scopes": list(requested),
             "redirect_uri": request.redirect_uri,
             "state": request.state,
+            "acr_values": list(request.acr_values),
+            "prompt": request.prompt,
         },
         "authorization": {"roles": list(user.roles)},
         "resource_server": {"identifier": None if api is None else api.identifier},

@@ -29,6 +29,8 @@ class User:
     roles: tuple[str, ...]
     created_at: float
     logins_count: int = 0
+    #: The base32 TOTP secret from the configuration, if any (RFC 6238).
+    totp_secret: str | None = None
 
     def check_password(self, password: str) -> bool:
         """Whether ``password`` is this user's; one scrypt run in the calling thread."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ._errors import OAuthError
 
@@ -24,6 +25,8 @@ class RefreshGrant:
     auth_time: float
     expires_at: float
     used: bool = False
+    #: The authentication methods of the login, carried into every refreshed token.
+    methods: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
 def _digest(token: str) -> str:
@@ -50,6 +53,7 @@ class RefreshStore:
         scopes: tuple[str, ...],
         auth_time: float,
         family_id: str | None = None,
+        methods: tuple[dict[str, Any], ...] = (),
     ) -> str:
         token = secrets.token_urlsafe(32)
         self._grants[_digest(token)] = RefreshGrant(
@@ -60,6 +64,7 @@ class RefreshStore:
             scopes=scopes,
             auth_time=auth_time,
             expires_at=self._clock() + self._lifetime_seconds,
+            methods=methods,
         )
         return token
 

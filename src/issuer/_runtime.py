@@ -26,6 +26,7 @@ from ._activity import ActionOutput, Activity
 from ._capture import ACTIONS_LOGGER, capture_output
 from ._errors import ActionFailed
 from ._event import Namespace
+from ._redirectapi import LoginFlow
 
 __all__ = ["ActionLog", "ExecutionRecord", "FlowContext", "apply_metadata", "run_flow"]
 
@@ -204,15 +205,19 @@ async def run_flow(
     clock: Callable[[], float],
     context: FlowContext,
     activity: Activity | None = None,
+    changes: FlowChanges | None = None,
+    flow: LoginFlow | None = None,
 ) -> FlowChanges:
     """Run ``actions`` in order against ``event`` and merge what they asked for.
 
     A deny lets the current action finish and skips the rest. An exception, or running past
     the flow's ``budget_seconds``, raises :class:`ActionFailed` naming the action.
     Metadata changes are visible to later actions through ``event.user``. Each line an
-    action prints or logs goes to ``activity`` as it is written.
+    action prints or logs goes to ``activity`` as it is written. ``changes`` carries on
+    from an earlier part of the same login; a redirect (``api.redirect.send_user_to``)
+    stops the flow after the action that asked for it, as a deny does.
     """
-    changes = FlowChanges()
+    changes = FlowChanges() if changes is None else changes
     execution_id = context.execution_id
     deadline = anyio.current_time() + budget_seconds
     event = copy.deepcopy(event)
@@ -220,7 +225,7 @@ async def run_flow(
         step = ActionStep(action.name, changes)
         cache = caches.setdefault(action.name, {})
         api = (
-            PostLoginApi(step, cache)
+            PostLoginApi(step, cache, flow)
             if trigger == "post_login"
             else CredentialsExchangeApi(step, cache)
         )
@@ -266,7 +271,7 @@ async def run_flow(
                     execution_id,
                     record.error.partition(": ")[0],
                 )
-        if changes.deny_reason is not None:
+        if changes.deny_reason is not None or changes.redirect_url is not None:
             break
     return changes
 

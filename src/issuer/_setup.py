@@ -92,8 +92,11 @@ class IssuerSetup:
         email_verified: bool = True,
         name: str | None = None,
         roles: Sequence[str] = (),
+        totp_secret: str | None = None,
     ) -> User:
-        """Register a user; ``user.user_id`` looks like Auth0's (``auth0|<hex>``)."""
+        """Register a user; ``user.user_id`` looks like Auth0's (``auth0|<hex>``).
+        ``totp_secret`` (base32) is the user's second factor (RFC 6238); a user without
+        one enrols at the first login that needs it."""
         return self.directory.add_user(
             email,
             password=password,
@@ -103,6 +106,7 @@ class IssuerSetup:
             email_verified=email_verified,
             name=name,
             roles=roles,
+            totp_secret=totp_secret,
         )
 
     def update_user(
@@ -133,10 +137,18 @@ class IssuerSetup:
         return user
 
     def add_action(
-        self, source: str | Path | ActionFunction, *, trigger: str = "post_login"
+        self,
+        source: str | Path | ActionFunction,
+        *,
+        trigger: str = "post_login",
+        on_continue: ActionFunction | None = None,
     ) -> Action:
-        """Append an action: a ``.py`` file path or a (sync or async) function."""
-        action = load_action(source, trigger=trigger)
+        """Append an action: a ``.py`` file path or a (sync or async) function.
+
+        ``on_continue`` is a function action's ``on_continue_post_login`` (a file's is
+        found in the file), run when the browser it redirected comes back.
+        """
+        action = load_action(source, trigger=trigger, on_continue=on_continue)
         self._actions[action.trigger].append(action)
         return action
 

@@ -22,7 +22,7 @@ from ._hashing import check_secret
 
 __all__ = ["MAX_FAILURES_LIMIT", "MAX_WINDOW_SECONDS", "AttemptThrottle", "Subject"]
 
-Subject = Literal["client", "account"]
+Subject = Literal["client", "account", "otp"]
 _logger = logging.getLogger("issuer.throttle")
 # Past a thousand failures per window the throttle no longer slows guessing, and a window
 # longer than a day gives a Retry-After no client waits for (hundreds of digits, for a

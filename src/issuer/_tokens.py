@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import jwt
@@ -84,6 +84,7 @@ class TokenMinter:
         api: Api | None,
         scopes: Sequence[str],
         custom_claims: dict[str, Any],
+        auth_claims: Mapping[str, Any] | None = None,
         roles: Sequence[str] = (),
         grant: str | None = None,
         permissions_within: Collection[str] | None = None,
@@ -105,6 +106,7 @@ class TokenMinter:
             audience = api.identifier
         payload: dict[str, Any] = {
             **custom_claims,
+            **(auth_claims or {}),
             "iss": self.issuer_url,
             "sub": subject,
             "aud": audience,
@@ -135,11 +137,14 @@ class TokenMinter:
         nonce: str | None,
         auth_time: float,
         custom_claims: dict[str, Any],
+        auth_claims: Mapping[str, Any] | None = None,
     ) -> str:
-        """An ID token for ``client_id`` (OpenID Connect Core §2)."""
+        """An ID token for ``client_id`` (OpenID Connect Core §2); ``auth_claims`` are the
+        ``acr``/``amr`` of the login."""
         now = int(self._clock())
         payload: dict[str, Any] = {
             **custom_claims,
+            **(auth_claims or {}),
             **userinfo_claims(user, scopes),
             "iss": self.issuer_url,
             "aud": client_id,
