@@ -23,6 +23,9 @@ class IssuerConfig:
     ``issuer`` is the exact ``iss`` string; ``audience``, ``namespace``,
     ``fallback_to_plain_claims``, ``jwks_uri`` and ``algorithms`` mean what the
     verifier's options of the same names mean, for this issuer's tokens only.
+
+    The ``jwks_*`` caching rules, when given, replace the verifier's options of the same
+    names for this issuer's key set only; ``None`` keeps the verifier's value.
     """
 
     issuer: str
@@ -31,6 +34,12 @@ class IssuerConfig:
     fallback_to_plain_claims: bool = False
     jwks_uri: str | None = None
     algorithms: Sequence[str] = DEFAULT_ALGORITHMS
+    jwks_max_age_seconds: float | None = None
+    jwks_refresh_ahead_seconds: float | None = None
+    jwks_cooldown_seconds: float | None = None
+    jwks_stale_seconds: float | None = None
+    jwks_timeout_seconds: float | None = None
+    jwks_max_bytes: int | None = None
 
 
 IssuerResolver = Callable[[str], Awaitable[IssuerConfig | None]]

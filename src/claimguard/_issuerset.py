@@ -15,7 +15,8 @@ from ._clock import Clock
 from ._errors import ConfigurationError
 from ._fetch import JSONFetcher
 from ._issuerconfig import IssuerConfig, IssuerResolver
-from ._issuers import JWKSRules, ResolvedIssuers, TrustedIssuer, trusted_issuer, wrong_issuer
+from ._issuers import ResolvedIssuers, TrustedIssuer, trusted_issuer, wrong_issuer
+from ._jwksrules import JWKSRules
 from ._metrics import Metrics
 from ._tokencache import VerifiedTokenCache
 
@@ -94,12 +95,12 @@ class IssuerSet:
         An ``iss`` no configuration accepts is refused here, before any fetch.
         """
         if iss.__class__ is not str:
-            raise wrong_issuer()
+            raise wrong_issuer(iss)
         trusted = self.fixed.get(iss)
         if trusted is not None:
             return trusted
         if self.resolved is None:
-            raise wrong_issuer()
+            raise wrong_issuer(iss)
         return await self.resolved.select(iss)
 
     def all(self) -> list[TrustedIssuer]:
