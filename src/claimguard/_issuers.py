@@ -200,6 +200,13 @@ class ResolvedIssuers:
         self._held.move_to_end(trusted.issuer)
         return True
 
+    def held_now(self, iss: str) -> TrustedIssuer | None:
+        """The issuer held for ``iss``, marked as used now; ``None`` if none is held."""
+        trusted = self._held.get(iss)
+        if trusted is not None:
+            self._held.move_to_end(iss)
+        return trusted
+
     def held(self) -> tuple[TrustedIssuer, ...]:
         """The issuers held now, least recently used first."""
         return tuple(self._held.values())

@@ -89,6 +89,16 @@ class IssuerSet:
         self._cache.forget_source(trusted)
         await trusted.key_set.aclose()
 
+    def known(self, iss: Any) -> TrustedIssuer | None:
+        """The issuer for ``iss`` when it is fixed or held now (a resolved one is marked as
+        used); ``None`` when :meth:`select` must decide. The synchronous fast path."""
+        if iss.__class__ is not str:
+            return None
+        trusted = self.fixed.get(iss)
+        if trusted is None and self.resolved is not None:
+            trusted = self.resolved.held_now(iss)
+        return trusted
+
     async def select(self, iss: Any) -> TrustedIssuer:
         """The issuer whose keys and rules a token naming ``iss`` is checked against.
 

@@ -211,7 +211,9 @@ class TokenVerifier(IssuerInspection):
                 # Several issuers: the payload is decoded once, before the signature check,
                 # and its iss only selects whose keys and rules to try.
                 payload = decode_json_object(payload_segment, "payload")
-                trusted = await self._issuers.select(payload.get("iss"))
+                iss = payload.get("iss")
+                # Known issuers are found without awaiting; only a new iss goes further.
+                trusted = self._issuers.known(iss) or await self._issuers.select(iss)
                 if header.alg not in trusted.algorithms:
                     raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
             if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
