@@ -60,6 +60,8 @@ def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
         # The OpenTelemetry SDK is in the dev extra, so the metered rows are measured too.
         "claimguard cold with otel metrics",
         "claimguard warm with otel metrics",
+        "claimguard cold, 3 issuers",
+        "claimguard cold, resolver",
         "minimal (yardstick)",
         "PyJWT",
         "joserfc",
