@@ -31,14 +31,15 @@ The module imports nothing heavy; the issuer package is loaded when a fixture is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._issuer import Issuer, IssuerServer
 
 
@@ -91,6 +92,8 @@ def issuer_server(issuer_config: Path | None) -> Iterator[IssuerServer]:
 def make_issuer_server() -> Iterator[Callable[..., IssuerServer]]:
     """Serve another issuer on a real 127.0.0.1 port per call (ready-made, or
     ``config=path``); all of them stop when the test ends."""
+    from contextlib import ExitStack
+
     from ._defaults import default_issuer
     from ._issuer import Issuer, IssuerServer
     from ._serve import bind_socket, serve_in_thread, socket_url
