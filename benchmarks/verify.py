@@ -1,6 +1,6 @@
 """Cost of verifying one bearer token: claimguard against the cryptographic floor and peers.
 
-    python benchmarks/verify.py [--quick] [--json FILE]
+    python benchmarks/verify.py [--quick] [--repeats N] [--json FILE]
 
 One table, path x algorithm, in microseconds per token (median of the repeats, with half
 their range as ±) and as a ratio to the floor, every number from the same run:
@@ -13,6 +13,11 @@ their range as ±) and as a ratio to the floor, every number from the same run:
 - claimguard cold/warm with otel metrics: the same two verifiers built with
   ``metrics=`` an OpenTelemetry SDK ``MeterProvider`` (in-memory reader), skipped when
   the ``otel`` extra and the SDK are not installed;
+- claimguard cold, 3 issuers: ``TokenVerifier(issuers=[...], token_cache_size=0)`` with
+  three fixed issuers (each its own key set), the token from the last one;
+- claimguard cold, resolver: ``TokenVerifier(issuer_resolver=..., token_cache_size=0)``
+  whose resolver has already named the token's issuer (its cache is warm); both are
+  compared with claimguard cold repeat by repeat (each timed in the turn right after it);
 - minimal (yardstick): the least any Python verifier does per new token (see
   ``_tokens.minimal_verifier``); not a usable verifier, it shows what is left to win;
 - PyJWT, joserfc, authlib, python-jose: see ``_peers.py``.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -43,19 +49,24 @@ from _tokens import (
     minimal_verifier,
 )
 
-from claimguard import TokenVerifier
+from claimguard import IssuerConfig, TokenVerifier
 
 FLOOR = "floor (cryptography)"
 COLD = "claimguard cold"
 WARM = "claimguard warm"
 COLD_OTEL = "claimguard cold with otel metrics"
 WARM_OTEL = "claimguard warm with otel metrics"
+COLD_ISSUERS = "claimguard cold, 3 issuers"
+COLD_RESOLVER = "claimguard cold, resolver"
 MINIMAL = "minimal (yardstick)"
-PATHS = (FLOOR, COLD, WARM, COLD_OTEL, WARM_OTEL, MINIMAL, *PEERS)
+PATHS = (FLOOR, COLD, WARM, COLD_OTEL, WARM_OTEL, COLD_ISSUERS, COLD_RESOLVER, MINIMAL, *PEERS)
 
 # The targets this benchmark checks (ratios, so they hold across machines) and the one
 # absolute budget: a cache hit is a lookup plus the time checks.
 COLD_TARGET = {"RS256": 1.6, "ES256": 1.2, "EdDSA": 1.2}
+# Several issuers (the fixed list, or a resolver that already knows the iss) cost at most
+# this much more than one issuer for a new token.
+SEVERAL_ISSUERS_TARGET = 1.05
 PYJWT_RS256_TARGET = 2.0
 WARM_TARGET_US = 3.0
 
@@ -75,7 +86,9 @@ async def prepare_loops(
     }
     cold = TokenVerifier(**options, token_cache_size=0)
     warm = TokenVerifier(**options)
-    verifiers = [(COLD, cold), (WARM, warm)]
+    # The several-issuer rows are timed right after claimguard cold, turn by turn, so each
+    # of their repeats has a neighbour of claimguard cold to be compared with.
+    verifiers = [(COLD, cold), *_several_issuers(client), (WARM, warm)]
     provider = _meter_provider()
     if provider is not None:
         verifiers.append(
@@ -106,6 +119,27 @@ async def prepare_loops(
     return loops, [verifier for _, verifier in verifiers] + [client]
 
 
+def _issuer_config(issuer: str) -> IssuerConfig:
+    return IssuerConfig(issuer=issuer, audience=AUDIENCE, namespace=NAMESPACE, jwks_uri=JWKS_URL)
+
+
+def _several_issuers(client: Any) -> list[tuple[str, TokenVerifier]]:
+    """The cold verifiers with several issuers: a fixed list with the token's issuer last,
+    and a resolver (warmed by the check in :func:`prepare_loops`)."""
+    others = [f"https://tenant-{n}.example.auth0.com/" for n in (1, 2)]
+    fixed = TokenVerifier(
+        issuers=[*map(_issuer_config, others), _issuer_config(ISSUER)],
+        http_client=client,
+        token_cache_size=0,
+    )
+
+    async def resolve(iss: str) -> IssuerConfig | None:
+        return _issuer_config(iss) if iss == ISSUER else None
+
+    resolved = TokenVerifier(issuer_resolver=resolve, http_client=client, token_cache_size=0)
+    return [(COLD_ISSUERS, fixed), (COLD_RESOLVER, resolved)]
+
+
 def _meter_provider() -> Any:
     """An SDK meter provider with an in-memory reader, or ``None`` without the SDK."""
     try:
@@ -131,6 +165,17 @@ async def measure(*, repeats: int, repeat_seconds: float) -> dict[tuple[str, str
 
 def _ratio(samples: dict[tuple[str, str], Sample], path: str, alg: str, base: str) -> float:
     return samples[path, alg].median_us / samples[base, alg].median_us
+
+
+def _paired_ratio(samples: dict[tuple[str, str], Sample], path: str, alg: str, base: str) -> float:
+    """The median over the repeats of ``path``'s time over ``base``'s in the same turn: on
+    a busy machine the load changes between turns, much less between neighbours."""
+    return statistics.median(
+        mine / theirs
+        for mine, theirs in zip(
+            samples[path, alg].per_call_ns, samples[base, alg].per_call_ns, strict=True
+        )
+    )
 
 
 def table(samples: dict[tuple[str, str], Sample]) -> str:
@@ -159,6 +204,12 @@ def comparisons(samples: dict[tuple[str, str], Sample]) -> list[str]:
                 for alg in ALGORITHMS
             )
             lines.append(f"otel metrics add to {plain}: {extra}")
+    for several in (COLD_ISSUERS, COLD_RESOLVER):
+        extra = ", ".join(
+            f"{100 * (_paired_ratio(samples, several, alg, COLD) - 1):+.1f} % ({alg})"
+            for alg in ALGORITHMS
+        )
+        lines.append(f"{several} adds to {COLD} (median of paired repeats): {extra}")
     for peer in PEERS:
         parts = [
             f"{_ratio(samples, peer, alg, COLD):.2f}x ({alg})"
@@ -192,6 +243,15 @@ def targets(samples: dict[tuple[str, str], Sample]) -> list[tuple[str, bool]]:
         ]
         detail = "every algorithm" if not slower else "not for " + ", ".join(slower)
         checks.append((f"cold faster than {peer}: {detail}", not slower))
+    for path in (COLD_ISSUERS, COLD_RESOLVER):
+        ratios = [_paired_ratio(samples, path, alg, COLD) for alg in ALGORITHMS]
+        detail = ", ".join(f"{r:.3f}x ({alg})" for r, alg in zip(ratios, ALGORITHMS, strict=True))
+        checks.append(
+            (
+                f"{path} ≤ {SEVERAL_ISSUERS_TARGET}x claimguard cold: {detail}",
+                max(ratios) <= SEVERAL_ISSUERS_TARGET,
+            )
+        )
     for alg in ALGORITHMS:
         warm = samples[WARM, alg].median_us
         checks.append(
@@ -230,8 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="few short repeats (smoke run)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--repeats", type=int, default=15, help="repeats per cell (more on a busy machine)"
+    )
     args = parser.parse_args(argv)
-    repeats, repeat_seconds = (3, 0.01) if args.quick else (15, 0.1)
+    repeats, repeat_seconds = (3, 0.01) if args.quick else (args.repeats, 0.1)
     print(describe(), end="\n\n", flush=True)
     samples = asyncio.run(measure(repeats=repeats, repeat_seconds=repeat_seconds))
     print(report(samples, repeats=repeats))

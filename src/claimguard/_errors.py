@@ -62,6 +62,9 @@ class ClaimGuardError(Exception):
 
     status: int = 500
     error: str | None = None
+    #: The configured issuer whose keys and rules the token was checked against, set by
+    #: :class:`~claimguard.TokenVerifier` once one was selected; ``None`` before that.
+    issuer: str | None = None
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
@@ -78,10 +81,14 @@ class InvalidToken(ClaimGuardError):
     status = 401
     error = "invalid_token"
 
-    def __init__(self, code: str, description: str, *, kid: str | None = None) -> None:
+    def __init__(
+        self, code: str, description: str, *, kid: str | None = None, detail: str | None = None
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.kid = kid
+        #: More for the server log than ``description`` may say, or ``None``.
+        self.detail = detail
 
     def __repr__(self) -> str:
         return f"InvalidToken(code={self.code!r}, description={self.description!r})"

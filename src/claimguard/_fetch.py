@@ -88,6 +88,8 @@ class JSONFetcher:
     ) -> None:
         self._client = client
         self._owns_client = client is None
+        # A fetcher with other limits shares its parent's client (see with_limits).
+        self._parent: JSONFetcher | None = None
         self._timeout = timeout_seconds
         self._max_bytes = max_bytes
         self._headers = {
@@ -96,6 +98,28 @@ class JSONFetcher:
             "Accept-Encoding": "gzip, deflate, identity",
         }
 
+    def with_limits(self, *, timeout_seconds: float, max_bytes: int) -> JSONFetcher:
+        """A fetcher with its own deadline and body cap over this one's HTTP client
+        (made once, closed by this one); this one itself when the limits are the same."""
+        if (timeout_seconds, max_bytes) == (self._timeout, self._max_bytes):
+            return self
+        child = JSONFetcher(
+            client=self._client,
+            timeout_seconds=timeout_seconds,
+            max_bytes=max_bytes,
+            user_agent=self._headers["User-Agent"],
+        )
+        child._owns_client = False
+        child._parent = self if self._parent is None else self._parent
+        return child
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._parent is not None:
+            return self._parent._http_client()
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        return self._client
+
     def check_url(self, url: str) -> None:
         problem = url_problem(url)
         if problem is not None:
@@ -103,11 +127,10 @@ class JSONFetcher:
 
     async def get_json(self, url: str) -> dict[str, Any]:
         self.check_url(url)
-        if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False)
+        client = self._http_client()
         try:
             with anyio.fail_after(self._timeout):
-                body = await self._read(self._client, url)
+                body = await self._read(client, url)
         except TimeoutError as exc:
             raise FetchError(
                 f"{url} did not answer within {self._timeout:g} s", unreachable=True

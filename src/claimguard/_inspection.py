@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._clock import Clock
 from ._errors import ConfigurationError
 from ._health import VerifierHealth, combined_health, health_of
-from ._issuers import JWKSRules, TrustedIssuer
+from ._issuers import TrustedIssuer
 from ._issuerset import IssuerSet
 from ._jwks import KeySetState
 
@@ -22,7 +22,6 @@ class IssuerInspection:
     clock: Clock
     _issuers: IssuerSet
     _single: TrustedIssuer | None
-    _rules: JWKSRules
 
     async def preflight(self) -> None:
         """Fetch discovery and the JWKS of every configured issuer now; raise
@@ -61,8 +60,8 @@ class IssuerInspection:
             trusted.issuer: health_of(
                 trusted.key_set.state(),
                 now=now,
-                max_age_seconds=self._rules.max_age_seconds,
-                stale_seconds=self._rules.stale_seconds,
+                max_age_seconds=trusted.rules.max_age_seconds,
+                stale_seconds=trusted.rules.stale_seconds,
             )
             for trusted in self._issuers.all()
         }

@@ -27,6 +27,9 @@ class IssuerConfig:
     ``profile`` is ``"auth0"``, ``"okta"``, ``"entra"``, ``"keycloak"``, ``"cognito"``,
     ``"firebase"``, a :class:`~claimguard.ClaimProfile`, or ``None`` (``scope``,
     ``permissions`` and namespaced claims, as without profiles).
+
+    The ``jwks_*`` caching rules, when given, replace the verifier's options of the same
+    names for this issuer's key set only; ``None`` keeps the verifier's value.
     """
 
     issuer: str
@@ -36,6 +39,12 @@ class IssuerConfig:
     jwks_uri: str | None = None
     algorithms: Sequence[str] = DEFAULT_ALGORITHMS
     profile: str | ClaimProfile | None = None
+    jwks_max_age_seconds: float | None = None
+    jwks_refresh_ahead_seconds: float | None = None
+    jwks_cooldown_seconds: float | None = None
+    jwks_stale_seconds: float | None = None
+    jwks_timeout_seconds: float | None = None
+    jwks_max_bytes: int | None = None
 
 
 IssuerResolver = Callable[[str], Awaitable[IssuerConfig | None]]

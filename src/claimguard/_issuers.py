@@ -14,7 +14,6 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
 
 import anyio
 
@@ -25,14 +24,15 @@ from ._errors import ConfigurationError, InvalidToken, KeySetUnavailable
 from ._fetch import JSONFetcher, url_problem
 from ._issuerconfig import IssuerConfig, IssuerResolver
 from ._jwks import KeySet
+from ._jwksrules import JWKSRules
 from ._options import check_algorithms, check_audience
 from ._profile import ClaimProfile
 from ._providers import resolve_profile
 
 __all__ = [
-    "JWKSRules",
     "ResolvedIssuers",
     "TrustedIssuer",
+    "iss_for_log",
     "trusted_issuer",
     "wrong_issuer",
 ]
@@ -43,14 +43,8 @@ _log = logging.getLogger("claimguard")
 # length of the string an attacker sent), this many at most, oldest forgotten first.
 MAX_REFUSED_ISSUERS = 10_000
 
-
-class JWKSRules(NamedTuple):
-    """The key-set caching rules every issuer's :class:`KeySet` follows."""
-
-    max_age_seconds: float
-    refresh_ahead_seconds: float
-    cooldown_seconds: float
-    stale_seconds: float
+# An unverified iss is shown in logs up to this length; a longer one is cut.
+ISS_LOG_CHARS = 64
 
 
 class TrustedIssuer:
@@ -65,6 +59,7 @@ class TrustedIssuer:
         "namespaces",
         "profile",
         "resolved",
+        "rules",
     )
 
     def __init__(
@@ -76,6 +71,7 @@ class TrustedIssuer:
         algorithms: frozenset[str],
         claim_checks: ClaimChecks,
         key_set: KeySet,
+        rules: JWKSRules,
     ) -> None:
         self.profile: ClaimProfile = claim_checks.profile
         self.issuer = issuer
@@ -84,6 +80,8 @@ class TrustedIssuer:
         self.algorithms = algorithms
         self.claim_checks = claim_checks
         self.key_set = key_set
+        #: The caching rules its key set follows.
+        self.rules = rules
         #: Named by a resolver (held while recently used), not configured.
         self.resolved = False
 
@@ -113,6 +111,7 @@ def trusted_issuer(
     if not isinstance(config.fallback_to_plain_claims, bool):
         raise ConfigurationError("fallback_to_plain_claims must be True or False")
     algorithms = check_algorithms(config.algorithms)
+    rules = rules.overridden_by(config)
     return TrustedIssuer(
         issuer=issuer,
         audiences=audiences,
@@ -130,7 +129,9 @@ def trusted_issuer(
         key_set=KeySet(
             issuer=issuer,
             jwks_uri=jwks_uri,
-            fetcher=fetcher,
+            fetcher=fetcher.with_limits(
+                timeout_seconds=rules.timeout_seconds, max_bytes=rules.max_bytes
+            ),
             clock=clock,
             allowed_algorithms=algorithms,
             max_age_seconds=rules.max_age_seconds,
@@ -138,12 +139,29 @@ def trusted_issuer(
             cooldown_seconds=rules.cooldown_seconds,
             stale_seconds=rules.stale_seconds,
         ),
+        rules=rules,
     )
 
 
-def wrong_issuer() -> InvalidToken:
-    """The refusal of a token whose ``iss`` no configuration accepts."""
-    return InvalidToken("wrong_issuer", "token was issued by another issuer")
+def wrong_issuer(iss: object) -> InvalidToken:
+    """The refusal of a token whose ``iss`` no configuration accepts; its ``detail`` says
+    so for the server log, with ``iss`` shortened (see :func:`iss_for_log`)."""
+    return InvalidToken(
+        "wrong_issuer",
+        "token was issued by another issuer",
+        detail=f"no configured issuer accepts iss {iss_for_log(iss)}",
+    )
+
+
+def iss_for_log(iss: object) -> str:
+    """An unverified ``iss`` as a log may show it: quoted with escapes (a token must not be
+    able to write log lines), and cut to :data:`ISS_LOG_CHARS` characters when longer."""
+    if iss.__class__ is not str:
+        return "(none)" if iss is None else f"(a {type(iss).__name__}, not a string)"
+    text = str(iss)
+    if len(text) <= ISS_LOG_CHARS:
+        return repr(text)
+    return f"{text[:ISS_LOG_CHARS]!r}… ({len(text)} characters)"
 
 
 class ResolvedIssuers:
@@ -191,6 +209,13 @@ class ResolvedIssuers:
         self._held.move_to_end(trusted.issuer)
         return True
 
+    def held_now(self, iss: str) -> TrustedIssuer | None:
+        """The issuer held for ``iss``, marked as used now; ``None`` if none is held."""
+        trusted = self._held.get(iss)
+        if trusted is not None:
+            self._held.move_to_end(iss)
+        return trusted
+
     def held(self) -> tuple[TrustedIssuer, ...]:
         """The issuers held now, least recently used first."""
         return tuple(self._held.values())
@@ -206,7 +231,7 @@ class ResolvedIssuers:
             until = self._refused.get(digest)
             if until is not None:
                 if self._clock.time() < until:
-                    raise wrong_issuer()
+                    raise wrong_issuer(iss)
                 del self._refused[digest]
             pending = self._pending.get(iss)
             if pending is None:
@@ -220,7 +245,7 @@ class ResolvedIssuers:
             try:
                 config = await self._resolver(iss)
             except Exception as exc:
-                _log.warning("issuer resolver failed for a token's iss: %r", exc)
+                _log.warning("issuer resolver failed for iss %s: %r", iss_for_log(iss), exc)
                 raise KeySetUnavailable.because(
                     "unreachable",
                     retry_after_seconds=max(1, int(self._cooldown)),
@@ -229,7 +254,7 @@ class ResolvedIssuers:
             trusted = self._accept(iss, config)
             if trusted is None:
                 self._refuse(digest)
-                raise wrong_issuer()
+                raise wrong_issuer(iss)
             trusted.resolved = True
             self._held[iss] = trusted
             if len(self._held) > self._max:
@@ -244,17 +269,29 @@ class ResolvedIssuers:
         if config is None:
             return None
         if not isinstance(config, IssuerConfig):
-            _log.error("issuer resolver returned %r, not an IssuerConfig or None", type(config))
+            _log.error(
+                "issuer resolver returned %r for iss %s, not an IssuerConfig or None",
+                type(config),
+                iss_for_log(iss),
+            )
             return None
         if config.issuer != iss:
             # The selected issuer must equal iss exactly: a resolver that maps several
             # spellings to one configuration must not widen what is accepted.
-            _log.error("issuer resolver returned issuer %r for another iss", config.issuer)
+            _log.error(
+                "issuer resolver returned issuer %r for another iss, %s",
+                config.issuer,
+                iss_for_log(iss),
+            )
             return None
         try:
             return self._build(config)
         except ConfigurationError as exc:
-            _log.error("issuer resolver returned an unusable configuration: %s", exc)
+            _log.error(
+                "issuer resolver returned an unusable configuration for iss %s: %s",
+                iss_for_log(iss),
+                exc,
+            )
             return None
 
     def _refuse(self, digest: bytes) -> None:

@@ -16,7 +16,8 @@ from ._clock import Clock
 from ._errors import ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher
 from ._issuerconfig import IssuerConfig, IssuerResolver
-from ._issuers import JWKSRules, ResolvedIssuers, TrustedIssuer, trusted_issuer, wrong_issuer
+from ._issuers import ResolvedIssuers, TrustedIssuer, trusted_issuer, wrong_issuer
+from ._jwksrules import JWKSRules
 from ._metrics import Metrics
 from ._tokencache import VerifiedTokenCache
 
@@ -104,13 +105,23 @@ class IssuerSet:
         self._cache.forget_source(trusted)
         await trusted.key_set.aclose()
 
+    def known(self, iss: Any) -> TrustedIssuer | None:
+        """The issuer for ``iss`` when it is fixed or held now (a resolved one is marked as
+        used); ``None`` when :meth:`select` must decide. The synchronous fast path."""
+        if iss.__class__ is not str:
+            return None
+        trusted = self.fixed.get(iss)
+        if trusted is None and self.resolved is not None:
+            trusted = self.resolved.held_now(iss)
+        return trusted
+
     async def select(self, iss: Any) -> TrustedIssuer:
         """The issuer whose keys and rules a token naming ``iss`` is checked against.
 
         An ``iss`` no configuration accepts is refused here, before any fetch.
         """
         if iss.__class__ is not str:
-            raise wrong_issuer()
+            raise wrong_issuer(iss)
         trusted = self.fixed.get(iss)
         if trusted is not None:
             return trusted
@@ -118,7 +129,7 @@ class IssuerSet:
         if known is not None:
             raise InvalidToken(*known)
         if self.resolved is None:
-            raise wrong_issuer()
+            raise wrong_issuer(iss)
         return await self.resolved.select(iss)
 
     def all(self) -> list[TrustedIssuer]:

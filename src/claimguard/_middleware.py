@@ -278,13 +278,13 @@ class ClaimGuardMiddleware:
             return False  # report-only: logged there as a would-be refusal
         if _logger.isEnabledFor(logging.DEBUG):
             _logger.debug(
-                "refused %s %s %r: %d %s (issuer %r)",
+                "refused %s %s %r: %d %s (%s)",
                 scope["type"],
                 scope.get("method", "GET"),
                 route_path(scope),
                 answer.status,
                 _refusal_code(error),
-                self._issuer,
+                self._tried(error),
             )
         if scope["type"] == "http":
             await send_http_answer(send, answer)
@@ -297,6 +297,14 @@ class ClaimGuardMiddleware:
                 unavailable=isinstance(error, KeySetUnavailable | ReplayStoreUnavailable),
             )
         return True
+
+    def _tried(self, error: ClaimGuardError | None) -> str:
+        """Which issuer's rules refused the token, for the log: the one the verifier
+        selected, or why none was (never the token, and an unverified ``iss`` shortened)."""
+        if isinstance(error, InvalidToken) and error.detail is not None:
+            return error.detail
+        issuer = self._issuer if error is None or error.issuer is None else error.issuer
+        return "no issuer selected" if issuer is None else f"issuer {issuer!r}"
 
     async def _run_until_expiry(
         self, scope: Scope, receive: Receive, send: Send, claims: Claims

@@ -21,12 +21,10 @@ from ._errors import ClaimGuardError, ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher
 from ._inspection import IssuerInspection
 from ._issuerconfig import IssuerConfig, IssuerResolver, issuer_configs
-from ._issuers import (
-    JWKSRules,
-)
 from ._issuerset import IssuerSet
 from ._jwk import ECDSA_ALGORITHMS, VerificationKey
 from ._jwks import KeySet
+from ._jwksrules import JWKSRules
 from ._jws import Header, decode_json_object, parse_header, split_compact
 from ._metrics import MeterProvider, Metrics, metrics_from
 from ._options import MAX_LEEWAY_SECONDS, check_jwks_options
@@ -85,7 +83,7 @@ class TokenVerifier(IssuerInspection):
       OpenTelemetry metrics on the global meter provider, or pass a ``MeterProvider``
       (needs ``claimguard-asgi[otel]``). The middleware counts its decisions on them too.
     - ``jwks_*``: see :class:`KeySet`'s rules (max age, refresh ahead, cooldown, stale
-      period, timeout, body cap).
+      period, timeout, body cap); an :class:`IssuerConfig` may set its own for its issuer.
     - DPoP (RFC 9449): ``dpop`` is ``"allowed"`` (default: a token bound to a key, with
       ``cnf.jkt``, needs the ``DPoP`` scheme and a proof; unbound tokens still work as
       ``Bearer``), ``"required"`` (``Bearer`` refused) or ``"disabled"`` (only ``Bearer``;
@@ -193,6 +191,8 @@ class TokenVerifier(IssuerInspection):
             jwks_refresh_ahead_seconds,
             jwks_cooldown_seconds,
             jwks_stale_seconds,
+            jwks_timeout_seconds,
+            jwks_max_bytes,
         )
         self._cache = VerifiedTokenCache(token_cache_size)
         self._headers: dict[bytes, Header] = {}
@@ -272,21 +272,27 @@ class TokenVerifier(IssuerInspection):
             if source is not None and (self._resolved is None or self._resolved.still_held(source)):
                 if hit.valid_from <= now < hit.valid_until and now < source.key_set.fresh_until:
                     return hit.claims
-                cached = await self._cached_claims(hit, now)
+                try:
+                    cached = await self._cached_claims(hit, now)
+                except ClaimGuardError as error:
+                    error.issuer = source.issuer
+                    raise
                 if cached is not None:
                     return cached
+        trusted = self._single
         try:
             header_segment, payload_segment, signature, signing_input = split_compact(
                 token, max_bytes=self.max_token_bytes
             )
             header = self._headers.get(header_segment) or self._header(header_segment)
             payload: dict[str, Any] | None = None
-            trusted = self._single
             if trusted is None:
                 # Several issuers: the payload is decoded once, before the signature check,
                 # and its iss only selects whose keys and rules to try.
                 payload = decode_json_object(payload_segment, "payload")
-                trusted = await self._issuers.select(payload.get("iss"))
+                iss = payload.get("iss")
+                # Known issuers are found without awaiting; only a new iss goes further.
+                trusted = self._issuers.known(iss) or await self._issuers.select(iss)
                 if header.alg not in trusted.algorithms:
                     raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
             if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
@@ -307,14 +313,18 @@ class TokenVerifier(IssuerInspection):
                 payload = decode_json_object(payload_segment, "payload")
             exp, nbf, iat = trusted.claim_checks.check(payload, now)
             claims = Claims._owning(payload, trusted.namespaces, trusted.issuer, trusted.profile)
-        except ClaimGuardError:
+        except ClaimGuardError as error:
+            # The logs name the issuer whose keys and rules refused the token.
+            error.issuer = None if trusted is None else trusted.issuer
             raise
-        except ValueError as exc:
-            if isinstance(exc, AmbiguousClaim):
-                raise InvalidToken("ambiguous_claim", str(exc)) from exc
-            raise InvalidToken("malformed", "token could not be decoded") from exc
-        except (TypeError, OverflowError, RecursionError) as exc:
-            raise InvalidToken("malformed", "token could not be decoded") from exc
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            refusal = (
+                InvalidToken("ambiguous_claim", str(exc))
+                if isinstance(exc, AmbiguousClaim)
+                else InvalidToken("malformed", "token could not be decoded")
+            )
+            refusal.issuer = None if trusted is None else trusted.issuer
+            raise refusal from exc
         if self._cache.maxsize and (self._resolved is None or self._resolved.still_held(trusted)):
             valid_from, valid_until = validity_window(
                 exp=exp,

@@ -19,6 +19,12 @@ Fixtures:
     The same issuer served by uvicorn on a free 127.0.0.1 port, for the test's duration:
     an :class:`issuer.IssuerServer` with ``.url`` (the issuer identifier, trailing slash)
     and ``.issuer``.
+``make_issuer_server``
+    A factory for more issuers in one test (an API that trusts several):
+    ``make_issuer_server()`` serves another ready-made issuer (same users, client and API,
+    its own keys, URL and user ids), ``make_issuer_server(config=path)`` one built from a
+    TOML file; each on its own free 127.0.0.1 port until the test ends. Give each one
+    users, APIs and actions of its own through ``.issuer``.
 
 The module imports nothing heavy; the issuer package is loaded when a fixture is used.
 """
@@ -32,6 +38,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._issuer import Issuer, IssuerServer
 
 
@@ -78,3 +86,29 @@ def issuer_server(issuer_config: Path | None) -> Iterator[IssuerServer]:
         )
         with serve_in_thread(built.app, sock=sock):
             yield IssuerServer(url=built.url, issuer=built)
+
+
+@pytest.fixture
+def make_issuer_server() -> Iterator[Callable[..., IssuerServer]]:
+    """Serve another issuer on a real 127.0.0.1 port per call (ready-made, or
+    ``config=path``); all of them stop when the test ends."""
+    from contextlib import ExitStack
+
+    from ._defaults import default_issuer
+    from ._issuer import Issuer, IssuerServer
+    from ._serve import bind_socket, serve_in_thread, socket_url
+
+    with ExitStack() as stack:
+
+        def make(config: str | Path | None = None) -> IssuerServer:
+            sock = stack.enter_context(bind_socket("127.0.0.1", 0))
+            url = socket_url(sock) + "/"
+            built = (
+                Issuer.from_config(config, issuer_url=url)
+                if config is not None
+                else default_issuer(issuer_url=url)
+            )
+            stack.enter_context(serve_in_thread(built.app, sock=sock))
+            return IssuerServer(url=built.url, issuer=built)
+
+        yield make

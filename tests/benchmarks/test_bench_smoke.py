@@ -60,6 +60,8 @@ def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
         # The OpenTelemetry SDK is in the dev extra, so the metered rows are measured too.
         "claimguard cold with otel metrics",
         "claimguard warm with otel metrics",
+        "claimguard cold, 3 issuers",
+        "claimguard cold, resolver",
         "minimal (yardstick)",
         "PyJWT",
         "joserfc",
@@ -80,7 +82,9 @@ def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
     assert "claimguard cold costs the minimal yardstick times" in output
     for peer in ("PyJWT", "joserfc", "authlib", "python-jose"):
         assert f"claimguard cold is faster than {peer} by" in output
-    assert len(report["targets"]) == 11
+    for several in ("claimguard cold, 3 issuers", "claimguard cold, resolver"):
+        assert f"{several} adds to claimguard cold (median of paired repeats): " in output
+    assert len(report["targets"]) == 13
     assert report["machine"]["nproc"] >= 1
 
 

@@ -3,7 +3,9 @@ checked with its own keys and rules, and no network access for an ``iss`` nobody
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -297,6 +299,27 @@ async def test_claims_from_the_one_issuer_shorthand_name_it(
         ({"issuers": CONFIGS, "max_resolved_issuers": 0}, "max_resolved_issuers"),
         ({"audience": "a"}, "issuer must"),
         ({"issuer": AUTH0}, "audience must"),
+        (
+            {"issuers": [IssuerConfig(issuer=AUTH0, audience="a", jwks_max_age_seconds=0)]},
+            f"issuer {AUTH0!r}: jwks_max_age_seconds must be positive",
+        ),
+        (
+            # The verifier's refresh ahead (60 s) must stay below this issuer's max age.
+            {"issuers": [IssuerConfig(issuer=AUTH0, audience="a", jwks_max_age_seconds=60)]},
+            "jwks_refresh_ahead_seconds must be below jwks_max_age_seconds",
+        ),
+        (
+            {"issuers": [IssuerConfig(issuer=AUTH0, audience="a", jwks_stale_seconds=-1)]},
+            "jwks_stale_seconds must not be negative",
+        ),
+        (
+            {"issuers": [IssuerConfig(issuer=AUTH0, audience="a", jwks_timeout_seconds="5")]},  # type: ignore[arg-type]
+            "jwks_timeout_seconds must be a number, not '5'",
+        ),
+        (
+            {"issuers": [IssuerConfig(issuer=AUTH0, audience="a", jwks_max_bytes=True)]},
+            "jwks_max_bytes must be a number",
+        ),
     ],
 )
 def test_bad_issuer_options_fail_at_construction(options: dict[str, Any], message: str) -> None:
@@ -580,3 +603,144 @@ async def test_fixed_issuers_are_tried_before_the_resolver(
     )
     assert (await verifier.verify(auth0_token(mint, keys))).issuer == AUTH0
     assert resolver.asked == []
+
+
+# -- each issuer's caching rules --------------------------------------------------------
+
+
+async def test_each_issuer_refetches_its_keys_after_its_own_max_age(
+    client: httpx.AsyncClient, issuers: Issuers, clock: FakeClock, mint: Minter, keys: Keys
+) -> None:
+    verifier = TokenVerifier(
+        issuers=[
+            dataclasses.replace(CONFIGS[0], jwks_max_age_seconds=120, jwks_refresh_ahead_seconds=0),
+            CONFIGS[1],  # the verifier's own rules: 600 s, refreshed 60 s ahead
+        ],
+        http_client=client,
+        clock=clock,
+    )
+
+    async def verify_both(n: int) -> None:
+        await verifier.verify(auth0_token(mint, keys, jti=f"a{n}"))
+        await verifier.verify(keycloak_token(mint, keys, jti=f"k{n}"))
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()  # let a background refresh finish
+
+    def fetches() -> tuple[int, int]:
+        return issuers.served[AUTH0].jwks_requests, issuers.served[KEYCLOAK].jwks_requests
+
+    await verify_both(0)
+    assert fetches() == (1, 1)
+    clock.advance(121)  # past Auth0's 120 s, far from Keycloak's 600 s
+    await verify_both(1)
+    assert fetches() == (2, 1)
+    clock.advance(541 - 121)  # inside Keycloak's refresh-ahead window (540 s)
+    await verify_both(2)
+    assert fetches() == (3, 2)
+    assert verifier.health_by_issuer()[AUTH0].ready
+    clock.advance(130)
+    # Readiness follows each issuer's own max age too.
+    assert verifier.health_by_issuer()[AUTH0].stale
+    assert not verifier.health_by_issuer()[KEYCLOAK].stale
+
+
+async def test_an_issuers_body_cap_and_deadline_are_its_own(
+    client: httpx.AsyncClient, clock: FakeClock, mint: Minter, keys: Keys
+) -> None:
+    verifier = TokenVerifier(
+        issuers=[
+            dataclasses.replace(CONFIGS[0], jwks_max_bytes=64, jwks_timeout_seconds=2),
+            CONFIGS[1],
+        ],
+        http_client=client,
+        clock=clock,
+    )
+    with pytest.raises(KeySetUnavailable):
+        await verifier.verify(auth0_token(mint, keys))
+    assert "more than 64 bytes" in (verifier.jwks_state(AUTH0).last_error or "")
+    # The other issuer keeps the verifier's cap (256 KiB), on the same HTTP client.
+    assert (await verifier.verify(keycloak_token(mint, keys))).issuer == KEYCLOAK
+
+
+async def test_a_resolved_configuration_with_bad_caching_rules_is_refused(
+    client: httpx.AsyncClient, issuers: Issuers, clock: FakeClock, mint: Minter, keys: Keys
+) -> None:
+    async def resolver(iss: str) -> IssuerConfig | None:
+        return IssuerConfig(issuer=iss, audience=ENTRA_AUDIENCE, jwks_cooldown_seconds=-1)
+
+    verifier = TokenVerifier(issuer_resolver=resolver, http_client=client, clock=clock)
+    token = tenant_token(mint, keys.entra, "good-1")
+    assert (await refused(verifier, token)).code == "wrong_issuer"
+    assert issuers.requests == []
+
+
+# -- logs -------------------------------------------------------------------------------
+
+
+def _refusal_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "claimguard.middleware" and r.levelno == logging.DEBUG
+    ]
+
+
+async def test_refusal_logs_name_the_issuer_that_was_tried(
+    verifier: TokenVerifier,
+    clock: FakeClock,
+    mint: Minter,
+    keys: Keys,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="claimguard")
+    app = ClaimGuardMiddleware(Starlette(routes=[Route("/basket", basket)]), verifier=verifier)
+    long_iss = "https://evil.example.com/" + "x" * 500 + "\nrefused GET '/forged'"
+    expired = keycloak_token(mint, keys, exp=clock.time() - 3600)
+    tokens = [
+        auth0_token(mint, keys, aud=KEYCLOAK_AUDIENCE),
+        expired,
+        mint(key=keys.entra, claims={"iss": AUTH0, "aud": AUTH0_AUDIENCE}),
+        mint(key=keys.auth0, claims={"iss": "https://evil.example.com/"}),
+        mint(key=keys.auth0, claims={"iss": long_iss}),
+        "not-a-token",
+    ]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        for token in tokens:
+            answer = await http.get("/basket", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 401
+
+    cut = repr(long_iss[:64])
+    assert _refusal_lines(caplog) == [
+        f"refused http GET '/basket': 401 wrong_audience (issuer {AUTH0!r})",
+        f"refused http GET '/basket': 401 expired (issuer {KEYCLOAK!r})",
+        f"refused http GET '/basket': 401 bad_signature (issuer {AUTH0!r})",
+        "refused http GET '/basket': 401 wrong_issuer "
+        "(no configured issuer accepts iss 'https://evil.example.com/')",
+        "refused http GET '/basket': 401 wrong_issuer "
+        f"(no configured issuer accepts iss {cut}… ({len(long_iss)} characters))",
+        "refused http GET '/basket': 401 malformed (no issuer selected)",
+    ]
+    assert not any(long_iss in record.getMessage() for record in caplog.records)
+
+
+async def test_resolver_logs_name_the_iss_shortened(
+    client: httpx.AsyncClient,
+    clock: FakeClock,
+    mint: Minter,
+    keys: Keys,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    resolver = Resolver({"good-1"})
+    resolver.failing = True
+    verifier = TokenVerifier(issuer_resolver=resolver, http_client=client, clock=clock)
+    tenant = "good-1" + "\u202e" + "y" * 200
+    with pytest.raises(KeySetUnavailable):
+        await verifier.verify(tenant_token(mint, keys.entra, tenant))
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "claimguard"]
+    iss = tenant_issuer(tenant)
+    assert warning == (
+        f"issuer resolver failed for iss {iss[:64]!r}… ({len(iss)} characters): "
+        "RuntimeError('tenant directory is down')"
+    )
+    assert "\u202e" not in warning  # escaped, never written out
