@@ -14,6 +14,7 @@ from ._actionlogs import action_logs_endpoint
 from ._authorize import AuthorizeEndpoint
 from ._devconsole import DevConsole
 from ._errors import OAuthError
+from ._jwk import DPOP_ALGS
 from ._logout import end_session
 from ._params import read_form, request_info
 from ._records import GRANT_TYPES
@@ -37,6 +38,7 @@ _OPENID_ONLY = (
 )
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _logger = logging.getLogger("issuer.registration")
+_token_logger = logging.getLogger("issuer.token")
 
 
 def _error_response(error: OAuthError) -> JSONResponse:
@@ -69,6 +71,7 @@ def discovery_document(issuer: Issuer) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
             "name", "nickname", "updated_at", "email", "email_verified",
@@ -110,11 +113,19 @@ def build_app(issuer: Issuer) -> Starlette:
         try:
             form = await read_form(request)
             tokens = await issuer.token_endpoint.handle(
-                form, request.headers.get("authorization"), request_info(request, body=form)
+                form,
+                request.headers.get("authorization"),
+                request_info(request, body=form),
+                dpop=request.headers.getlist("dpop"),
             )
         except OAuthError as exc:
+            _token_logger.warning("token request refused: %s: %s", exc.error, exc.description)
             return _error_response(exc)
-        return JSONResponse(tokens.to_response(), headers=_NO_STORE)
+        headers = dict(_NO_STORE)
+        if issuer.dpop.nonces is not None:
+            # RFC 9449 §8.2: the next nonce rides on every answer.
+            headers["DPoP-Nonce"] = issuer.dpop.nonces.current()
+        return JSONResponse(tokens.to_response(), headers=headers)
 
     async def userinfo(request: Request) -> Response:
         header = request.headers.get("authorization", "")

@@ -41,6 +41,7 @@ _TOP = {
     "action_logs": dict,
     "throttle": dict,
     "console": bool,
+    "dpop": dict,
 }
 _API = {
     "identifier": str,
@@ -49,6 +50,7 @@ _API = {
     "permissions": dict,
     "enforce_rbac": bool,
     "add_permissions_in_token": bool,
+    "require_dpop": bool,
 }
 _CLIENT = {
     "client_id": str,
@@ -74,6 +76,7 @@ _ACTIONS = {"post_login": list, "credentials_exchange": list}
 _REGISTRATION = {"allowed_apis": list}
 _ACTION_LOGS = {"enabled": bool, "token": str}
 _THROTTLE = {"max_failures": int, "window_seconds": float}
+_DPOP = {"nonces": bool}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table",
                _DirectoryOrFalse: "a string (a directory) or false"}  # fmt: skip
@@ -202,7 +205,7 @@ def _load(
     if "allowed_apis" in registration:
         allowed_apis = _strings(registration, "allowed_apis", "registration")
         options["registration_allowed_apis"] = allowed_apis
-    for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE)):
+    for table, schema in (("action_logs", _ACTION_LOGS), ("throttle", _THROTTLE), ("dpop", _DPOP)):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value
     if console is not None:
@@ -219,6 +222,7 @@ def _load(
                          for role in item.get("permissions", {})},
             enforce_rbac=item.get("enforce_rbac", False),
             add_permissions_in_token=item.get("add_permissions_in_token"),
+            require_dpop=item.get("require_dpop", False),
         )  # fmt: skip
 
     def client(item: dict[str, Any], key: str) -> None:

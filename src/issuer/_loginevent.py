@@ -41,6 +41,8 @@ def post_login_event(
             "requested_scopes": list(requested),
             "redirect_uri": request.redirect_uri,
             "state": request.state,
+            # RFC 9449: the thumbprint the access token will be bound to, else None.
+            "dpop_jkt": request.dpop_jkt,
         },
         "authorization": {"roles": list(user.roles)},
         "resource_server": {"identifier": None if api is None else api.identifier},
