@@ -19,6 +19,10 @@ Fixtures:
     The same issuer served by uvicorn on a free 127.0.0.1 port, for the test's duration:
     an :class:`issuer.IssuerServer` with ``.url`` (the issuer identifier, trailing slash)
     and ``.issuer``.
+``dpop_key``
+    A fresh ES256 :class:`issuer.dpop.DPoPKey`. ``await issuer.login(email,
+    dpop_key=dpop_key)`` gives DPoP-bound tokens (``cnf.jkt``); ``DPoPAuth(dpop_key,
+    access_token=...)`` presents them with a proof per request.
 
 The module imports nothing heavy; the issuer package is loaded when a fixture is used.
 """
@@ -33,6 +37,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ._issuer import Issuer, IssuerServer
+    from .dpop import DPoPKey
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,3 +83,11 @@ def issuer_server(issuer_config: Path | None) -> Iterator[IssuerServer]:
         )
         with serve_in_thread(built.app, sock=sock):
             yield IssuerServer(url=built.url, issuer=built)
+
+
+@pytest.fixture
+def dpop_key() -> DPoPKey:
+    """A fresh ES256 DPoP key, for DPoP-bound tokens (``issuer.login(..., dpop_key=...)``)."""
+    from .dpop import DPoPKey
+
+    return DPoPKey()
