@@ -20,7 +20,7 @@ from ._params import read_form, request_info
 from ._records import GRANT_TYPES
 from ._registration import register_client
 from ._scopes import OIDC_SCOPES
-from ._tokens import userinfo_claims
+from ._userinfo import userinfo as userinfo_endpoint
 
 if TYPE_CHECKING:
     from ._issuer import Issuer
@@ -128,21 +128,7 @@ def build_app(issuer: Issuer) -> Starlette:
         return JSONResponse(tokens.to_response(), headers=headers)
 
     async def userinfo(request: Request) -> Response:
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="issuer"'})
-        claims = issuer.verify_access_token(value.strip(), audience=f"{issuer.url}userinfo")
-        user = None if claims is None else issuer.directory.user_by_id(str(claims.get("sub")))
-        if claims is None or user is None:
-            # RFC 6750 §3.1
-            return Response(
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="issuer", error="invalid_token"'},
-            )
-        return JSONResponse(
-            userinfo_claims(user, str(claims.get("scope", "")).split()), headers=_NO_STORE
-        )
+        return await userinfo_endpoint(request, issuer)
 
     async def revoke(request: Request) -> Response:
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import math
 import re
@@ -167,9 +169,12 @@ class ProofChecker:
         self._max_age_seconds = max_age_seconds
         self._max_future_seconds = max_future_seconds
 
-    def check(self, proofs: Sequence[str], *, method: str) -> str | None:
+    def check(
+        self, proofs: Sequence[str], *, method: str, access_token: str | None = None
+    ) -> str | None:
         """The ``jkt`` of the one valid proof in ``proofs``; ``None`` when there is none.
 
+        With ``access_token`` (a protected resource, §7) the proof's ``ath`` must be its hash.
         Raises :class:`OAuthError` ``invalid_dpop_proof`` (or ``use_dpop_nonce``).
         """
         if not proofs:
@@ -179,6 +184,11 @@ class ProofChecker:
         header, payload, signing_input, signature = _parse(proofs[0].strip())
         jkt = _verified_key(header, signing_input, signature)
         self._check_claims(payload, method)
+        if access_token is not None:  # §4.3 point 12
+            digest = hashlib.sha256(access_token.encode()).digest()
+            ath = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+            if not hmac.compare_digest(str(payload.get("ath", "")).encode(), ath.encode()):
+                raise _invalid("the proof's ath is not the hash of the access token")
         self._record(jkt, payload)
         return jkt
 

@@ -159,12 +159,17 @@ class Issuer(IssuerSetup):
         if not isinstance(nonces, bool):
             raise ConfigError(f"must be true or false, not {nonces!r}", key="dpop.nonces")
         #: The DPoP proof checks of the token endpoint (RFC 9449 §4.3, §5).
+        replay = ReplayCache(clock=self.clock)
         self.dpop = ProofChecker(
             # §4.3 point 9: htu is compared with the token endpoint as discovery publishes it.
             url=f"{self.url}oauth/token",
             clock=self.clock,
-            replay=ReplayCache(clock=self.clock),
+            replay=replay,
             nonces=NonceSource(clock=self.clock) if nonces else None,
+        )
+        #: The DPoP proof checks of ``/userinfo``, a protected resource (§7).
+        self.userinfo_dpop = ProofChecker(
+            url=f"{self.url}userinfo", clock=self.clock, replay=replay
         )
         return self.dpop
 
