@@ -173,7 +173,7 @@ async def test_a_replayed_proof_is_refused(bare_issuer: Issuer, clock: FakeClock
     assert "already used" in refused(await client_credentials(bare_issuer, once))
 
 
-async def test_a_refused_token_request_keeps_the_proof_unspent_only_when_the_proof_failed(
+async def test_a_refused_proof_is_not_remembered(
     bare_issuer: Issuer,
 ) -> None:
     # A proof that fails a check is not remembered: the replay cache holds only accepted ones.
