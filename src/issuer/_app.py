@@ -14,13 +14,14 @@ from ._actionlogs import action_logs_endpoint
 from ._authorize import AuthorizeEndpoint
 from ._devconsole import DevConsole
 from ._errors import OAuthError
+from ._jwk import DPOP_ALGS
 from ._logout import end_session
 from ._params import read_form, request_info
 from ._pause import MFA_ACR
 from ._records import GRANT_TYPES
 from ._registration import register_client
 from ._scopes import OIDC_SCOPES
-from ._tokens import userinfo_claims
+from ._userinfo import userinfo as userinfo_endpoint
 
 if TYPE_CHECKING:
     from ._issuer import Issuer
@@ -38,6 +39,7 @@ _OPENID_ONLY = (
 )
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _logger = logging.getLogger("issuer.registration")
+_token_logger = logging.getLogger("issuer.token")
 
 
 def _error_response(error: OAuthError) -> JSONResponse:
@@ -71,6 +73,7 @@ def discovery_document(issuer: Issuer) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": [MFA_ACR],
         "authorization_response_iss_parameter_supported": True,
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "acr", "amr",
             "name", "nickname", "updated_at", "email", "email_verified",
@@ -112,28 +115,22 @@ def build_app(issuer: Issuer) -> Starlette:
         try:
             form = await read_form(request)
             tokens = await issuer.token_endpoint.handle(
-                form, request.headers.get("authorization"), request_info(request, body=form)
+                form,
+                request.headers.get("authorization"),
+                request_info(request, body=form),
+                dpop=request.headers.getlist("dpop"),
             )
         except OAuthError as exc:
+            _token_logger.warning("token request refused: %s: %s", exc.error, exc.description)
             return _error_response(exc)
-        return JSONResponse(tokens.to_response(), headers=_NO_STORE)
+        headers = dict(_NO_STORE)
+        if issuer.dpop.nonces is not None:
+            # RFC 9449 §8.2: the next nonce rides on every answer.
+            headers["DPoP-Nonce"] = issuer.dpop.nonces.current()
+        return JSONResponse(tokens.to_response(), headers=headers)
 
     async def userinfo(request: Request) -> Response:
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="issuer"'})
-        claims = issuer.verify_access_token(value.strip(), audience=f"{issuer.url}userinfo")
-        user = None if claims is None else issuer.directory.user_by_id(str(claims.get("sub")))
-        if claims is None or user is None:
-            # RFC 6750 §3.1
-            return Response(
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="issuer", error="invalid_token"'},
-            )
-        return JSONResponse(
-            userinfo_claims(user, str(claims.get("scope", "")).split()), headers=_NO_STORE
-        )
+        return await userinfo_endpoint(request, issuer)
 
     async def revoke(request: Request) -> Response:
         try:

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from ._consent import ConsentEndpoint
 from ._continue import ContinueEndpoint
 from ._csrf import CSRF_COOKIE, FORM_LIFETIME_SECONDS, csrf_matches, new_csrf_token, set_csrf_cookie
+from ._dpop import valid_jkt
 from ._errors import OAuthError, TooManyAttempts
 from ._grants import resolve_api
 from ._login import LoginRequest, TokenSet
@@ -163,6 +164,8 @@ class AuthorizeEndpoint:
             raise OAuthError("invalid_request", "code_challenge_method must be S256")
         if challenge is None and client.is_public:
             raise OAuthError("invalid_request", "public clients must use PKCE (code_challenge)")
+        if not valid_jkt(params.get("dpop_jkt", "0" * 43)):  # RFC 9449 §10
+            raise OAuthError("invalid_request", "dpop_jkt is not a SHA-256 JWK thumbprint")
         api = resolve_api(
             self._issuer.directory, params.get("audience"), resource=params.get("resource")
         )
@@ -289,6 +292,7 @@ class AuthorizeEndpoint:
             prompt=params.get("prompt"),
             methods=methods,
             continue_state=secrets.token_urlsafe(32),
+            dpop_jkt=params.get("dpop_jkt"),
         )
         return await self._carry_on(request, txn, lambda: self._issuer.pipeline.login(login))
 
@@ -312,6 +316,7 @@ class AuthorizeEndpoint:
             code_challenge=params.get("code_challenge"),
             tokens=tokens,
             audience=None if txn.api is None else txn.api.identifier,
+            dpop_jkt=params.get("dpop_jkt"),
         )
         response = _redirect(
             txn.redirect_uri, {"code": code, "state": params.get("state")}, issuer=self._issuer.url

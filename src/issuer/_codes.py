@@ -33,6 +33,7 @@ class _Code:
     tokens: TokenSet
     expires_at: float
     audience: str | None = None
+    dpop_jkt: str | None = None
     used: bool = False
 
 
@@ -54,12 +55,20 @@ class CodeStore:
         code_challenge: str | None,
         tokens: TokenSet,
         audience: str | None = None,
+        dpop_jkt: str | None = None,
     ) -> str:
+        """A new code for ``tokens``; ``dpop_jkt`` binds it to a DPoP key (RFC 9449 §10)."""
         now = self._clock()
         self._codes = {k: c for k, c in self._codes.items() if c.expires_at > now - 3600}
         code = secrets.token_urlsafe(32)
         self._codes[code] = _Code(
-            client_id, redirect_uri, code_challenge, tokens, now + CODE_LIFETIME_SECONDS, audience
+            client_id,
+            redirect_uri,
+            code_challenge,
+            tokens,
+            now + CODE_LIFETIME_SECONDS,
+            audience,
+            dpop_jkt,
         )
         return code
 
@@ -71,8 +80,12 @@ class CodeStore:
         redirect_uri: str | None,
         code_verifier: str | None,
         check_target: Callable[[str | None], None] | None = None,
+        dpop_jkt: str | None = None,
     ) -> TokenSet:
-        """The tokens of ``code``, once; ``check_target`` may refuse the code's audience."""
+        """The tokens of ``code``, once; ``check_target`` may refuse the code's audience.
+
+        A code bound to a DPoP key is refused unless ``dpop_jkt`` is that key's.
+        """
         entry = self._codes.get(code)
         if entry is None or entry.client_id != client_id:
             raise OAuthError("invalid_grant", "unknown authorization code")
@@ -96,6 +109,13 @@ class CodeStore:
                 raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         elif code_verifier is not None:
             raise OAuthError("invalid_grant", "code_verifier sent but no code_challenge was")
+        # RFC 9449 §10.1: the token request must prove the key dpop_jkt named.
+        if entry.dpop_jkt is not None and dpop_jkt != entry.dpop_jkt:
+            raise OAuthError(
+                "invalid_grant",
+                "the code is bound to a DPoP key and the request "
+                + ("has no proof" if dpop_jkt is None else "is signed with another key"),
+            )
         if check_target is not None:
             check_target(entry.audience)
         entry.used = True

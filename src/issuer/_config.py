@@ -43,6 +43,7 @@ _TOP = {
     "sessions": dict,
     "console": bool,
     "redirects": dict,
+    "dpop": dict,
 }
 _API = {
     "identifier": str,
@@ -51,6 +52,7 @@ _API = {
     "permissions": dict,
     "enforce_rbac": bool,
     "add_permissions_in_token": bool,
+    "require_dpop": bool,
 }
 _CLIENT = {
     "client_id": str,
@@ -79,6 +81,7 @@ _ACTION_LOGS = {"enabled": bool, "token": str}
 _THROTTLE = {"max_failures": int, "window_seconds": float}
 _SESSIONS = {"lifetime_seconds": float, "idle_timeout_seconds": float}
 _REDIRECTS = {"continue_seconds": float}
+_DPOP = {"nonces": bool}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table",
                _DirectoryOrFalse: "a string (a directory) or false"}  # fmt: skip
@@ -211,6 +214,7 @@ def _load(
         ("action_logs", _ACTION_LOGS),
         ("throttle", _THROTTLE),
         ("sessions", _SESSIONS),
+        ("dpop", _DPOP),
     ):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value
@@ -231,6 +235,7 @@ def _load(
                          for role in item.get("permissions", {})},
             enforce_rbac=item.get("enforce_rbac", False),
             add_permissions_in_token=item.get("add_permissions_in_token"),
+            require_dpop=item.get("require_dpop", False),
         )  # fmt: skip
 
     def client(item: dict[str, Any], key: str) -> None:

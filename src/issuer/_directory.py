@@ -205,6 +205,7 @@ class Directory:
         permissions: Mapping[str, Sequence[str]] | None = None,
         enforce_rbac: bool = False,
         add_permissions_in_token: bool | None = None,
+        require_dpop: bool = False,
     ) -> Api:
         if not identifier:
             raise ConfigError("must not be empty", key="identifier")
@@ -218,6 +219,8 @@ class Directory:
             raise ConfigError("must be true or false", key="enforce_rbac")
         if add_permissions_in_token is not None and not isinstance(add_permissions_in_token, bool):
             raise ConfigError("must be true or false", key="add_permissions_in_token")
+        if not isinstance(require_dpop, bool):
+            raise ConfigError("must be true or false", key="require_dpop")
         roles = {role: tuple(p) for role, p in (permissions or {}).items()}
         if enforce_rbac:
             # RBAC grants API scopes only: a permission that is no scope could never be issued.
@@ -236,6 +239,7 @@ class Directory:
             permissions=roles,
             enforce_rbac=enforce_rbac,
             add_permissions_in_token=add_permissions_in_token,
+            require_dpop=require_dpop,
         )
         self.apis[identifier] = api
         return api

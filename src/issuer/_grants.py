@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import unquote_plus
 
 from ._codes import CodeStore
 from ._directory import Directory
+from ._dpop import ProofChecker, require_proof
 from ._errors import OAuthError
 from ._login import LoginPipeline, LoginRequest, TokenSet
 from ._records import Api, Client
 from ._refresh import RefreshStore
+from ._tokens import TokenMinter
 
 __all__ = ["TokenEndpoint", "resolve_api"]
 
@@ -64,12 +67,16 @@ class TokenEndpoint:
         codes: CodeStore,
         refresh_tokens: RefreshStore,
         clock: Callable[[], float],
+        proofs: ProofChecker,
+        minter: TokenMinter,
     ) -> None:
         self._directory = directory
         self._pipeline = pipeline
         self._codes = codes
         self._refresh_tokens = refresh_tokens
         self._clock = clock
+        self._proofs = proofs
+        self._minter = minter
 
     async def authenticate_client(
         self, form: Mapping[str, str], authorization: str | None
@@ -108,8 +115,14 @@ class TokenEndpoint:
         return client
 
     async def handle(
-        self, form: Mapping[str, str], authorization: str | None, request: Mapping[str, object]
+        self,
+        form: Mapping[str, str],
+        authorization: str | None,
+        request: Mapping[str, object],
+        *,
+        dpop: Sequence[str] = (),
     ) -> TokenSet:
+        """Run the grant; ``dpop`` holds the request's ``DPoP`` header values (RFC 9449 §5)."""
         grant_type = form.get("grant_type")
         if not grant_type:
             raise OAuthError("invalid_request", "grant_type is required")
@@ -124,24 +137,52 @@ class TokenEndpoint:
         client = await self.authenticate_client(form, authorization)
         if grant_type not in client.grant_types:
             raise OAuthError("unauthorized_client", f"the client may not use {grant_type}")
-        return await handler(client, form, request)
+        jkt = self._proofs.check(dpop, method="POST")
+        tokens = await handler(client, form, request, jkt)
+        if jkt is not None and client.is_public and tokens.refresh_token is not None:
+            self._refresh_tokens.bind(tokens.refresh_token, jkt)
+        return tokens
+
+    def _check_target(
+        self, form: Mapping[str, str], jkt: str | None
+    ) -> Callable[[str | None], None]:
+        def check(granted: str | None) -> None:
+            _same_target(granted, form.get("resource"))
+            require_proof(None if granted is None else self._directory.apis.get(granted), jkt)
+
+        return check
 
     async def _authorization_code(
-        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+        self,
+        client: Client,
+        form: Mapping[str, str],
+        request: Mapping[str, object],
+        jkt: str | None,
     ) -> TokenSet:
         code = form.get("code")
         if not code:
             raise OAuthError("invalid_request", "code is required")
-        return self._codes.redeem(
+        tokens = self._codes.redeem(
             code,
             client_id=client.client_id,
             redirect_uri=form.get("redirect_uri"),
             code_verifier=form.get("code_verifier"),
-            check_target=lambda granted: _same_target(granted, form.get("resource")),
+            check_target=self._check_target(form, jkt),
+            dpop_jkt=jkt,
+        )
+        if jkt is None or tokens.token_type == "DPoP":
+            return tokens
+        access_token, id_token = self._minter.bind(tokens.access_token, tokens.id_token, jkt)
+        return dataclasses.replace(
+            tokens, access_token=access_token, id_token=id_token, token_type="DPoP"
         )
 
     async def _refresh_token(
-        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+        self,
+        client: Client,
+        form: Mapping[str, str],
+        request: Mapping[str, object],
+        jkt: str | None,
     ) -> TokenSet:
         token = form.get("refresh_token")
         if not token:
@@ -149,7 +190,8 @@ class TokenEndpoint:
         grant = self._refresh_tokens.redeem(
             token,
             client_id=client.client_id,
-            check_target=lambda granted: _same_target(granted, form.get("resource")),
+            check_target=self._check_target(form, jkt),
+            dpop_jkt=jkt,
         )
         scopes = grant.scopes
         if form.get("scope"):
@@ -173,15 +215,22 @@ class TokenEndpoint:
                 request=request,
                 refresh_family=grant.family_id,
                 methods=[dict(m) for m in grant.methods],
+                dpop_jkt=jkt,
             )
         )
 
     async def _password(
-        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+        self,
+        client: Client,
+        form: Mapping[str, str],
+        request: Mapping[str, object],
+        jkt: str | None,
     ) -> TokenSet:
         username, password = form.get("username"), form.get("password")
         if not username or password is None:
             raise OAuthError("invalid_request", "username and password are required")
+        api = resolve_api(self._directory, form.get("audience"), resource=form.get("resource"))
+        require_proof(api, jkt)
         user = await self._directory.authenticate(username, password)
         if user is None:
             raise OAuthError("invalid_grant", "Wrong email or password.")
@@ -189,23 +238,27 @@ class TokenEndpoint:
             LoginRequest(
                 user=user,
                 client=client,
-                api=resolve_api(
-                    self._directory, form.get("audience"), resource=form.get("resource")
-                ),
+                api=api,
                 requested_scopes=form.get("scope", "openid").split(),
                 protocol="oauth2-password",
                 auth_time=self._clock(),
                 request=request,
                 methods=[{"name": "pwd", "timestamp": self._clock()}],
+                dpop_jkt=jkt,
             )
         )
 
     async def _client_credentials(
-        self, client: Client, form: Mapping[str, str], request: Mapping[str, object]
+        self,
+        client: Client,
+        form: Mapping[str, str],
+        request: Mapping[str, object],
+        jkt: str | None,
     ) -> TokenSet:
         api = resolve_api(self._directory, form.get("audience"), resource=form.get("resource"))
         if api is None:
             raise OAuthError("invalid_request", "audience (or resource) is required")
+        require_proof(api, jkt)
         return await self._pipeline.client_credentials(
-            client, api, form.get("scope", "").split(), request
+            client, api, form.get("scope", "").split(), request, dpop_jkt=jkt
         )

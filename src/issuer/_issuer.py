@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -21,13 +21,16 @@ from ._app import build_app
 from ._codes import CodeStore
 from ._devconsole import check_console_url
 from ._directory import Directory
+from ._dpop import ProofChecker, require_proof
 from ._enrolment import TotpSecrets
 from ._errors import ConfigError, IssuerError
 from ._grants import TokenEndpoint, resolve_api
 from ._keys import KeyRing, SigningAlg, SigningKey
 from ._login import LoginPipeline, LoginRequest, TokenSet
+from ._nonces import NonceSource
 from ._options import at_least, identifiers, logout_urls, normalize_url, positive
 from ._refresh import RefreshStore
+from ._replay import ReplayCache
 from ._runtime import ActionLog, ExecutionRecord
 from ._serve import bind_socket, serve_in_thread, socket_url
 from ._sessions import DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_LIFETIME_SECONDS, SessionStore
@@ -36,6 +39,9 @@ from ._signon import SessionCookie
 from ._throttle import AttemptThrottle
 from ._tokens import MIN_TOKEN_BYTES, TokenMinter, verify_issued_token
 from ._totp import CodeChecker
+
+if TYPE_CHECKING:
+    from .dpop import DPoPKey
 
 __all__ = ["Issuer", "IssuerServer"]
 
@@ -72,6 +78,8 @@ class Issuer(IssuerSetup):
     A login a redirect action paused may be continued at ``/continue``
     for ``redirect_continue_seconds`` (at most an hour). TOTP secrets users enrol at the
     login page are kept in ``data_dir`` too, or in memory without one.
+    ``dpop_nonces=True`` makes every DPoP proof at the token endpoint carry
+    a nonce the issuer handed out (RFC 9449 §8).
     """
 
     def __init__(
@@ -95,6 +103,7 @@ class Issuer(IssuerSetup):
         sessions_lifetime_seconds: float = DEFAULT_LIFETIME_SECONDS,
         sessions_idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
         redirect_continue_seconds: float = 600.0,
+        dpop_nonces: bool = False,
     ) -> None:
         self.url = normalize_url(issuer_url)
         if not isinstance(console, bool):
@@ -161,11 +170,12 @@ class Issuer(IssuerSetup):
             secure=self.url.startswith("https://"),
             max_age_seconds=math.ceil(self.sessions.lifetime_seconds),
         )
+        minter = self._minter(
+            access_token_lifetime_seconds, id_token_lifetime_seconds, max_token_bytes
+        )
         self.pipeline = LoginPipeline(
             directory=self.directory,
-            minter=self._minter(
-                access_token_lifetime_seconds, id_token_lifetime_seconds, max_token_bytes
-            ),
+            minter=minter,
             refresh_tokens=self.refresh_tokens,
             actions=lambda trigger: list(self._actions[trigger]),
             secrets=self._secrets,
@@ -181,7 +191,27 @@ class Issuer(IssuerSetup):
             codes=self.codes,
             refresh_tokens=self.refresh_tokens,
             clock=self.clock,
+            proofs=self._proof_checker(dpop_nonces),
+            minter=minter,
         )
+
+    def _proof_checker(self, nonces: bool) -> ProofChecker:
+        if not isinstance(nonces, bool):
+            raise ConfigError(f"must be true or false, not {nonces!r}", key="dpop.nonces")
+        #: The DPoP proof checks of the token endpoint (RFC 9449 §4.3, §5).
+        replay = ReplayCache(clock=self.clock)
+        self.dpop = ProofChecker(
+            # §4.3 point 9: htu is compared with the token endpoint as discovery publishes it.
+            url=f"{self.url}oauth/token",
+            clock=self.clock,
+            replay=replay,
+            nonces=NonceSource(clock=self.clock) if nonces else None,
+        )
+        #: The DPoP proof checks of ``/userinfo``, a protected resource (§7).
+        self.userinfo_dpop = ProofChecker(
+            url=f"{self.url}userinfo", clock=self.clock, replay=replay
+        )
+        return self.dpop
 
     def _minter(self, access_lifetime: int, id_lifetime: int, max_bytes: int) -> TokenMinter:
         return TokenMinter(
@@ -258,10 +288,13 @@ class Issuer(IssuerSetup):
         audience: str | None = None,
         scope: str = DEFAULT_SCOPE,
         nonce: str | None = None,
+        dpop_key: DPoPKey | None = None,
     ) -> TokenSet:
         """Log ``email`` in through the real pipeline (actions included), without HTTP.
 
-        Without ``client_id``/``audience`` the only registered client/API is used.
+        Without ``client_id``/``audience`` the only registered client/API is used. With
+        ``dpop_key`` the access token is bound to it (``cnf.jkt``, ``token_type`` DPoP), and
+        so is a public client's refresh token; an API with ``require_dpop`` needs one.
         Raises :class:`LoginDenied` or :class:`ActionFailed` when an action stops the login.
         """
         client = (
@@ -274,7 +307,9 @@ class Issuer(IssuerSetup):
         api = (
             self.directory.only_api() if audience is None else resolve_api(self.directory, audience)
         )
-        return await self.pipeline.login(
+        jkt = None if dpop_key is None else dpop_key.jkt
+        require_proof(api, jkt)
+        tokens = await self.pipeline.login(
             LoginRequest(
                 user=self.directory.user(email),
                 client=client,
@@ -284,8 +319,12 @@ class Issuer(IssuerSetup):
                 auth_time=self.clock(),
                 nonce=nonce,
                 methods=[{"name": "pwd", "timestamp": self.clock()}],
+                dpop_jkt=jkt,
             )
         )
+        if jkt is not None and client.is_public and tokens.refresh_token is not None:
+            self.refresh_tokens.bind(tokens.refresh_token, jkt)
+        return tokens
 
     def prepare_rotation(self) -> SigningKey:
         """Publish the next signing key in the JWKS without signing with it yet."""

@@ -58,6 +58,7 @@ class LoginRequest:
     methods: list[dict[str, Any]] = field(default_factory=list)
     #: Set for browser logins only: the ``state`` a redirect action's page returns with.
     continue_state: str | None = None
+    dpop_jkt: str | None = None
 
 
 def _unique(words: Sequence[str]) -> list[str]:
@@ -237,6 +238,7 @@ class LoginPipeline:
             # A registered client is third-party: what the user consented to (the scopes
             # granted) bounds its permissions too, else consent would not limit it.
             permissions_within=granted if client.registered else None,
+            dpop_jkt=request.dpop_jkt,
         )
         id_token = None
         if "openid" in scopes:
@@ -271,16 +273,26 @@ class LoginPipeline:
             refresh_token=refresh_token,
             expires_in=self._minter.access_token_lifetime_seconds,
             scope=" ".join(scopes),
+            token_type="Bearer" if request.dpop_jkt is None else "DPoP",
         )
 
     async def client_credentials(
-        self, client: Client, api: Api, requested_scopes: Sequence[str], request: Mapping[str, Any]
+        self,
+        client: Client,
+        api: Api,
+        requested_scopes: Sequence[str],
+        request: Mapping[str, Any],
+        *,
+        dpop_jkt: str | None = None,
     ) -> TokenSet:
-        """Run credentials-exchange actions and mint a machine-to-machine access token."""
+        """Run credentials-exchange actions and mint a machine-to-machine access token
+        (bound to ``dpop_jkt`` when given)."""
         context = FlowContext(client_id=client.client_id, protocol="oauth2-client-credentials")
         with self._reported(context):
             return self._issued(
-                await self._client_credentials(client, api, requested_scopes, request, context)
+                await self._client_credentials(
+                    client, api, requested_scopes, request, context, dpop_jkt
+                )
             )
 
     async def _client_credentials(
@@ -290,12 +302,13 @@ class LoginPipeline:
         requested_scopes: Sequence[str],
         request: Mapping[str, Any],
         context: FlowContext,
+        dpop_jkt: str | None,
     ) -> TokenSet:
         granted = client_scopes(self._directory, client, api, requested_scopes)
         event = {
             "client": client_event(client),
             "request": dict(request),
-            "transaction": {"requested_scopes": granted},
+            "transaction": {"requested_scopes": granted, "dpop_jkt": dpop_jkt},
             "resource_server": {"identifier": api.identifier},
             "accessToken": {"scope": granted},
             "secrets": dict(self._secrets),
@@ -310,6 +323,7 @@ class LoginPipeline:
             scopes=scopes,
             custom_claims=changes.access_claims,
             grant="client-credentials",
+            dpop_jkt=dpop_jkt,
         )
         return TokenSet(
             access_token=access_token,
@@ -317,4 +331,5 @@ class LoginPipeline:
             refresh_token=None,
             expires_in=self._minter.access_token_lifetime_seconds,
             scope=" ".join(scopes),
+            token_type="Bearer" if dpop_jkt is None else "DPoP",
         )

@@ -44,6 +44,8 @@ def post_login_event(
             "state": request.state,
             "acr_values": list(request.acr_values),
             "prompt": request.prompt,
+            # RFC 9449: the thumbprint the access token will be bound to, else None.
+            "dpop_jkt": request.dpop_jkt,
         },
         "authorization": {"roles": list(user.roles)},
         "resource_server": {"identifier": None if api is None else api.identifier},

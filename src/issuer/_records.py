@@ -71,6 +71,7 @@ class Api:
     ``enforce_rbac``: the user-facing grants issue only the API scopes among the user's
     permissions. ``add_permissions_in_token``: access tokens carry the ``permissions``
     claim; ``None`` (the default) means "when ``permissions`` is non-empty".
+    ``require_dpop``: token requests for this API must carry a DPoP proof (RFC 9449 §5).
     """
 
     identifier: str
@@ -79,6 +80,7 @@ class Api:
     permissions: Mapping[str, tuple[str, ...]]
     enforce_rbac: bool = False
     add_permissions_in_token: bool | None = None
+    require_dpop: bool = False
 
     def permissions_for(self, roles: Iterable[str]) -> list[str]:
         """The permissions ``roles`` hold on this API, in role order, each once."""

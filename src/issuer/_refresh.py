@@ -43,6 +43,8 @@ class RefreshStore:
         self._lifetime_seconds = lifetime_seconds
         self._grants: dict[str, RefreshGrant] = {}
         self._revoked_families: set[str] = set()
+        # RFC 9449 §5.8: a public client's refresh tokens are bound to its DPoP key.
+        self._family_keys: dict[str, str] = {}
 
     def issue(
         self,
@@ -74,10 +76,12 @@ class RefreshStore:
         *,
         client_id: str,
         check_target: Callable[[str | None], None] | None = None,
+        dpop_jkt: str | None = None,
     ) -> RefreshGrant:
         """Use ``token`` once. Reuse of a rotated token revokes every token of its family.
 
         ``check_target`` sees the grant's audience and may refuse it before the token is used.
+        A family bound to a DPoP key is refused unless ``dpop_jkt`` is that key's.
         """
         grant = self._grants.get(_digest(token))
         if grant is None or grant.family_id in self._revoked_families:
@@ -91,10 +95,23 @@ class RefreshStore:
             )
         if grant.expires_at <= self._clock():
             raise OAuthError("invalid_grant", "the refresh token has expired")
+        bound = self._family_keys.get(grant.family_id)
+        if bound is not None and dpop_jkt != bound:
+            raise OAuthError(
+                "invalid_grant",
+                "the refresh token is bound to a DPoP key and the request "
+                + ("has no proof" if dpop_jkt is None else "is signed with another key"),
+            )
         if check_target is not None:
             check_target(grant.audience)
         grant.used = True
         return grant
+
+    def bind(self, token: str, jkt: str) -> None:
+        """Bind the family of ``token`` to the DPoP key ``jkt`` (RFC 9449 §5.8)."""
+        grant = self._grants.get(_digest(token))
+        if grant is not None:
+            self._family_keys.setdefault(grant.family_id, jkt)
 
     def revoke(self, token: str, *, client_id: str) -> None:
         """RFC 7009 §2.1: revoke the token's family; unknown tokens are silently ignored."""
@@ -104,5 +121,6 @@ class RefreshStore:
 
     def revoke_family(self, family_id: str) -> None:
         self._revoked_families.add(family_id)
+        self._family_keys.pop(family_id, None)
         for key in [k for k, g in self._grants.items() if g.family_id == family_id]:
             del self._grants[key]

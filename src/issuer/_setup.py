@@ -32,12 +32,14 @@ class IssuerSetup:
         permissions: Mapping[str, Sequence[str]] | None = None,
         enforce_rbac: bool = False,
         add_permissions_in_token: bool | None = None,
+        require_dpop: bool = False,
     ) -> Api:
         """Register an API; its ``identifier`` is the audience of its access tokens.
 
         ``permissions`` maps a role to its permissions. ``enforce_rbac`` narrows the API
         scopes of user logins to the user's permissions; ``add_permissions_in_token`` adds
         the ``permissions`` claim (default ``None``: when ``permissions`` is non-empty).
+        ``require_dpop`` refuses token requests for this API that carry no DPoP proof.
         """
         return self.directory.add_api(
             identifier,
@@ -46,6 +48,7 @@ class IssuerSetup:
             permissions=permissions,
             enforce_rbac=enforce_rbac,
             add_permissions_in_token=add_permissions_in_token,
+            require_dpop=require_dpop,
         )
 
     def add_client(

@@ -88,8 +88,10 @@ class TokenMinter:
         roles: Sequence[str] = (),
         grant: str | None = None,
         permissions_within: Collection[str] | None = None,
+        dpop_jkt: str | None = None,
     ) -> str:
-        """An access token for ``api`` (or for /userinfo only, when there is no API).
+        """An access token for ``api`` (or for /userinfo only, when there is no API);
+        ``dpop_jkt`` binds it to a DPoP key (RFC 9449 §6.1, ``cnf.jkt``).
 
         ``permissions_within``, when given, narrows the ``permissions`` claim to those
         names: a client the user consented to gets no more of the user's power than the
@@ -125,7 +127,26 @@ class TokenMinter:
             permissions = [p for p in permissions if p in permissions_within]
         if permissions is not None:
             payload["permissions"] = permissions
+        if dpop_jkt is not None:
+            payload["cnf"] = {"jkt": dpop_jkt}
         return self._sign(payload, typ="at+jwt" if rfc9068 else "JWT", kind="access token")
+
+    def bind(self, access_token: str, id_token: str | None, jkt: str) -> tuple[str, str | None]:
+        """``access_token`` (this minter's, not yet released) signed again with ``cnf.jkt``,
+        and ``id_token`` with the ``at_hash`` of the new access token.
+
+        An authorization code's tokens are minted at login; the DPoP key is known only when
+        the code is exchanged (RFC 9449 §5), unless ``dpop_jkt`` named it (§10).
+        """
+        claims = jwt.decode(access_token, options={"verify_signature": False})
+        claims["cnf"] = {"jkt": jkt}
+        typ = jwt.get_unverified_header(access_token).get("typ", "JWT")
+        bound = self._sign(claims, typ=typ, kind="access token")
+        if id_token is not None:
+            id_claims = jwt.decode(id_token, options={"verify_signature": False})
+            id_claims["at_hash"] = _at_hash(bound, self.keys.active.alg)
+            id_token = self._sign(id_claims, typ="JWT", kind="ID token")
+        return bound, id_token
 
     def id_token(
         self,

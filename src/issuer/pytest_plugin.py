@@ -25,6 +25,10 @@ Fixtures:
     its own keys, URL and user ids), ``make_issuer_server(config=path)`` one built from a
     TOML file; each on its own free 127.0.0.1 port until the test ends. Give each one
     users, APIs and actions of its own through ``.issuer``.
+``dpop_key``
+    A fresh ES256 :class:`issuer.dpop.DPoPKey`. ``await issuer.login(email,
+    dpop_key=dpop_key)`` gives DPoP-bound tokens (``cnf.jkt``); ``DPoPAuth(dpop_key,
+    access_token=...)`` presents them with a proof per request.
 
 The module imports nothing heavy; the issuer package is loaded when a fixture is used.
 """
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._issuer import Issuer, IssuerServer
+    from .dpop import DPoPKey
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,3 +117,11 @@ def make_issuer_server() -> Iterator[Callable[..., IssuerServer]]:
             return IssuerServer(url=built.url, issuer=built)
 
         yield make
+
+
+@pytest.fixture
+def dpop_key() -> DPoPKey:
+    """A fresh ES256 DPoP key, for DPoP-bound tokens (``issuer.login(..., dpop_key=...)``)."""
+    from .dpop import DPoPKey
+
+    return DPoPKey()

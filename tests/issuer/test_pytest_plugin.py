@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from issuer import Issuer, IssuerServer
+from issuer.dpop import DPoPKey
 
 from .conftest import PREMIUM
 
@@ -30,3 +31,11 @@ def test_issuer_server_serves_on_loopback(issuer_server: IssuerServer) -> None:
     discovery = httpx.get(f"{issuer_server.url}.well-known/openid-configuration").json()
     assert issuer_server.url.startswith("http://127.0.0.1:")
     assert discovery["issuer"] == issuer_server.url == issuer_server.issuer.url
+
+
+async def test_dpop_key_fixture_gives_dpop_bound_tokens(issuer: Issuer, dpop_key: DPoPKey) -> None:
+    tokens = await issuer.login("alice@example.com", dpop_key=dpop_key)
+    claims = issuer.verify_access_token(tokens.access_token, audience="https://api.example.com")
+    assert tokens.token_type == "DPoP"
+    assert claims is not None
+    assert claims["cnf"] == {"jkt": dpop_key.jkt}

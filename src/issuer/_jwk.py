@@ -1,0 +1,62 @@
+"""Public JWKs for DPoP: the algorithm allowlist, the key checks and RFC 7638 thumbprints."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+__all__ = ["DPOP_ALGS", "JWKError", "public_key", "thumbprint"]
+
+#: Asymmetric algorithms a DPoP proof may use (RFC 9449 §4.3 point 5: never ``none`` or MAC).
+DPOP_ALGS = ("ES256", "EdDSA", "RS256", "PS256")
+_KTY = {"ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519"), "RS256": ("RSA", None),
+        "PS256": ("RSA", None)}  # fmt: skip
+# RFC 7638 §3.2: the required members of each key type, in lexicographic order.
+_REQUIRED = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
+# RFC 7518 §6.2.2, §6.3.2 and RFC 8037 §2: members only a private key has.
+_PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+MIN_RSA_BITS = 2048
+
+
+class JWKError(ValueError):
+    """A JWK that cannot serve as a DPoP proof key; the message says why."""
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 SHA-256 thumbprint of a public ``jwk``, base64url without padding."""
+    members = _REQUIRED.get(str(jwk.get("kty")))
+    if members is None or not all(isinstance(jwk.get(m), str) for m in members):
+        raise JWKError("the key lacks the members its type requires")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def public_key(jwk: object, alg: str) -> Any:
+    """The key object for ``jwk``, which must be a public key of the type ``alg`` needs.
+
+    Raises :class:`JWKError` for a private key (RFC 9449 §4.3 point 7), a key type or curve
+    that does not match ``alg``, an RSA key under 2048 bits, or a key that does not parse.
+    """
+    if not isinstance(jwk, dict):
+        raise JWKError("jwk is not a JSON object")
+    if _PRIVATE & jwk.keys():
+        raise JWKError("jwk holds private key material")
+    kty, crv = _KTY[alg]
+    if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
+        raise JWKError(f"jwk is not a {crv or kty} key, as {alg} needs")
+    try:
+        key = jwt.get_algorithm_by_name(alg).from_jwk(jwk)
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        raise JWKError(f"jwk does not parse: {exc}") from None
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise JWKError(f"the RSA key has {key.key_size} bits, under {MIN_RSA_BITS}")
+    if hasattr(key, "private_bytes"):
+        raise JWKError("jwk holds private key material")
+    return key
