@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["RedisServer", "free_port", "redis_server_missing"]
+__all__ = ["RedisServer", "die_with_parent", "free_port", "redis_server_missing"]
 
 _START_SECONDS = 15.0
 
@@ -37,8 +37,9 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:
-    # A test run that is killed must not leave a Redis behind on a shared machine.
+def die_with_parent() -> None:
+    """In a child process (as ``preexec_fn``): be sent SIGTERM when the parent dies."""
+    # A test run that is killed must not leave a server behind on a shared machine.
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
@@ -71,7 +72,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             # preexec_fn runs between fork and exec; prctl is all it does.
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + _START_SECONDS
         while not self._answers_ping():
