@@ -8,6 +8,7 @@ and when Redis goes away both fail closed with 503 and recover when it returns.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -151,6 +152,33 @@ def alice(issuer_server: IssuerServer) -> Alice:
     return Alice(key=key, token=body["access_token"])
 
 
+class LoadBalancer(httpx.AsyncBaseTransport):
+    """What a load balancer does, as a client transport: each request for the public
+    origin goes to the next replica in turn, its URL and headers untouched but for where
+    the connection goes. ``answered_by`` lists the replica of each request sent."""
+
+    def __init__(self, replicas: Replicas) -> None:
+        self._upstreams = [httpx.URL(replicas.a), httpx.URL(replicas.b)]
+        self._inner = httpx.AsyncHTTPTransport()
+        self.answered_by: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        upstream = self._upstreams[len(self.answered_by) % len(self._upstreams)]
+        self.answered_by.append(str(upstream))
+        # A copy, so the client's own request keeps its public URL (a retry signs it
+        # again); the Host header stays the public one, as through a real balancer.
+        forwarded = httpx.Request(
+            request.method,
+            request.url.copy_with(scheme=upstream.scheme, host=upstream.host, port=upstream.port),
+            headers=request.headers,
+            stream=request.stream,
+        )
+        return await self._inner.handle_async_request(forwarded)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 async def _nonce_from(client: httpx.AsyncClient, url: str, alice: Alice) -> str:
     """The nonce a replica hands out with its ``use_dpop_nonce`` challenge."""
     response = await client.get(url, headers=alice.headers("GET"))
@@ -181,6 +209,23 @@ async def test_a_proof_accepted_by_one_replica_is_refused_by_the_other(
     assert fresh.status_code == 200, fresh.text
 
 
+async def test_a_proof_sent_to_both_replicas_at_once_is_accepted_by_one(
+    replicas: Replicas, alice: Alice
+) -> None:
+    async with httpx.AsyncClient() as client:
+        nonce = await _nonce_from(client, f"{replicas.a}/account", alice)
+        rounds = []
+        for _ in range(5):
+            headers = alice.headers("GET", nonce=nonce)
+            answers = await asyncio.gather(
+                client.get(f"{replicas.a}/account", headers=headers),
+                client.get(f"{replicas.b}/account", headers=headers),
+            )
+            rounds.append(sorted(answer.status_code for answer in answers))
+    # SET NX is atomic in Redis: however the two requests interleave, one of them wins.
+    assert rounds == [[200, 401]] * 5
+
+
 async def test_a_nonce_handed_out_by_one_replica_is_accepted_by_the_other(
     replicas: Replicas, alice: Alice
 ) -> None:
@@ -197,6 +242,19 @@ async def test_a_nonce_handed_out_by_one_replica_is_accepted_by_the_other(
     assert (challenged.status_code, _error(challenged)) == (401, "use_dpop_nonce")
     assert at_b.status_code == 200, at_b.text
     assert at_a.status_code == 200, at_a.text
+
+
+async def test_a_client_behind_the_balancer_needs_one_nonce_for_the_whole_fleet(
+    replicas: Replicas, alice: Alice
+) -> None:
+    balancer = LoadBalancer(replicas)
+    auth = DPoPAuth(alice.key, access_token=alice.token)
+    async with httpx.AsyncClient(base_url=PUBLIC_ORIGIN, transport=balancer, auth=auth) as client:
+        statuses = [(await client.get("/account")).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 200]
+    # One use_dpop_nonce retry at the first request; from then on the nonce each replica
+    # hands out is taken by the other, turn by turn.
+    assert balancer.answered_by == [replicas.a, replicas.b] * 2 + [replicas.a]
 
 
 async def test_both_replicas_fail_closed_without_redis_and_recover_when_it_returns(
