@@ -23,10 +23,13 @@ from ._jws import b64_decode, b64_encode, decode_json_object, split_compact
 
 __all__ = ["DPOP_ALGORITHMS", "Proof", "access_token_hash", "check_proof"]
 
-DPOP_ALGORITHMS = ("ES256", "EdDSA", "RS256", "PS256")
-"""The proof algorithms accepted, as named in ``algs`` of the ``DPoP`` challenge."""
+DPOP_ALGORITHMS = ("ES256", "EdDSA", "Ed25519", "RS256", "PS256")
+"""The proof algorithms accepted, as named in ``algs`` of the ``DPoP`` challenge and in
+``dpop_signing_alg_values_supported``. ``Ed25519`` is RFC 9864's fully-specified name for
+what ``EdDSA`` means with an Ed25519 key; clients that follow it (the npm package ``dpop``
+does) sign with that name, so both are accepted."""
 
-_KEY_TYPES = {"ES256": "EC", "EdDSA": "OKP", "RS256": "RSA", "PS256": "RSA"}
+_KEY_TYPES = {"ES256": "EC", "EdDSA": "OKP", "Ed25519": "OKP", "RS256": "RSA", "PS256": "RSA"}
 # RFC 7517 / RFC 7518 §6: members that only a private or symmetric key has.
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 _REFUSED_HEADER_PARAMS = ("crit", "b64", "enc", "zip")

@@ -11,8 +11,10 @@ Instruments (meter ``claimguard``):
   ``refused`` (answered 4xx/503) or ``would_refuse`` (report-only mode let it through);
   ``code`` is the answer's error code (``invalid_token``, ``insufficient_scope``,
   ``unauthorized`` for a missing token, ``temporarily_unavailable`` …), empty when accepted.
-- ``claimguard.verification.duration`` (histogram, seconds): one ``verify()`` call,
-  cache hits included; ``outcome`` is ``valid``, ``invalid`` or ``unavailable``.
+- ``claimguard.verification.duration`` (histogram, seconds): one ``verify()`` or
+  ``verify_dpop()`` call, cache hits included; ``outcome`` is ``valid``, ``invalid`` (the
+  token or its DPoP proof refused) or ``unavailable`` (no keys, or no replay store);
+  ``scheme`` is ``bearer`` or ``dpop``.
 - ``claimguard.jwks.fetches`` and ``claimguard.jwks.fetch_failures`` (counters): every
   JWKS fetch attempt (discovery included), and those that yielded no usable key set.
 """
@@ -21,13 +23,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Literal, ParamSpec, Protocol
 
 from ._claims import Claims
-from ._errors import ConfigurationError, InvalidToken, KeySetUnavailable
+from ._errors import (
+    ConfigurationError,
+    InvalidDPoPProof,
+    InvalidToken,
+    KeySetUnavailable,
+    ReplayStoreUnavailable,
+)
 from ._version import __version__
 
 __all__ = ["MeterProvider", "Metrics", "metrics_from"]
+
+P = ParamSpec("P")
 
 
 class MeterProvider(Protocol):
@@ -50,7 +60,7 @@ class Metrics:
         self.verification = meter.create_histogram(
             "claimguard.verification.duration",
             unit="s",
-            description="Time to verify one bearer token",
+            description="Time to verify one access token (and its DPoP proof)",
         )
         self.fetches = meter.create_counter(
             "claimguard.jwks.fetches", unit="{fetch}", description="JWKS fetch attempts"
@@ -79,25 +89,28 @@ class Metrics:
             self.fetch_failures.add(1)
 
     def timed(
-        self, verify: Callable[[str], Coroutine[Any, Any, Claims]]
-    ) -> Callable[[str], Coroutine[Any, Any, Claims]]:
-        """``verify`` with its duration recorded, by outcome."""
+        self,
+        verify: Callable[P, Coroutine[Any, Any, Claims]],
+        *,
+        scheme: Literal["bearer", "dpop"] = "bearer",
+    ) -> Callable[P, Coroutine[Any, Any, Claims]]:
+        """``verify`` (or ``verify_dpop``) with its duration recorded, by outcome."""
         record = self.verification.record
         clock = time.perf_counter
         valid, invalid, unavailable = (
-            {"outcome": "valid"},
-            {"outcome": "invalid"},
-            {"outcome": "unavailable"},
+            {"outcome": "valid", "scheme": scheme},
+            {"outcome": "invalid", "scheme": scheme},
+            {"outcome": "unavailable", "scheme": scheme},
         )
 
-        async def timed_verify(token: str) -> Claims:
+        async def timed_verify(*args: P.args, **kwargs: P.kwargs) -> Claims:
             start = clock()
             try:
-                claims = await verify(token)
-            except KeySetUnavailable:
+                claims = await verify(*args, **kwargs)
+            except (KeySetUnavailable, ReplayStoreUnavailable):
                 record(clock() - start, unavailable)
                 raise
-            except InvalidToken:
+            except (InvalidToken, InvalidDPoPProof):
                 record(clock() - start, invalid)
                 raise
             record(clock() - start, valid)

@@ -220,7 +220,8 @@ class TokenVerifier(IssuerInspection):
         self.key_set = None if single is None else single.key_set
         if self.metrics is not None:
             # Instrumented only when asked: without metrics, verify() is the plain method.
-            self.verify = self.metrics.timed(self.verify)  # type: ignore[method-assign,assignment]
+            self.verify = self.metrics.timed(self.verify)  # type: ignore[method-assign]
+            self.verify_dpop = self.metrics.timed(self.verify_dpop, scheme="dpop")  # type: ignore[method-assign]
 
     # -- verification -------------------------------------------------------------------
 

@@ -13,10 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import jwt
-
 from ._errors import OAuthError
-from ._jwk import DPOP_ALGS, JWKError, public_key, thumbprint
+from ._jwk import DPOP_ALGS, JWKError, public_key, pyjwt_algorithm, thumbprint
 from ._nonces import NonceSource
 from ._records import Api
 from ._replay import ReplayCache, ReplayCacheFull
@@ -132,7 +130,7 @@ def _verified_key(header: dict[str, Any], signing_input: bytes, signature: bytes
         jkt = thumbprint(header["jwk"])
     except JWKError as exc:
         raise _invalid(f"the proof's jwk is unusable: {exc}") from None
-    if not jwt.get_algorithm_by_name(alg).verify(signing_input, key, signature):
+    if not pyjwt_algorithm(alg).verify(signing_input, key, signature):
         raise _invalid("the proof's signature does not verify with its jwk")  # §4.3 point 6
     return jkt
 

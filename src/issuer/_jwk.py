@@ -11,17 +11,24 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["DPOP_ALGS", "JWKError", "public_key", "thumbprint"]
+__all__ = ["DPOP_ALGS", "JWKError", "public_key", "pyjwt_algorithm", "thumbprint"]
 
 #: Asymmetric algorithms a DPoP proof may use (RFC 9449 §4.3 point 5: never ``none`` or MAC).
-DPOP_ALGS = ("ES256", "EdDSA", "RS256", "PS256")
-_KTY = {"ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519"), "RS256": ("RSA", None),
-        "PS256": ("RSA", None)}  # fmt: skip
+#: ``Ed25519`` is RFC 9864's fully-specified name for ``EdDSA`` with an Ed25519 key; clients
+#: that follow it sign proofs with that name, so both are accepted.
+DPOP_ALGS = ("ES256", "EdDSA", "Ed25519", "RS256", "PS256")
+_KTY = {"ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519"), "Ed25519": ("OKP", "Ed25519"),
+        "RS256": ("RSA", None), "PS256": ("RSA", None)}  # fmt: skip
 # RFC 7638 §3.2: the required members of each key type, in lexicographic order.
 _REQUIRED = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
 # RFC 7518 §6.2.2, §6.3.2 and RFC 8037 §2: members only a private key has.
 _PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MIN_RSA_BITS = 2048
+
+
+def pyjwt_algorithm(alg: str) -> Any:
+    """PyJWT's implementation of the DPoP algorithm ``alg`` (PyJWT knows Ed25519 as EdDSA)."""
+    return jwt.get_algorithm_by_name("EdDSA" if alg == "Ed25519" else alg)
 
 
 class JWKError(ValueError):
@@ -52,7 +59,7 @@ def public_key(jwk: object, alg: str) -> Any:
     if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
         raise JWKError(f"jwk is not a {crv or kty} key, as {alg} needs")
     try:
-        key = jwt.get_algorithm_by_name(alg).from_jwk(jwk)
+        key = pyjwt_algorithm(alg).from_jwk(jwk)
     except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
         raise JWKError(f"jwk does not parse: {exc}") from None
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:

@@ -2,7 +2,7 @@
 
 ::
 
-    key = DPoPKey()                                   # ES256; or "EdDSA", "RS256", "PS256"
+    key = DPoPKey()                        # ES256; or "EdDSA" (or "Ed25519"), "RS256", "PS256"
     tokens = (await client.post(token_url, data=form, auth=DPoPAuth(key))).json()
     api = httpx.AsyncClient(auth=DPoPAuth(key, access_token=tokens["access_token"]))
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 import time
@@ -23,23 +24,28 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import OKPAlgorithm
 
-from ._jwk import thumbprint
+from ._jwk import pyjwt_algorithm, thumbprint
 
 __all__ = ["DPoPAlg", "DPoPAuth", "DPoPKey"]
 
-DPoPAlg = Literal["ES256", "EdDSA", "RS256", "PS256"]
+# PyJWT signs Ed25519 only under the name EdDSA; proofs may carry RFC 9864's name instead.
+_JWS = jwt.PyJWS()
+_JWS.register_algorithm("Ed25519", OKPAlgorithm())
+
+DPoPAlg = Literal["ES256", "EdDSA", "Ed25519", "RS256", "PS256"]
 _USE_NONCE = re.compile(r'error\s*=\s*"?use_dpop_nonce"?', re.IGNORECASE)
 
 
 def _generate(alg: str) -> Any:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
-    if alg == "EdDSA":
+    if alg in ("EdDSA", "Ed25519"):
         return ed25519.Ed25519PrivateKey.generate()
     if alg in ("RS256", "PS256"):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    raise ValueError(f"alg must be one of ES256, EdDSA, RS256, PS256, not {alg!r}")
+    raise ValueError(f"alg must be one of ES256, EdDSA, Ed25519, RS256, PS256, not {alg!r}")
 
 
 def _htu(url: str) -> str:
@@ -51,14 +57,16 @@ def _htu(url: str) -> str:
 class DPoPKey:
     """A freshly generated DPoP key pair; the private key never leaves the object.
 
-    ``clock`` (seconds since the epoch) sets each proof's ``iat``; tests inject theirs.
+    ``alg`` ``"Ed25519"`` names proofs by RFC 9864's fully-specified name, ``"EdDSA"`` by
+    the older one; the key is an Ed25519 key either way. ``clock`` (seconds since the
+    epoch) sets each proof's ``iat``; tests inject theirs.
     """
 
     def __init__(self, alg: DPoPAlg = "ES256", *, clock: Callable[[], float] | None = None) -> None:
         self.alg: DPoPAlg = alg
         self._private_key = _generate(alg)
         self._clock = clock or time.time
-        jwk: dict[str, Any] = jwt.get_algorithm_by_name(alg).to_jwk(
+        jwk: dict[str, Any] = pyjwt_algorithm(alg).to_jwk(
             self._private_key.public_key(), as_dict=True
         )
         self._public_jwk = jwk
@@ -97,8 +105,8 @@ class DPoPKey:
             payload["ath"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
         if nonce is not None:
             payload["nonce"] = nonce
-        return jwt.encode(
-            payload,
+        return _JWS.encode(
+            json.dumps(payload, separators=(",", ":")).encode(),
             self._private_key,
             algorithm=self.alg,
             headers={"typ": "dpop+jwt", "jwk": self._public_jwk},

@@ -17,8 +17,12 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+# PyJWT signs Ed25519 only as EdDSA; RFC 9864 names it Ed25519.
+_JWS = jwt.PyJWS()
+_JWS.register_algorithm("Ed25519", OKPAlgorithm())
+
 DROP: Any = object()
-ALGS = 'algs="ES256 EdDSA RS256 PS256"'
+ALGS = 'algs="ES256 EdDSA Ed25519 RS256 PS256"'
 
 
 def b64(data: bytes) -> str:
@@ -43,7 +47,7 @@ class ProofKey:
             self.private: Any = ec.generate_private_key(ec.SECP256R1())
             self.jwk = ECAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
             members = ("crv", "kty", "x", "y")
-        elif alg == "EdDSA":
+        elif alg in ("EdDSA", "Ed25519"):
             self.private = ed25519.Ed25519PrivateKey.generate()
             self.jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
             members = ("crv", "kty", "x")
@@ -77,6 +81,6 @@ class ProofKey:
         hdr = {k: v for k, v in hdr.items() if v is not DROP}
         payload = {k: v for k, v in payload.items() if v is not DROP}
         alg = hdr.pop("alg")
-        return jwt.encode(
-            payload, signing_key or self.private, algorithm=alg, headers={**hdr, "alg": alg}
+        return _JWS.encode(
+            json.dumps(payload).encode(), signing_key or self.private, algorithm=alg, headers=hdr
         )

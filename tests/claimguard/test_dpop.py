@@ -107,7 +107,7 @@ async def test_bound_token_with_its_proof_is_accepted_and_exposes_the_thumbprint
     assert "dpop-nonce" not in response.headers
 
 
-@pytest.mark.parametrize("alg", ["EdDSA", "RS256", "PS256"])
+@pytest.mark.parametrize("alg", ["EdDSA", "Ed25519", "RS256", "PS256"])
 async def test_every_listed_algorithm_is_accepted(
     client: httpx.AsyncClient, mint: Minter, clock: FakeClock, alg: str
 ) -> None:
@@ -418,7 +418,13 @@ async def test_resource_metadata_names_dpop_as_the_verifier_does(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE) as client:
         document = (await client.get("/.well-known/oauth-protected-resource")).json()
     assert document["dpop_bound_access_tokens_required"] is True
-    assert document["dpop_signing_alg_values_supported"] == ["ES256", "EdDSA", "RS256", "PS256"]
+    assert document["dpop_signing_alg_values_supported"] == [
+        "ES256",
+        "EdDSA",
+        "Ed25519",
+        "RS256",
+        "PS256",
+    ]
     disabled = make_verifier(http_client, clock, dpop="disabled")
     with pytest.raises(ConfigurationError):
         app_for(disabled, protected_resource=resource.with_dpop("required"))

@@ -48,7 +48,7 @@ def make(key: ProofKey, **options: Any) -> str:
     return key.proof("GET", URL, access_token=TOKEN, iat=NOW, **options)
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256", "PS256"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"])
 def test_a_valid_proof_gives_its_thumbprint_and_id(alg: str) -> None:
     key = ProofKey(alg)
     proof = key.proof("GET", URL, access_token=TOKEN, iat=NOW, claims={"jti": "one"})

@@ -15,9 +15,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from claimguard import ClaimGuardMiddleware, ConfigurationError, TokenVerifier, requires_claim
+from claimguard import (
+    ClaimGuardMiddleware,
+    ConfigurationError,
+    InvalidDPoPProof,
+    ReplayStoreUnavailable,
+    TokenVerifier,
+    requires_claim,
+)
 
 from .conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, FakeIssuerEndpoints, Minter
+from .dpop_proofs import ProofKey
 
 pytestmark = pytest.mark.anyio
 
@@ -145,6 +153,7 @@ async def test_report_only_counts_would_refuse(
 async def test_without_metrics_verify_is_the_plain_method(verifier: TokenVerifier) -> None:
     assert verifier.metrics is None
     assert "verify" not in vars(verifier)
+    assert "verify_dpop" not in vars(verifier)
     assert build_app(verifier)._decisions is None
 
 
@@ -170,3 +179,57 @@ def test_claimguard_works_without_opentelemetry() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "pip install 'claimguard-asgi[otel]'" in result.stdout
+
+
+async def test_dpop_verifications_are_timed_by_outcome_and_scheme(
+    metered: TokenVerifier, mint: Minter, clock: FakeClock, reader: InMemoryMetricReader
+) -> None:
+    key = ProofKey("ES256")
+    token = mint(claims={"cnf": {"jkt": key.jkt}})
+    url = "http://testserver/premium"
+
+    def proof() -> str:
+        return key.proof("GET", url, access_token=token, iat=clock.time())
+
+    await metered.verify_dpop(token, proof(), method="GET", url=url)
+    replayed = proof()
+    await metered.verify_dpop(token, replayed, method="GET", url=url)
+    with pytest.raises(InvalidDPoPProof):
+        await metered.verify_dpop(token, replayed, method="GET", url=url)
+    await metered.verify(mint())
+    histogram = {
+        (point.attributes["scheme"], point.attributes["outcome"]): point.count
+        for point in points(reader)["claimguard.verification.duration"]
+    }
+    assert histogram == {("dpop", "valid"): 2, ("dpop", "invalid"): 1, ("bearer", "valid"): 1}
+
+
+async def test_dpop_verifications_fail_closed_are_timed_as_unavailable(
+    http_client: httpx.AsyncClient, mint: Minter, clock: FakeClock, reader: InMemoryMetricReader
+) -> None:
+    class DownStore:
+        async def first_use(self, jkt: str, jti: str, *, ttl_seconds: float) -> bool:
+            raise ReplayStoreUnavailable("the replay store cannot be reached")
+
+    verifier = TokenVerifier(
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        http_client=http_client,
+        clock=clock,
+        dpop_replay_store=DownStore(),
+        metrics=MeterProvider(metric_readers=[reader]),
+    )
+    key = ProofKey("ES256")
+    token = mint(claims={"cnf": {"jkt": key.jkt}})
+    url = "http://testserver/premium"
+    with pytest.raises(ReplayStoreUnavailable):
+        await verifier.verify_dpop(
+            token,
+            key.proof("GET", url, access_token=token, iat=clock.time()),
+            method="GET",
+            url=url,
+        )
+    recorded = points(reader)["claimguard.verification.duration"]
+    assert [dict(point.attributes) for point in recorded] == [
+        {"outcome": "unavailable", "scheme": "dpop"}
+    ]

@@ -159,7 +159,7 @@ async def test_middleware_serves_the_document_without_a_token(
         "bearer_methods_supported": ["header"],
         "scopes_supported": ["tools:call", "premium"],
         "resource_documentation": "https://docs.example.com/mcp",
-        "dpop_signing_alg_values_supported": ["ES256", "EdDSA", "RS256", "PS256"],
+        "dpop_signing_alg_values_supported": ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"],
         "dpop_bound_access_tokens_required": False,
     }
 

@@ -30,7 +30,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256", "PS256"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"])
 async def test_a_valid_proof_binds_the_access_token_to_its_key(
     bare_issuer: Issuer, clock: FakeClock, alg: str
 ) -> None:
@@ -208,5 +208,5 @@ async def test_metadata_lists_the_dpop_algorithms(bare_issuer: Issuer) -> None:
         for path in (".well-known/openid-configuration", ".well-known/oauth-authorization-server"):
             metadata = (await client.get(path)).json()
             assert metadata["dpop_signing_alg_values_supported"] == [
-                "ES256", "EdDSA", "RS256", "PS256"
+                "ES256", "EdDSA", "Ed25519", "RS256", "PS256"
             ]  # fmt: skip

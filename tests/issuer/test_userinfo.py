@@ -65,5 +65,5 @@ async def test_without_credentials_both_schemes_are_offered(bare_issuer: Issuer)
         response = await client.get("userinfo")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
-        'Bearer realm="issuer", DPoP algs="ES256 EdDSA RS256 PS256"'
+        'Bearer realm="issuer", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"'
     )
