@@ -227,13 +227,16 @@ class LoginPipeline:
         first_login = request.refresh_family is None
         authentication = auth_claims(request.methods)
         scopes = _final_scopes(granted, changes)
+        # RFC 9470 §4: a resource server judges a login's age by the access token's
+        # auth_time, so it goes there as well as into the ID token (RFC 9068 §2.2.1).
+        access_authentication = {**authentication, "auth_time": int(request.auth_time)}
         access_token = self._minter.access_token(
             subject=user.user_id,
             client_id=client.client_id,
             api=api,
             scopes=scopes,
             custom_claims=changes.access_claims,
-            auth_claims=authentication,
+            auth_claims=access_authentication,
             roles=user.roles,
             # A registered client is third-party: what the user consented to (the scopes
             # granted) bounds its permissions too, else consent would not limit it.
