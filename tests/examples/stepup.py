@@ -57,13 +57,19 @@ class Browser:
     async def authorize(self, url: str) -> dict[str, str]:
         """Open an authorization URL and answer each page until the issuer redirects
         back; return the redirect's query parameters."""
+        issuer = urlsplit(url).netloc
         response = await self.http.get(url)
-        for _ in range(4):
-            if response.status_code != 200:
+        for _ in range(6):
+            if response.status_code == 200:
+                response = await self._answer(response)
+                continue
+            assert response.status_code in (302, 303), response.text
+            location = urljoin(str(response.url), response.headers["location"])
+            if urlsplit(location).netloc != issuer:
                 break
-            response = await self._answer(response)
-        assert response.status_code in (302, 303), response.text
-        query = parse_qs(urlsplit(response.headers["location"]).query)
+            # A page of the issuer's own (the consent page after the login form).
+            response = await self.http.get(location)
+        query = parse_qs(urlsplit(location).query)
         return {name: values[0] for name, values in query.items()}
 
     async def _answer(self, page: httpx.Response) -> httpx.Response:
