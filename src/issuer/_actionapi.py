@@ -32,6 +32,9 @@ class FlowChanges:
     deny_code: str = "access_denied"
     denied_by: str = ""
     mfa_required: bool = False
+    #: Whether a second factor the browser's session remembers may stand in for a new one:
+    #: only if every action that enabled MFA allowed it (``allow_remember_browser``).
+    mfa_remember: bool = False
     redirect_url: str | None = None
     redirected_by: str = ""
 

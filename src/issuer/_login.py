@@ -56,6 +56,9 @@ class LoginRequest:
     prompt: str | None = None
     #: The authentication methods of this login, each ``{"name": ..., "timestamp": ...}``.
     methods: list[dict[str, Any]] = field(default_factory=list)
+    #: Second factors the browser's session remembers, each like ``methods``' entries;
+    #: they count only when the actions allow remembering the browser.
+    remembered_methods: list[dict[str, Any]] = field(default_factory=list)
     #: Set for browser logins only: the ``state`` a redirect action's page returns with.
     continue_state: str | None = None
     dpop_jkt: str | None = None
@@ -216,6 +219,9 @@ class LoginPipeline:
         if second_factor_needed(changes, request.acr_values) and not has_second_factor(
             request.methods
         ):
+            if changes.mfa_remember and has_second_factor(request.remembered_methods):
+                request.methods.extend(request.remembered_methods)
+                return self._mint(request, pending.requested, changes)
             if request.continue_state is None:
                 raise no_second_factor(request.protocol)
             raise LoginPaused(pending)
