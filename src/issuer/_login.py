@@ -209,11 +209,6 @@ class LoginPipeline:
             if changes.redirect_url is not None:
                 pending.redirected_by = changes.redirected_by
                 pending.redirect_url = changes.redirect_url
-                if pending.redirected_by not in {a.name for a in actions if a.on_continue}:
-                    raise ActionFailed(
-                        changes.redirected_by,
-                        "it calls api.redirect.send_user_to but defines no on_continue_post_login",
-                    )
                 raise LoginPaused(pending)
         pending.actions_done = True
         if second_factor_needed(changes, request.acr_values) and not has_second_factor(

@@ -101,6 +101,12 @@ class RedirectApi:
         """Pause the login after this action and send the browser to ``url`` (``query``
         added, with ``state``); ``on_continue_post_login`` runs when it returns."""
         flow = self._interactive("send_user_to")
+        if not self._step.continuable:
+            # Refused at the call, so the action log shows this action failing, and why.
+            raise RuntimeError(
+                "api.redirect.send_user_to needs an on_continue_post_login in the same action,"
+                " to carry on the login when the browser comes back"
+            )
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"send_user_to needs an absolute http(s) URL, not {url!r}")
