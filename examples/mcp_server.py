@@ -1,12 +1,16 @@
-"""An MCP server protected by claimguard: a public tool and a tool for premium users.
+"""An MCP server protected by claimguard: a public tool, a tool for premium users and one
+that needs a recent multi-factor login.
 
 ``greet`` answers any caller with a valid token; ``premium_report`` needs the ``premium``
 claim, which the issuer's post-login action (``examples/issuer/actions/premium.py``) adds
-for premium users. Tokens must be issued for this server's resource URL (RFC 8707); the
-server publishes its RFC 9728 metadata, so an MCP client finds the issuer and registers
-itself; the user logs in and, as the client registered itself, allows it on the issuer's
-consent page. Run it (the issuer needs an API whose identifier is the resource
-URL; this script adds it when it starts the bundled issuer itself)::
+for premium users; ``schedule_payout`` needs a multi-factor login (``acr``) younger than
+five minutes (``auth_time``), and refuses other callers with a JSON-RPC error naming the
+``acr_values`` and ``max_age`` to log in with again (RFC 9470). Tokens must be issued
+for this server's resource URL (RFC 8707); the server publishes its RFC 9728 metadata, so
+an MCP client finds the issuer and registers itself; the user logs in and, as the client
+registered itself, allows it on the issuer's consent page. Run it (the issuer needs an API
+whose identifier is the resource URL; this script adds it when it starts the bundled
+issuer itself)::
 
     .venv/bin/python examples/mcp_server.py            # issuer on 8765, MCP on 8000/mcp
 
@@ -28,13 +32,21 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 
 from claimguard import ProtectedResource, TokenVerifier
-from claimguard.mcp import ProtectedMCPApp, current_claims, protected_mcp_app, tool_requires_claim
+from claimguard.mcp import (
+    ProtectedMCPApp,
+    current_claims,
+    protected_mcp_app,
+    tool_requires_claim,
+    tool_requires_step_up,
+)
 from issuer import Issuer
 
 NAMESPACE = "https://myapp.example.com/"
 DEFAULT_ISSUER = "http://127.0.0.1:8765/"
 DEFAULT_RESOURCE = "http://127.0.0.1:8000/mcp"
 SCOPES = ["tools:call"]
+MULTI_FACTOR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+FIVE_MINUTES = 300
 ISSUER_CONFIG = Path(__file__).parent / "issuer" / "issuer.toml"
 
 
@@ -54,6 +66,12 @@ def create_server() -> MCPServer:
     async def premium_report(topic: str) -> str:
         """A report only premium users get."""
         return f"Premium report on {topic}: all signals are green."
+
+    @server.tool()
+    @tool_requires_step_up(acr_values=[MULTI_FACTOR], max_age=FIVE_MINUTES)
+    async def schedule_payout(amount: int) -> str:
+        """Schedule a payout; needs a multi-factor login younger than five minutes."""
+        return f"Payout of {amount} scheduled."
 
     return server
 
@@ -78,6 +96,7 @@ def create_app(
             authorization_servers=[issuer_url],
             scopes_supported=SCOPES,
             resource_name="claimguard example MCP server",
+            acr_values_supported=[MULTI_FACTOR],
         ),
         close_verifier=http_client is None,
     )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -22,7 +22,13 @@ import pytest
 pytest.importorskip("mcp", reason="the mcp extra is not installed")
 
 import httpx2
-from examples.mcp_server import ISSUER_CONFIG, NAMESPACE, add_mcp_resource, create_app
+from examples.mcp_server import (
+    ISSUER_CONFIG,
+    MULTI_FACTOR,
+    NAMESPACE,
+    add_mcp_resource,
+    create_app,
+)
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
@@ -37,6 +43,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import AnyUrl
 
 from issuer import Issuer, IssuerServer, bind_socket, serve_in_thread
+from tests.examples.stepup import ALICE_TOTP_SECRET, Browser
 from tests.issuer.flows import open_consent, submit_consent, submit_login
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -173,7 +180,7 @@ async def test_alice_discovers_registers_logs_in_and_calls_both_tools(servers: S
         servers.mcp_url, oauth_provider(servers.mcp_url, alice, storage), CALLS
     )
 
-    assert sorted(outcome.tools) == ["greet", "premium_report"]
+    assert sorted(outcome.tools) == ["greet", "premium_report", "schedule_payout"]
     alice_id = servers.issuer.issuer.directory.user("alice@example.com").user_id
     assert outcome.results["greet"] == f"Hello, Ada! (asked by {alice_id})"
     assert outcome.results["premium_report"].startswith("Premium report on Q3")
@@ -283,3 +290,68 @@ async def test_machine_to_machine_with_the_client_credentials_provider(servers: 
     assert claims is not None
     assert claims["sub"] == "reporting-bot@clients"
     assert claims[f"{NAMESPACE}premium"] is True
+
+
+@dataclass
+class SteppingUpUser:
+    """A user whose browser keeps the issuer's session between authorizations, and who
+    adds a step-up challenge's ``acr_values``/``max_age`` to the next authorization URL:
+    the SDK's client builds the URL, and the application asks for the stronger login
+    (RFC 9470 §4)."""
+
+    browser: Browser
+    step_up: dict[str, str] = field(default_factory=dict)
+    result: AuthorizationCodeResult | None = None
+
+    async def redirect_handler(self, authorization_url: str) -> None:
+        url = (
+            f"{authorization_url}&{urlencode(self.step_up)}" if self.step_up else authorization_url
+        )
+        params = await self.browser.authorize(url)
+        assert "error" not in params, params
+        self.result = AuthorizationCodeResult(
+            code=params["code"], state=params.get("state"), iss=params.get("iss")
+        )
+
+    async def callback_handler(self) -> AuthorizationCodeResult:
+        assert self.result is not None
+        return self.result
+
+
+async def test_a_tool_asks_for_a_multi_factor_login_and_gets_one(servers: Servers) -> None:
+    payout = {"schedule_payout": {"amount": 100}}
+    async with httpx.AsyncClient() as http:
+        alice = SteppingUpUser(
+            Browser(http, "alice@example.com", "alice-password", ALICE_TOTP_SECRET)
+        )
+        storage = MemoryStorage()
+        refused = await run_tools(
+            servers.mcp_url, oauth_provider(servers.mcp_url, alice, storage), payout
+        )
+        error = refused.results["schedule_payout"]
+        assert isinstance(error, MCPError)
+        assert error.data["error"] == "insufficient_user_authentication"
+        # The application sends the user back with what the tool asked for; the SDK logs
+        # in again once it holds no token.
+        alice.step_up = {
+            "acr_values": error.data["acr_values"],
+            "max_age": str(error.data["max_age"]),
+        }
+        storage.tokens = None
+        allowed = await run_tools(
+            servers.mcp_url, oauth_provider(servers.mcp_url, alice, storage), payout
+        )
+
+    assert error.data["acr_values"] == MULTI_FACTOR
+    assert error.data["max_age"] == 300
+    # The session spared the password; the multi-factor ACR asked for a code.
+    assert alice.browser.shown.count("password") == 1
+    assert alice.browser.shown[-1] == "code"
+    assert allowed.results["schedule_payout"] == "Payout of 100 scheduled."
+    assert storage.tokens is not None
+    claims = servers.issuer.issuer.verify_access_token(
+        storage.tokens.access_token, audience=servers.mcp_url
+    )
+    assert claims is not None
+    assert claims["amr"] == ["pwd", "otp"]
+    assert claims["acr"] == MULTI_FACTOR

@@ -32,6 +32,9 @@ class FlowChanges:
     deny_code: str = "access_denied"
     denied_by: str = ""
     mfa_required: bool = False
+    #: Whether a second factor the browser's session remembers may stand in for a new one:
+    #: only if every action that enabled MFA allowed it (``allow_remember_browser``).
+    mfa_remember: bool = False
     redirect_url: str | None = None
     redirected_by: str = ""
 
@@ -39,9 +42,11 @@ class FlowChanges:
 class ActionStep:
     """Bookkeeping shared by the api parts for one action's run."""
 
-    def __init__(self, action: str, changes: FlowChanges) -> None:
+    def __init__(self, action: str, changes: FlowChanges, *, continuable: bool = False) -> None:
         self.action = action
         self.changes = changes
+        #: Whether the action has an ``on_continue_post_login`` to resume a redirect with.
+        self.continuable = continuable
         self.claims_added: dict[str, dict[str, Any]] = {"id_token": {}, "access_token": {}}
         self.warnings: list[str] = []
         self.closed = False

@@ -21,6 +21,7 @@ __all__ = [
     "MASK",
     "ActionOutput",
     "Activity",
+    "FlowPaused",
     "LoginOutcome",
     "RequestServed",
     "grant_of",
@@ -60,12 +61,28 @@ class ActionOutput:
         return asdict(self)
 
 
+class FlowPaused(Exception):
+    """A login stopped to wait for the browser, not failed: reported as ``paused``.
+
+    ``action`` names the action that sent the browser away (``None`` when the login waits
+    for a one-time code); ``waiting_for`` says what it waits for, in words safe to print.
+    """
+
+    def __init__(self, *, action: str | None, waiting_for: str) -> None:
+        super().__init__(f"the login waits for {waiting_for}")
+        self.action = action
+        self.waiting_for = waiting_for
+
+
 @dataclass(frozen=True)
 class LoginOutcome:
-    """How one login (or client credentials request) ended: ``ok``, ``denied`` or ``failed``.
+    """How one login (or client credentials request) ended: ``ok``, ``denied``, ``failed``,
+    or ``paused`` (waiting for a one-time code or for the browser to come back from a page
+    an action sent it to; the same login reports again when it carries on).
 
-    ``action`` names the action that denied or failed it; ``reason`` is the deny reason;
-    ``error_type`` is the class of the exception that failed it, never its text.
+    ``action`` names the action that denied, failed or paused it; ``reason`` is the deny
+    reason, or what a paused login waits for; ``error_type`` is the class of the exception
+    that failed it, never its text.
     """
 
     user: str | None
@@ -155,6 +172,9 @@ def reported(
     details: dict[str, Any] = {"outcome": "ok"}
     try:
         yield
+    except FlowPaused as exc:
+        details = {"outcome": "paused", "action": exc.action, "reason": exc.waiting_for}
+        raise
     except LoginDenied as exc:
         details = {"outcome": "denied", "action": exc.action or None, "reason": exc.reason}
         raise

@@ -26,7 +26,7 @@ from ._params import read_form, request_info, single_params
 from ._pause import LoginPaused
 from ._records import Api, Client, User
 from ._scopes import grantable_scopes
-from ._sessions import Session
+from ._sessions import Session, login_methods
 from ._signon import SignOn
 
 if TYPE_CHECKING:
@@ -264,17 +264,7 @@ class AuthorizeEndpoint:
         params = txn.params
         session = txn.session
         now = self._clock()
-        # A second factor is asked again at each authorization (what Auth0 does unless the
-        # browser is remembered): only the session's first factor carries over.
-        methods = (
-            [{"name": "pwd", "timestamp": now}]
-            if session is None
-            else [
-                {"name": m.name, "timestamp": m.timestamp}
-                for m in session.methods
-                if m.name == "pwd"
-            ]
-        )
+        methods, remembered = login_methods(session, now)
         login = LoginRequest(
             user=user,
             client=txn.client,
@@ -291,6 +281,7 @@ class AuthorizeEndpoint:
             acr_values=params.get("acr_values", "").split(),
             prompt=params.get("prompt"),
             methods=methods,
+            remembered_methods=remembered,
             continue_state=secrets.token_urlsafe(32),
             dpop_jkt=params.get("dpop_jkt"),
         )

@@ -56,6 +56,9 @@ class LoginRequest:
     prompt: str | None = None
     #: The authentication methods of this login, each ``{"name": ..., "timestamp": ...}``.
     methods: list[dict[str, Any]] = field(default_factory=list)
+    #: Second factors the browser's session remembers, each like ``methods``' entries;
+    #: they count only when the actions allow remembering the browser.
+    remembered_methods: list[dict[str, Any]] = field(default_factory=list)
     #: Set for browser logins only: the ``state`` a redirect action's page returns with.
     continue_state: str | None = None
     dpop_jkt: str | None = None
@@ -206,16 +209,14 @@ class LoginPipeline:
             if changes.redirect_url is not None:
                 pending.redirected_by = changes.redirected_by
                 pending.redirect_url = changes.redirect_url
-                if pending.redirected_by not in {a.name for a in actions if a.on_continue}:
-                    raise ActionFailed(
-                        changes.redirected_by,
-                        "it calls api.redirect.send_user_to but defines no on_continue_post_login",
-                    )
                 raise LoginPaused(pending)
         pending.actions_done = True
         if second_factor_needed(changes, request.acr_values) and not has_second_factor(
             request.methods
         ):
+            if changes.mfa_remember and has_second_factor(request.remembered_methods):
+                request.methods.extend(request.remembered_methods)
+                return self._mint(request, pending.requested, changes)
             if request.continue_state is None:
                 raise no_second_factor(request.protocol)
             raise LoginPaused(pending)
@@ -227,13 +228,16 @@ class LoginPipeline:
         first_login = request.refresh_family is None
         authentication = auth_claims(request.methods)
         scopes = _final_scopes(granted, changes)
+        # RFC 9470 §4: a resource server judges a login's age by the access token's
+        # auth_time, so it goes there as well as into the ID token (RFC 9068 §2.2.1).
+        access_authentication = {**authentication, "auth_time": int(request.auth_time)}
         access_token = self._minter.access_token(
             subject=user.user_id,
             client_id=client.client_id,
             api=api,
             scopes=scopes,
             custom_claims=changes.access_claims,
-            auth_claims=authentication,
+            auth_claims=access_authentication,
             roles=user.roles,
             # A registered client is third-party: what the user consented to (the scopes
             # granted) bounds its permissions too, else consent would not limit it.

@@ -174,7 +174,9 @@ class MfaEndpoint(Generic[A]):
         # OpenID Connect Core §2: auth_time is the latest authentication, now the code's.
         pending.request.auth_time = now
         if pending.request.session is not None:
-            self._sessions.record_method(pending.request.session, "otp", at=now)
+            self._sessions.record_method(
+                pending.request.session, "otp", at=now, remember=pending.changes.mfa_remember
+            )
 
         async def step() -> TokenSet:
             return await self._resume(pending, request=pending.request.request, params={})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._actionapi import FlowChanges
+from ._activity import FlowPaused
 from ._errors import OAuthError
 from ._runtime import FlowContext
 
@@ -56,11 +57,16 @@ class PendingLogin:
         return self.redirected_by is None
 
 
-class LoginPaused(Exception):
+class LoginPaused(FlowPaused):
     """The login waits for the browser: a redirect (``pending.redirected_by``) or a code."""
 
     def __init__(self, pending: PendingLogin) -> None:
-        super().__init__("the login waits for the browser")
+        if pending.needs_second_factor:
+            super().__init__(action=None, waiting_for="a one-time code")
+        else:
+            super().__init__(
+                action=pending.redirected_by, waiting_for="the browser to come back to /continue"
+            )
         self.pending = pending
 
 

@@ -62,8 +62,10 @@ class MultifactorApi:
     def enable(self, provider: str, *, allow_remember_browser: bool = False) -> None:
         """Ask for a one-time code (``provider="otp"``) after every action has run.
 
-        ``allow_remember_browser`` is accepted for Auth0 compatibility; a browser is never
-        remembered here, so every login that asks gets the question.
+        With ``allow_remember_browser=True`` a code entered earlier in the same browser
+        session, in a login that allowed remembering it too, stands in for a new one; with
+        ``False`` (the default) the code is asked at every authorization. When several
+        actions enable MFA, one that does not allow remembering wins.
         """
         if provider not in PROVIDERS:
             raise ValueError(
@@ -72,7 +74,10 @@ class MultifactorApi:
         if not isinstance(allow_remember_browser, bool):
             raise TypeError("allow_remember_browser must be true or false")
         if not self._step.closed:
-            self._step.changes.mfa_required = True
+            changes = self._step.changes
+            remember = allow_remember_browser and (changes.mfa_remember or not changes.mfa_required)
+            changes.mfa_required = True
+            changes.mfa_remember = remember
 
 
 class RedirectApi:
@@ -96,6 +101,12 @@ class RedirectApi:
         """Pause the login after this action and send the browser to ``url`` (``query``
         added, with ``state``); ``on_continue_post_login`` runs when it returns."""
         flow = self._interactive("send_user_to")
+        if not self._step.continuable:
+            # Refused at the call, so the action log shows this action failing, and why.
+            raise RuntimeError(
+                "api.redirect.send_user_to needs an on_continue_post_login in the same action,"
+                " to carry on the login when the browser comes back"
+            )
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"send_user_to needs an absolute http(s) URL, not {url!r}")

@@ -49,10 +49,11 @@ class FlowContext:
 class ExecutionRecord:
     """What one action did in one execution (one login or token request).
 
-    ``outcome`` is this action's: ``ok``, ``denied`` (it called ``api.access.deny``) or
-    ``failed`` (it raised or ran out of time; ``error_file``/``error_line`` locate the
-    raise in the action's own file when the traceback passes through it). ``actions``
-    lists the actions the execution has run so far, this one included.
+    ``outcome`` is this action's: ``ok``, ``denied`` (it called ``api.access.deny``),
+    ``paused`` (it sent the browser away with ``api.redirect.send_user_to``) or ``failed``
+    (it raised or ran out of time; ``error_file``/``error_line`` locate the raise in the
+    action's own file when the traceback passes through it). ``actions`` lists the actions
+    the execution has run so far, this one included.
     """
 
     execution_id: str
@@ -222,7 +223,7 @@ async def run_flow(
     deadline = anyio.current_time() + budget_seconds
     event = copy.deepcopy(event)
     for action in actions:
-        step = ActionStep(action.name, changes)
+        step = ActionStep(action.name, changes, continuable=action.on_continue is not None)
         cache = caches.setdefault(action.name, {})
         api = (
             PostLoginApi(step, cache, flow)
@@ -258,6 +259,8 @@ async def run_flow(
             if changes.denied_by == action.name:
                 record.deny_reason = changes.deny_reason
                 record.outcome = "denied"
+            if changes.redirect_url is not None and changes.redirected_by == action.name:
+                record.outcome = "paused"
             if record.error is not None:
                 record.outcome = "failed"
             log.append(record)

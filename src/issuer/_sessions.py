@@ -37,6 +37,7 @@ __all__ = [
     "Session",
     "SessionStore",
     "iso_time",
+    "login_methods",
     "session_members",
 ]
 
@@ -62,6 +63,8 @@ class AuthenticationMethod:
 
     name: str
     timestamp: float
+    #: A second factor the browser may be remembered by (``allow_remember_browser``).
+    remembered: bool = False
 
 
 @dataclass
@@ -102,6 +105,23 @@ def session_members(session: Session | None, auth_time: float) -> dict[str, Any]
         },
         "authentication": authentication,
     }
+
+
+def login_methods(
+    session: Session | None, now: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The methods an authorization starts with, and the second factors kept aside.
+
+    A second factor is asked again at each authorization unless the browser is remembered
+    (Auth0's ``allow_remember_browser``, decided by the actions of that login): only the
+    session's password carries over; its remembered factors wait aside, for the actions to
+    accept. Without a session the user has just typed the password, ``now``.
+    """
+    if session is None:
+        return [{"name": "pwd", "timestamp": now}], []
+    methods = [{"name": m.name, "timestamp": m.timestamp} for m in session.methods]
+    remembered = [m for m, kept in zip(methods, session.methods, strict=True) if kept.remembered]
+    return [m for m in methods if m["name"] == "pwd"], remembered
 
 
 def _seconds(value: object, key: str, *, at_most: float, limit: str) -> float:
@@ -217,13 +237,16 @@ class SessionStore:
             return "the user's password changed"
         return None
 
-    def record_method(self, session: Session, name: str, *, at: float | None = None) -> None:
+    def record_method(
+        self, session: Session, name: str, *, at: float | None = None, remember: bool = False
+    ) -> None:
         """Add the authentication method ``name`` (used at ``at``, default now) to
         ``session``, which makes ``at`` its ``authenticated_at`` (the tokens' ``auth_time``).
-        A method used before keeps one entry, with its latest time."""
+        A method used before keeps one entry, with its latest time; ``remember`` lets later
+        logins in this session count it without asking again."""
         when = self._clock() if at is None else at
         session.methods = [m for m in session.methods if m.name != name]
-        session.methods.append(AuthenticationMethod(name, when))
+        session.methods.append(AuthenticationMethod(name, when, remember))
         session.authenticated_at = max(session.authenticated_at, when)
 
     def end(self, token: str | None) -> Session | None:

@@ -1,73 +1,154 @@
-"""``examples/step_up_app.py`` behind real uvicorn, trusting the example issuer: a
-password-only login is asked to step up; a recent multi-factor login is let in."""
+"""``examples/step_up_app.py`` behind real uvicorn, trusting the example issuer, also served
+on loopback: the whole step-up loop of RFC 9470. A password login is refused at
+``/payouts`` with ``insufficient_user_authentication``; the client sends the user back to
+``/authorize`` with the challenge's ``acr_values`` and ``max_age``; the issuer's session
+spares the password but the multi-factor ACR (or an action) asks for a one-time code; the
+new token is let in."""
 
 from __future__ import annotations
 
-import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from examples.step_up_app import AUDIENCE, MULTI_FACTOR, create_app
+from examples.step_up_app import AUDIENCE, create_app
 
-from issuer import Issuer, IssuerServer
+from issuer import IssuerServer
 
 from .conftest import Serve, bearer
+from .stepup import (
+    ALICE_TOTP_SECRET,
+    MULTI_FACTOR,
+    Browser,
+    CodeClient,
+    challenge_params,
+    step_up_params,
+)
 
 pytestmark = pytest.mark.anyio
 
 
-def multi_factor_token(issuer: Issuer, *, logged_in_seconds_ago: float, **claims: Any) -> str:
-    """An access token as the example issuer signs it after a multi-factor login."""
-    now = int(time.time())
-    alice = issuer.directory.user("alice@example.com")
-    payload: dict[str, Any] = {
-        "iss": issuer.url,
-        "sub": alice.user_id,
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + 600,
-        "acr": MULTI_FACTOR,
-        "amr": ["pwd", "otp"],
-        "auth_time": int(now - logged_in_seconds_ago),
-        **claims,
-    }
-    key = issuer.keys.active
-    return jwt.encode(payload, key.private_key, algorithm=key.alg, headers={"kid": key.kid})
+def demo_app(server: IssuerServer) -> CodeClient:
+    return CodeClient(
+        issuer_url=server.url,
+        client_id="demo-app",
+        client_secret="demo-secret",
+        redirect_uri="http://127.0.0.1:3000/callback",
+        audience=AUDIENCE,
+    )
 
 
-def challenge_params(response: httpx.Response) -> dict[str, str]:
-    header = response.headers["www-authenticate"]
-    assert header.startswith("Bearer ")
-    return dict(re.findall(r'([a-z_]+)="([^"]*)"', header))
+def access_claims(server: IssuerServer, tokens: dict[str, Any]) -> dict[str, Any]:
+    claims = server.issuer.verify_access_token(tokens["access_token"], audience=AUDIENCE)
+    assert claims is not None
+    return claims
 
 
-async def test_payouts_need_a_recent_multi_factor_login(
+@dataclass
+class Loop:
+    """What one step-up loop saw: the password login's access token claims, the refusal,
+    the stepped-up claims, the payout with them, and the time before the step-up."""
+
+    browser: Browser
+    first: dict[str, Any]
+    refused: httpx.Response
+    stepped: dict[str, Any]
+    allowed: httpx.Response
+    before: int
+
+
+async def step_up_loop(server: IssuerServer, serve: Serve) -> Loop:
+    """Alice logs in with her password, is refused a payout, steps up and is let in."""
+    client = demo_app(server)
+    with serve(create_app(issuer_url=server.url)) as url:
+        async with (
+            httpx.AsyncClient() as http,
+            httpx.AsyncClient(base_url=url) as api,
+        ):
+            browser = Browser(http, "alice@example.com", "alice-password", ALICE_TOTP_SECRET)
+            first = await client.log_in(browser)
+            balance = await api.get("/balance", headers=bearer(first["access_token"]))
+            assert balance.status_code == 200
+            refused = await api.post("/payouts", headers=bearer(first["access_token"]))
+            before = int(time.time())
+            stepped = await client.log_in(browser, **step_up_params(challenge_params(refused)))
+            allowed = await api.post("/payouts", headers=bearer(stepped["access_token"]))
+    return Loop(
+        browser,
+        access_claims(server, first),
+        refused,
+        access_claims(server, stepped),
+        allowed,
+        before,
+    )
+
+
+async def test_a_password_login_steps_up_to_a_one_time_code_and_is_let_in(
     example_issuer: IssuerServer, serve: Serve
 ) -> None:
-    issuer = example_issuer.issuer
-    password_only = (await issuer.login("alice@example.com")).access_token
-    fresh = multi_factor_token(issuer, logged_in_seconds_ago=60)
-    stale = multi_factor_token(issuer, logged_in_seconds_ago=3600)
-    with serve(create_app(issuer_url=example_issuer.url)) as url:
-        async with httpx.AsyncClient(base_url=url) as client:
-            balance = await client.get("/balance", headers=bearer(password_only))
-            refused = await client.post("/payouts", headers=bearer(password_only))
-            too_old = await client.post("/payouts", headers=bearer(stale))
-            allowed = await client.post("/payouts", headers=bearer(fresh))
-            metadata = await client.get("/.well-known/oauth-protected-resource")
-    assert balance.status_code == 200
-    for answer in (refused, too_old):
-        assert answer.status_code == 401
-        params = challenge_params(answer)
-        assert params["error"] == "insufficient_user_authentication"
-        assert params["acr_values"] == MULTI_FACTOR
-        assert params["max_age"] == "300"
-        assert answer.json()["acr_values"] == MULTI_FACTOR
-        assert answer.json()["max_age"] == 300
-    assert "resource_metadata" in challenge_params(refused)
+    loop = await step_up_loop(example_issuer, serve)
+    first, refused, stepped, allowed = loop.first, loop.refused, loop.stepped, loop.allowed
+
+    assert first["amr"] == ["pwd"]
+    assert "acr" not in first
+    assert refused.status_code == 401
+    challenge = challenge_params(refused)
+    assert challenge["error"] == "insufficient_user_authentication"
+    assert challenge["acr_values"] == MULTI_FACTOR
+    assert challenge["max_age"] == "300"
+    assert "resource_metadata" in challenge
+    assert refused.json()["acr_values"] == MULTI_FACTOR
+    # The session spared the password the second time; the multi-factor ACR asked for a code.
+    assert loop.browser.shown == ["password", "code"]
+    assert stepped["amr"] == ["pwd", "otp"]
+    assert stepped["acr"] == MULTI_FACTOR
+    assert stepped["auth_time"] >= loop.before
     assert allowed.status_code == 200
     assert allowed.json()["status"] == "payout scheduled"
+
+
+def payouts_need_a_code(event: Any, api: Any) -> None:
+    """Auth0's step-up action: a client asking for the multi-factor ACR gets a code page."""
+    if MULTI_FACTOR in event.transaction.acr_values:
+        api.multifactor.enable("otp", allow_remember_browser=False)
+
+
+async def test_an_action_asks_for_the_code_the_api_demands(
+    example_issuer: IssuerServer, serve: Serve
+) -> None:
+    example_issuer.issuer.add_action(payouts_need_a_code)
+
+    loop = await step_up_loop(example_issuer, serve)
+    refused, stepped, allowed = loop.refused, loop.stepped, loop.allowed
+
+    assert refused.status_code == 401
+    assert loop.browser.shown == ["password", "code"]
+    assert stepped["amr"] == ["pwd", "otp"]
+    assert stepped["acr"] == MULTI_FACTOR
+    assert stepped["auth_time"] >= loop.before
+    assert allowed.status_code == 200
+    ran = [r.action for r in example_issuer.issuer.action_logs() if r.outcome == "ok"]
+    assert ran.count("payouts_need_a_code") == 2
+
+
+async def test_access_tokens_carry_the_logins_auth_time(
+    example_issuer: IssuerServer, serve: Serve
+) -> None:
+    # RFC 9470 §4: the resource server reads auth_time from the access token.
+    before = int(time.time())
+    async with httpx.AsyncClient() as http:
+        browser = Browser(http, "alice@example.com", "alice-password", ALICE_TOTP_SECRET)
+        tokens = await demo_app(example_issuer).log_in(browser)
+    claims = access_claims(example_issuer, tokens)
+    assert before <= claims["auth_time"] <= claims["iat"]
+
+
+async def test_metadata_lists_the_multi_factor_acr(
+    example_issuer: IssuerServer, serve: Serve
+) -> None:
+    with serve(create_app(issuer_url=example_issuer.url)) as url:
+        async with httpx.AsyncClient(base_url=url) as api:
+            metadata = await api.get("/.well-known/oauth-protected-resource")
     assert metadata.json()["acr_values_supported"] == [MULTI_FACTOR]

@@ -11,6 +11,7 @@ from issuer import Issuer
 from issuer._console import Console, RequestLog
 
 from .flows import password_grant
+from .mfaflows import SECRET, code_at, log_in, send_code
 
 pytestmark = pytest.mark.anyio
 
@@ -177,3 +178,32 @@ def test_bidi_and_line_separators_are_escaped() -> None:
     from issuer._console import printable
 
     assert printable("a\u202eb\u2028c\x1bd") == "a\\u202eb\\u2028c\\x1bd"
+
+
+async def test_a_login_waiting_for_a_code_is_paused_then_ok(bare_issuer: Issuer) -> None:
+    bare_issuer.directory.user("alice@example.com").totp_secret = SECRET
+    bare_issuer.add_action(lambda event, api: api.multifactor.enable("otp"))
+    client, out = console_client(bare_issuer)
+    async with client:
+        page = await log_in(client, "alice@example.com", "alice-pw")
+        await send_code(client, page, code_at(SECRET, bare_issuer.clock()))
+    logins = [line for line in out.getvalue().splitlines() if line.startswith("login ")]
+    assert logins[0].startswith(
+        "login alice@example.com via authorization_code for client app:"
+        " paused, waiting for a one-time code (actions: <lambda>) "
+    )
+    assert ": ok (actions: <lambda>) " in logins[1]
+    assert "failed" not in out.getvalue()
+
+
+async def test_a_login_sent_away_by_an_action_is_paused_by_it(bare_issuer: Issuer) -> None:
+    def send_away(event: Any, api: Any) -> None:
+        api.redirect.send_user_to("https://verify.example.com/check")
+
+    bare_issuer.add_action(send_away, on_continue=lambda event, api: None)
+    client, out = console_client(bare_issuer, json_lines=True)
+    async with client:
+        await log_in(client, "bob@example.com", "bob-pw")
+    (login,) = (e for e in map(json.loads, out.getvalue().splitlines()) if e["event"] == "login")
+    assert (login["outcome"], login["action"], login["error_type"]) == ("paused", "send_away", None)
+    assert login["reason"] == "the browser to come back to /continue"

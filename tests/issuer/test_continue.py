@@ -131,5 +131,16 @@ async def test_a_redirect_without_on_continue_fails_the_login(bare_issuer: Issue
     params = redirect_params(response)
     assert params["error"] == "access_denied"
     assert params["error_description"] == "action 'send_away' failed"
-    # The action itself ran fine: the login fails because it cannot be continued.
-    assert bare_issuer.action_logs()[0].error is None
+    # The action log says why: the call that could not be continued failed the action.
+    (record,) = bare_issuer.action_logs()
+    assert record.outcome == "failed"
+    assert record.error is not None
+    assert "needs an on_continue_post_login" in record.error
+    assert record.error_line is not None
+
+
+async def test_a_redirecting_action_is_logged_as_paused(issuer: Issuer) -> None:
+    async with http(issuer) as client:
+        await log_in(client, "bob@example.com", "bob-pw")
+    (record,) = issuer.action_logs()
+    assert (record.action, record.outcome, record.error) == ("send_away", "paused", None)

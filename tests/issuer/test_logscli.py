@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from issuer import ActionFailed, Issuer, IssuerError, bind_socket
-from issuer._logscli import follow_logs
+from issuer._logscli import follow_logs, record_lines
 
 from .conftest import SEED_CONFIG
+from .mfaflows import http, log_in
 
 
 def test_logs_prints_records_oldest_first_with_their_output() -> None:
@@ -111,3 +112,16 @@ def test_follow_prints_each_new_execution_once() -> None:
             follower.join(30)
     assert out.getvalue().count("[premium] bob@example.com") == 1
     assert out.getvalue().count("[premium] alice@example.com") == 1
+
+
+@pytest.mark.anyio
+async def test_an_action_that_sent_the_browser_away_reads_as_paused(bare_issuer: Issuer) -> None:
+    def send_away(event: Any, api: Any) -> None:
+        api.redirect.send_user_to("https://verify.example.com/check")
+
+    bare_issuer.add_action(send_away, on_continue=lambda event, api: None)
+    async with http(bare_issuer) as client:
+        await log_in(client, "bob@example.com", "bob-pw")
+    (record,) = bare_issuer.action_logs()
+    header = record_lines(record.to_dict())[0]
+    assert "[send_away] bob@example.com via authorization_code for client app: paused" in header

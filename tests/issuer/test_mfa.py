@@ -13,6 +13,7 @@ from .conftest import FakeClock
 from .flows import password_grant
 from .mfaflows import (
     SECRET,
+    authorize_url,
     claims,
     code_at,
     http,
@@ -213,3 +214,76 @@ async def test_the_code_form_needs_its_csrf_cookie(issuer: Issuer, clock: FakeCl
         client.cookies.clear()
         response = await send_code(client, page, code_at(SECRET, clock()))
     assert response.status_code == 403
+
+
+def remembered_mfa(event: Any, api: Any) -> None:
+    api.multifactor.enable("otp", allow_remember_browser=True)
+
+
+def unremembered_mfa(event: Any, api: Any) -> None:
+    api.multifactor.enable("otp", allow_remember_browser=False)
+
+
+async def second_authorization(issuer: Issuer, clock: FakeClock) -> tuple[Any, Any]:
+    """Alice logs in with password and code, then the browser comes back to /authorize."""
+    async with http(issuer) as client:
+        page = await log_in(client, "alice@example.com", "alice-pw")
+        assert "Enter your code" in page.text
+        await tokens_from(client, await send_code(client, page, code_at(SECRET, clock())))
+        clock.advance(60)
+        again = await client.get(authorize_url())
+        tokens = await tokens_from(client, again) if again.status_code == 303 else None
+    return again, tokens
+
+
+async def test_a_remembered_browser_skips_the_code_at_later_logins(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    bare_issuer.directory.user("alice@example.com").totp_secret = SECRET
+    bare_issuer.add_action(remembered_mfa)
+    again, tokens = await second_authorization(bare_issuer, clock)
+    assert again.status_code == 303
+    assert tokens is not None
+    # The remembered second factor still counts: RFC 8176 methods and the MFA class.
+    assert claims(tokens["access_token"])["amr"] == ["pwd", "otp"]
+    assert claims(tokens["access_token"])["acr"] == MFA
+
+
+async def test_without_remembering_the_code_is_asked_at_every_authorization(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    bare_issuer.directory.user("alice@example.com").totp_secret = SECRET
+    bare_issuer.add_action(unremembered_mfa)
+    again, _ = await second_authorization(bare_issuer, clock)
+    assert again.status_code == 200
+    assert "Enter your code" in again.text
+
+
+async def test_one_action_refusing_to_remember_outweighs_another_allowing_it(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    bare_issuer.directory.user("alice@example.com").totp_secret = SECRET
+    bare_issuer.add_action(remembered_mfa)
+    bare_issuer.add_action(unremembered_mfa)
+    again, _ = await second_authorization(bare_issuer, clock)
+    assert again.status_code == 200
+    assert "Enter your code" in again.text
+
+
+async def test_a_code_entered_without_remembering_is_not_remembered_later(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    bare_issuer.directory.user("alice@example.com").totp_secret = SECRET
+    remember = {"allowed": False}
+
+    def policy(event: Any, api: Any) -> None:
+        api.multifactor.enable("otp", allow_remember_browser=remember["allowed"])
+
+    bare_issuer.add_action(policy)
+    async with http(bare_issuer) as client:
+        page = await log_in(client, "alice@example.com", "alice-pw")
+        await tokens_from(client, await send_code(client, page, code_at(SECRET, clock())))
+        remember["allowed"] = True
+        again = await client.get(authorize_url())
+    assert again.status_code == 200
+    assert "Enter your code" in again.text

@@ -46,7 +46,11 @@
     title.append(link, " ", node("span", `outcome-${entry.outcome}`, entry.outcome));
     item.append(title, node("p", "meta",
       `client ${entry.client_id} · ${entry.grant} · ${entry.duration_ms} ms`));
-    if (entry.reason) item.append(node("p", "outcome-denied", `denied: ${entry.reason}`));
+    if (entry.outcome === "paused") {
+      item.append(node("p", "meta", `waiting for ${entry.reason}`));
+    } else if (entry.reason) {
+      item.append(node("p", "outcome-denied", `denied: ${entry.reason}`));
+    }
     if (entry.error_type && !entry.actions.some((a) => a.error)) {
       item.append(node("p", "outcome-failed", `error: ${entry.error_type}`));
     }
