@@ -12,7 +12,16 @@ from issuer import Issuer
 
 from .conftest import FakeClock
 from .flows import redirect_params
-from .mfaflows import SECRET, claims, code_at, http, log_in, send_code, tokens_from
+from .mfaflows import (
+    SECRET,
+    authorize_url,
+    claims,
+    code_at,
+    http,
+    log_in,
+    send_code,
+    tokens_from,
+)
 
 pytestmark = pytest.mark.anyio
 PAGE = "https://verify.example.com/check"
@@ -133,3 +142,13 @@ async def test_a_redirect_without_on_continue_fails_the_login(bare_issuer: Issue
     assert params["error_description"] == "action 'send_away' failed"
     # The action itself ran fine: the login fails because it cannot be continued.
     assert bare_issuer.action_logs()[0].error is None
+
+
+async def test_prompt_none_never_sends_the_browser_to_an_actions_page(issuer: Issuer) -> None:
+    async with http(issuer) as client:
+        away = sent_to(await log_in(client, "bob@example.com", "bob-pw"))
+        await tokens_from(client, await come_back(client, away["state"]))
+        answer = await client.get(authorize_url(prompt="none", state="st-3"))
+    params = redirect_params(answer)
+    assert params["error"] == "interaction_required"
+    assert (params["state"], params["iss"]) == ("st-3", issuer.url)
