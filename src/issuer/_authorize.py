@@ -23,7 +23,7 @@ from ._login import LoginRequest, TokenSet
 from ._mfa import MfaEndpoint
 from ._pages import login_page, message_page
 from ._params import read_form, request_info, single_params
-from ._pause import LoginPaused
+from ._pause import LoginPaused, auth_time_of
 from ._records import Api, Client, User
 from ._scopes import grantable_scopes
 from ._sessions import Session, login_methods
@@ -46,6 +46,11 @@ class _Transaction:
     expires_at: float
     api: Api | None = None
     session: Session | None = None
+
+    @property
+    def silent(self) -> bool:
+        """``prompt=none``: no page may be shown at any step of this authorization."""
+        return "none" in self.params.get("prompt", "").split()
 
 
 def _redirect(
@@ -86,6 +91,7 @@ class AuthorizeEndpoint:
             checker=issuer.otp_codes,
             resume=resume,
             carry_on=self._carry_on,
+            enrolment=issuer.mfa_enrolment,
         )
 
     def _error_redirect(self, txn: _Transaction, error: OAuthError) -> Response:
@@ -271,8 +277,9 @@ class AuthorizeEndpoint:
             api=txn.api,
             requested_scopes=params.get("scope", "openid").split(),
             protocol="oidc-basic-profile",
-            # OIDC Core §2: when the user authenticated, not when the code is made.
-            auth_time=now if session is None else session.authenticated_at,
+            # OIDC Core §2: when the user authenticated, not when the code is made, by the
+            # methods the tokens will list.
+            auth_time=auth_time_of(methods, default=now),
             nonce=params.get("nonce"),
             redirect_uri=txn.redirect_uri,
             state=params.get("state"),
@@ -295,6 +302,15 @@ class AuthorizeEndpoint:
         try:
             tokens = await step()
         except LoginPaused as paused:
+            if txn.silent:
+                # OpenID Connect Core §3.1.2.6: a code form, an enrolment page or an
+                # action's page is interaction prompt=none forbids; the login is dropped.
+                return self._error_redirect(
+                    txn,
+                    OAuthError(
+                        "interaction_required", "this login needs the user (a code or a page)"
+                    ),
+                )
             if paused.pending.needs_second_factor:
                 return self.mfa.ask(paused.pending, txn)
             return self.continuation.hold(paused.pending, txn)

@@ -44,6 +44,7 @@ _TOP = {
     "console": bool,
     "redirects": dict,
     "dpop": dict,
+    "mfa": dict,
 }
 _API = {
     "identifier": str,
@@ -82,6 +83,7 @@ _THROTTLE = {"max_failures": int, "window_seconds": float}
 _SESSIONS = {"lifetime_seconds": float, "idle_timeout_seconds": float}
 _REDIRECTS = {"continue_seconds": float}
 _DPOP = {"nonces": bool}
+_MFA = {"enrolment": bool}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "an array", dict: "a table",
                _DirectoryOrFalse: "a string (a directory) or false"}  # fmt: skip
@@ -215,6 +217,7 @@ def _load(
         ("throttle", _THROTTLE),
         ("sessions", _SESSIONS),
         ("dpop", _DPOP),
+        ("mfa", _MFA),
     ):
         for name, value in _check(data.get(table, {}), schema, table).items():
             options[f"{table}_{name}"] = value

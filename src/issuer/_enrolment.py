@@ -4,19 +4,30 @@ With a data directory they are written to ``totp-secrets.json`` in it (mode 0600
 the signing keys), keyed by lower-cased email since user ids are made anew at each start;
 without one (``data_dir = false``, or an issuer built in Python) they live in memory and
 end with the process. A ``totp_secret`` in the configuration wins over an enrolled one.
+
+Enrolment is compare-and-set: a secret is kept only for a user who has none, checked
+against the file itself under an exclusive lock, so neither a stale enrolment form nor a
+second issuer process sharing the directory can replace a confirmed secret.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ._errors import ConfigError
 
+if sys.platform != "win32":
+    import fcntl
+
 __all__ = ["TotpSecrets"]
 
 _FILE = "totp-secrets.json"
+_LOCK = "totp-secrets.lock"
 
 
 class TotpSecrets:
@@ -46,14 +57,52 @@ class TotpSecrets:
     def get(self, email: str) -> str | None:
         return self._secrets.get(email.lower())
 
-    def enrol(self, email: str, secret: str) -> None:
-        """Keep ``secret`` for ``email`` (and write it out when there is a data directory)."""
-        self._secrets[email.lower()] = secret
+    def enrol_if_absent(self, email: str, secret: str) -> bool:
+        """Keep ``secret`` for ``email`` unless it already has one; whether it was kept.
+
+        With a data directory the check and the write happen under an exclusive lock on the
+        file as it is on disk, and the secret counts as kept only once it is written.
+        """
+        key = email.lower()
+        with self._locked():
+            self._secrets = {**self._load(), **self._secrets}
+            if key in self._secrets:
+                return False
+            self._write({**self._secrets, key: secret})
+            self._secrets[key] = secret
+            return True
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._path is None:
+            yield
+            return
+        lock = self._path.with_name(_LOCK)
+        try:
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot lock TOTP file {lock}: {exc.strerror or exc}", key="data_dir"
+            ) from exc
+        try:
+            if sys.platform != "win32":
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _write(self, secrets: dict[str, str]) -> None:
         if self._path is None:
             return
         temporary = self._path.with_suffix(".tmp")
-        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self._secrets, handle)
-        os.replace(temporary, self._path)
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(secrets, handle)
+            os.replace(temporary, self._path)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write TOTP file {exc.filename or temporary}: {exc.strerror or exc}",
+                key="data_dir",
+            ) from exc

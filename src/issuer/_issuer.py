@@ -77,7 +77,9 @@ class Issuer(IssuerSetup):
     without use; ``/authorize`` then logs it in without the password form.
     A login a redirect action paused may be continued at ``/continue``
     for ``redirect_continue_seconds`` (at most an hour). TOTP secrets users enrol at the
-    login page are kept in ``data_dir`` too, or in memory without one.
+    login page are kept in ``data_dir`` too, or in memory without one;
+    ``mfa_enrolment=False`` refuses a login that needs a code from a user without a secret
+    instead of letting the password holder set one up (trust on first use).
     ``dpop_nonces=True`` makes every DPoP proof at the token endpoint carry
     a nonce the issuer handed out (RFC 9449 §8).
     """
@@ -104,8 +106,13 @@ class Issuer(IssuerSetup):
         sessions_idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
         redirect_continue_seconds: float = 600.0,
         dpop_nonces: bool = False,
+        mfa_enrolment: bool = True,
     ) -> None:
         self.url = normalize_url(issuer_url)
+        if not isinstance(mfa_enrolment, bool):
+            raise ConfigError(f"must be true or false, not {mfa_enrolment!r}", key="mfa.enrolment")
+        #: Whether a user without a TOTP secret may set one up when a login needs a code.
+        self.mfa_enrolment = mfa_enrolment
         if not isinstance(console, bool):
             raise ConfigError(f"must be true or false, not {console!r}", key="console")
         if console:

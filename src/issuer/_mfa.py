@@ -6,7 +6,10 @@ token that must match the browser's cookie (RFC 9700 §4.7). Wrong codes count a
 the user in the issuer's attempt throttle (RFC 6238 §5.2: "the verifier MUST ... throttle
 the number of allowed attempts"; RFC 4226 §7.3), and a code is good once (see
 :class:`CodeChecker`). A user who enrols here gets the secret only once the first code
-proves the app holds it.
+proves the app holds it, and only if the user still has none then: an enrolment form
+opened earlier can neither log in nor replace a secret confirmed since (compare-and-set,
+see :meth:`TotpSecrets.enrol_if_absent`). With ``enrolment`` off, a user without a secret
+is refused instead of being shown one.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ._login import TokenSet
 from ._mfapages import code_page, enrolment_page
 from ._pages import message_page
 from ._params import read_form
-from ._pause import PendingLogin
+from ._pause import PendingLogin, auth_time_of
 from ._sessions import SessionStore
 from ._throttle import AttemptThrottle
 from ._totp import CodeChecker, new_secret, provisioning_uri, qr_svg
@@ -64,6 +67,7 @@ class MfaEndpoint(Generic[A]):
         checker: CodeChecker,
         resume: Callable[..., Awaitable[TokenSet]],
         carry_on: CarryOn[A],
+        enrolment: bool = True,
     ) -> None:
         self._issuer_url = issuer_url
         self._clock = clock
@@ -74,6 +78,7 @@ class MfaEndpoint(Generic[A]):
         self._checker = checker
         self._resume = resume
         self._carry_on = carry_on
+        self._enrolment = enrolment
         self._asking: dict[str, _Asking[A]] = {}
 
     def _secret(self, email: str) -> str | None:
@@ -84,6 +89,14 @@ class MfaEndpoint(Generic[A]):
         now = self._clock()
         self._asking = {k: a for k, a in self._asking.items() if a.expires_at > now}
         email = pending.request.user.email
+        if self._secret(email) is None and not self._enrolment:
+            _logger.warning("second factor refused for %r: no secret, enrolment is off", email)
+            return message_page(
+                "Second factor not set up",
+                "This login needs a one-time code, and no authenticator app is set up for"
+                " this account. Ask the administrator to set one up.",
+                status_code=403,
+            )
         fresh = None if self._secret(email) is not None else new_secret()
         asking = _Asking(
             pending, authorization, new_csrf_token(), now + FORM_LIFETIME_SECONDS, fresh
@@ -152,6 +165,10 @@ class MfaEndpoint(Generic[A]):
             )
         user = asking.pending.request.user
         key = user.email.lower()
+        if asking.new_secret is not None and self._secret(user.email) is not None:
+            # The user enrolled since this form was shown: a code for its secret proves
+            # nothing the user set up, so it neither logs in nor replaces their secret.
+            return self._stale_enrolment(transaction, user.email)
         try:
             self._throttle.check("otp", key)
         except TooManyAttempts as exc:
@@ -167,12 +184,19 @@ class MfaEndpoint(Generic[A]):
                 "Login already used", "Start the login again from the application.", status_code=400
             )
         if asking.new_secret is not None:
-            self._enrolled.enrol(user.email, asking.new_secret)
+            if not self._enrolled.enrol_if_absent(user.email, asking.new_secret):
+                return self._stale_enrolment(transaction, user.email)
+            # The secret is set: every other enrolment form of the user is stale now.
+            self._asking = {
+                k: a
+                for k, a in self._asking.items()
+                if a.new_secret is None or a.pending.request.user.email.lower() != key
+            }
         pending = asking.pending
         now = self._clock()
         pending.request.methods.append({"name": "otp", "timestamp": now})
         # OpenID Connect Core §2: auth_time is the latest authentication, now the code's.
-        pending.request.auth_time = now
+        pending.request.auth_time = auth_time_of(pending.request.methods, default=now)
         if pending.request.session is not None:
             self._sessions.record_method(
                 pending.request.session, "otp", at=now, remember=pending.changes.mfa_remember
@@ -182,3 +206,13 @@ class MfaEndpoint(Generic[A]):
             return await self._resume(pending, request=pending.request.request, params={})
 
         return await self._carry_on(request, asking.authorization, step)
+
+    def _stale_enrolment(self, transaction: str, email: str) -> Response:
+        self._asking.pop(transaction, None)
+        _logger.warning("enrolment refused for %r: a second factor was set up meanwhile", email)
+        return message_page(
+            "Login expired",
+            "A second factor was set up for this account after this page was shown."
+            " Start the login again from the application.",
+            status_code=400,
+        )

@@ -24,6 +24,7 @@ __all__ = [
     "LoginPaused",
     "PendingLogin",
     "auth_claims",
+    "auth_time_of",
     "has_second_factor",
     "no_second_factor",
     "second_factor_needed",
@@ -97,6 +98,15 @@ def auth_claims(methods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if SECOND_FACTORS & set(names):
         claims["acr"] = MFA_ACR
     return claims
+
+
+def auth_time_of(methods: Sequence[Mapping[str, Any]], *, default: float) -> float:
+    """The ``auth_time`` of a token whose ``amr`` lists ``methods``: when the latest of them
+    was used, which is when that authentication was complete (OpenID Connect Core §2).
+    A method a token does not list (a second factor of an earlier authorization) never
+    makes it look fresher, so a ``max_age`` check against it means what it says."""
+    times = [float(m["timestamp"]) for m in methods if "timestamp" in m]
+    return max(times, default=default)
 
 
 def has_second_factor(methods: Sequence[Mapping[str, Any]]) -> bool:

@@ -37,6 +37,7 @@ RESTART_KEYS = (
     "throttle",
     "sessions",
     "console",
+    "mfa",
 )
 _Signature = tuple[tuple[int, int] | None, ...]
 

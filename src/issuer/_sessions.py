@@ -241,13 +241,16 @@ class SessionStore:
         self, session: Session, name: str, *, at: float | None = None, remember: bool = False
     ) -> None:
         """Add the authentication method ``name`` (used at ``at``, default now) to
-        ``session``, which makes ``at`` its ``authenticated_at`` (the tokens' ``auth_time``).
-        A method used before keeps one entry, with its latest time; ``remember`` lets later
-        logins in this session count it without asking again."""
+        ``session``; a method used before keeps one entry, with its latest time; ``remember``
+        lets later logins in this session count it without asking again.
+
+        ``authenticated_at`` stays the time of the login that made the session: it is the
+        ``auth_time`` of the later tokens that list only that login's methods, and what
+        ``max_age`` is checked against (OpenID Connect Core §2, §3.1.2.1).
+        """
         when = self._clock() if at is None else at
         session.methods = [m for m in session.methods if m.name != name]
         session.methods.append(AuthenticationMethod(name, when, remember))
-        session.authenticated_at = max(session.authenticated_at, when)
 
     def end(self, token: str | None) -> Session | None:
         """End the session the cookie value ``token`` names, if any; return it."""

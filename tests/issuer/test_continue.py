@@ -12,7 +12,16 @@ from issuer import Issuer
 
 from .conftest import FakeClock
 from .flows import redirect_params
-from .mfaflows import SECRET, claims, code_at, http, log_in, send_code, tokens_from
+from .mfaflows import (
+    SECRET,
+    authorize_url,
+    claims,
+    code_at,
+    http,
+    log_in,
+    send_code,
+    tokens_from,
+)
 
 pytestmark = pytest.mark.anyio
 PAGE = "https://verify.example.com/check"
@@ -144,3 +153,13 @@ async def test_a_redirecting_action_is_logged_as_paused(issuer: Issuer) -> None:
         await log_in(client, "bob@example.com", "bob-pw")
     (record,) = issuer.action_logs()
     assert (record.action, record.outcome, record.error) == ("send_away", "paused", None)
+
+
+async def test_prompt_none_never_sends_the_browser_to_an_actions_page(issuer: Issuer) -> None:
+    async with http(issuer) as client:
+        away = sent_to(await log_in(client, "bob@example.com", "bob-pw"))
+        await tokens_from(client, await come_back(client, away["state"]))
+        answer = await client.get(authorize_url(prompt="none", state="st-3"))
+    params = redirect_params(answer)
+    assert params["error"] == "interaction_required"
+    assert (params["state"], params["iss"]) == ("st-3", issuer.url)

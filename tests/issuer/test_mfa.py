@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from issuer import Issuer
+from issuer._enrolment import TotpSecrets
 
 from .conftest import FakeClock
-from .flows import password_grant
+from .flows import assert_config_error, password_grant, redirect_params
 from .mfaflows import (
     SECRET,
     authorize_url,
@@ -287,3 +288,182 @@ async def test_a_code_entered_without_remembering_is_not_remembered_later(
         again = await client.get(authorize_url())
     assert again.status_code == 200
     assert "Enter your code" in again.text
+
+
+def enrolling_issuer(clock: FakeClock, tmp_path: Path, **options: Any) -> Issuer:
+    issuer = Issuer(clock=clock, data_dir=tmp_path, **options)
+    issuer.add_api("https://api.example.com", scopes=["read:messages"])
+    issuer.add_client(
+        "app", client_secret="app-secret", redirect_uris=["http://127.0.0.1:3000/callback"]
+    )
+    issuer.add_user("carol@example.com", password="carol-pw")
+    issuer.add_action(lambda event, api: api.multifactor.enable("otp"))
+    return issuer
+
+
+async def test_a_stale_enrolment_form_neither_logs_in_nor_replaces_the_confirmed_secret(
+    clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = enrolling_issuer(clock, tmp_path)
+    async with http(issuer) as other, http(issuer) as owner:
+        stale = await log_in(other, "carol@example.com", "carol-pw")
+        clock.advance(60)
+        page = await log_in(owner, "carol@example.com", "carol-pw")
+        mine = shown_secret(page)
+        await tokens_from(owner, await send_code(owner, page, code_at(mine, clock())))
+        clock.advance(60)
+        with caplog.at_level(logging.WARNING, logger="issuer.mfa"):
+            refused = await send_code(other, stale, code_at(shown_secret(stale), clock()))
+        assert refused.status_code == 400
+        assert "Start the login again" in refused.text
+        assert "location" not in refused.headers
+        assert "refused" in caplog.text
+        assert issuer.totp_secrets.get("carol@example.com") == mine
+        assert json.loads((tmp_path / "totp-secrets.json").read_text()) == {
+            "carol@example.com": mine
+        }
+        clock.advance(60)
+        again = await log_in(owner, "carol@example.com", "carol-pw")
+        assert "Enter your code" in again.text
+        tokens = await tokens_from(owner, await send_code(owner, again, code_at(mine, clock())))
+    assert claims(tokens["access_token"])["amr"] == ["pwd", "otp"]
+
+
+async def test_a_stale_enrolment_form_is_dropped_once_another_enrolment_succeeds(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    issuer = enrolling_issuer(clock, tmp_path)
+    async with http(issuer) as first, http(issuer) as second:
+        stale = await log_in(first, "carol@example.com", "carol-pw")
+        page = await log_in(second, "carol@example.com", "carol-pw")
+        await tokens_from(
+            second, await send_code(second, page, code_at(shown_secret(page), clock()))
+        )
+        wrong = await send_code(first, stale, "000000")
+        retried = await send_code(first, stale, code_at(shown_secret(stale), clock()))
+    assert wrong.status_code == retried.status_code == 400
+    assert "Start the login again" in retried.text
+
+
+async def test_an_enrolment_form_is_refused_once_the_user_has_a_secret_from_elsewhere(
+    clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = enrolling_issuer(clock, tmp_path)
+    async with http(issuer) as client:
+        page = await log_in(client, "carol@example.com", "carol-pw")
+        issuer.directory.user("carol@example.com").totp_secret = SECRET
+        with caplog.at_level(logging.WARNING, logger="issuer.mfa"):
+            refused = await send_code(client, page, code_at(shown_secret(page), clock()))
+    assert refused.status_code == 400
+    assert "A second factor was set up for this account" in refused.text
+    assert "enrolment refused" in caplog.text
+    assert issuer.totp_secrets.get("carol@example.com") is None
+
+
+def test_enrolment_never_replaces_a_secret_already_written(tmp_path: Path) -> None:
+    one, two = TotpSecrets(data_dir=tmp_path), TotpSecrets(data_dir=tmp_path)
+    assert one.enrol_if_absent("Carol@example.com", "A" * 32)
+    assert not two.enrol_if_absent("carol@example.com", "B" * 32)
+    assert not one.enrol_if_absent("carol@example.com", "B" * 32)
+    assert two.get("carol@example.com") == "A" * 32
+    assert json.loads((tmp_path / "totp-secrets.json").read_text()) == {
+        "carol@example.com": "A" * 32
+    }
+
+
+async def test_with_enrolment_off_a_user_without_a_secret_is_refused_with_a_page(
+    clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = enrolling_issuer(clock, tmp_path, mfa_enrolment=False)
+    issuer.add_user("dave@example.com", password="dave-pw", totp_secret=SECRET)
+    async with http(issuer) as client:
+        with caplog.at_level(logging.WARNING, logger="issuer.mfa"):
+            page = await log_in(client, "carol@example.com", "carol-pw")
+        assert page.status_code == 403
+        assert "Second factor not set up" in page.text
+        assert 'id="secret"' not in page.text
+        assert "enrolment is off" in caplog.text
+        assert issuer.totp_secrets.get("carol@example.com") is None
+        asked = await log_in(client, "dave@example.com", "dave-pw")
+        assert "Enter your code" in asked.text
+
+
+def test_enrolment_is_switched_in_the_mfa_table(tmp_path: Path) -> None:
+    path = tmp_path / "issuer.toml"
+    path.write_text("data_dir = false\n[mfa]\nenrolment = false\n")
+    assert Issuer.from_config(path).mfa_enrolment is False
+    path.write_text("data_dir = false\n")
+    assert Issuer.from_config(path).mfa_enrolment is True
+    assert_config_error(tmp_path, "[mfa]\nenrolment = 1\n", "mfa.enrolment", "true or false")
+    assert_config_error(tmp_path, "[mfa]\nenrol = true\n", "mfa.enrol", "unknown key")
+
+
+async def test_prompt_none_is_interaction_required_when_the_login_needs_a_code(
+    issuer: Issuer,
+) -> None:
+    async with http(issuer) as client:
+        page = await log_in(client, "alice@example.com", "alice-pw")
+        assert "Enter your code" in page.text
+        answer = await client.get(authorize_url(prompt="none", state="st-2"))
+    params = redirect_params(answer)
+    assert params["error"] == "interaction_required"
+    assert (params["state"], params["iss"]) == ("st-2", issuer.url)
+    assert "code" not in params
+
+
+async def test_prompt_none_never_shows_an_enrolment_secret(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    issuer = enrolling_issuer(clock, tmp_path)
+    async with http(issuer) as client:
+        await log_in(client, "carol@example.com", "carol-pw")
+        answer = await client.get(authorize_url(prompt="none"))
+    assert 'id="secret"' not in answer.text
+    assert redirect_params(answer)["error"] == "interaction_required"
+
+
+async def test_an_abandoned_code_form_leaves_a_session_that_still_asks_for_the_code(
+    issuer: Issuer, clock: FakeClock
+) -> None:
+    async with http(issuer) as client:
+        await log_in(client, "alice@example.com", "alice-pw")
+        clock.advance(30)
+        again = await client.get(authorize_url())
+        assert again.status_code == 200
+        assert "Enter your code" in again.text
+        assert 'name="password"' not in again.text
+        tokens = await tokens_from(client, await send_code(client, again, code_at(SECRET, clock())))
+    assert claims(tokens["access_token"])["amr"] == ["pwd", "otp"]
+    assert claims(tokens["id_token"])["auth_time"] == int(clock())
+
+
+async def test_sso_tokens_after_a_code_carry_the_time_of_the_methods_they_list(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    bare_issuer.directory.user("bob@example.com").totp_secret = SECRET
+    logged_in_at = clock()
+    async with http(bare_issuer) as client:
+        page = await log_in(client, "bob@example.com", "bob-pw", acr_values=MFA)
+        clock.advance(100)
+        strong = await tokens_from(client, await send_code(client, page, code_at(SECRET, clock())))
+        clock.advance(100)
+        weak = await tokens_from(client, await client.get(authorize_url()))
+    assert claims(strong["id_token"])["amr"] == ["pwd", "otp"]
+    assert claims(strong["id_token"])["auth_time"] == int(logged_in_at + 100)
+    assert claims(weak["id_token"])["amr"] == ["pwd"]
+    assert "acr" not in claims(weak["id_token"])
+    assert claims(weak["id_token"])["auth_time"] == int(logged_in_at)
+
+
+async def test_max_age_counts_from_the_password_when_the_code_is_not_carried_over(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    bare_issuer.directory.user("bob@example.com").totp_secret = SECRET
+    async with http(bare_issuer) as client:
+        page = await log_in(client, "bob@example.com", "bob-pw", acr_values=MFA)
+        clock.advance(200)
+        await tokens_from(client, await send_code(client, page, code_at(SECRET, clock())))
+        clock.advance(200)
+        answer = await client.get(authorize_url(max_age="300"))
+    assert answer.status_code == 200
+    assert 'name="password"' in answer.text

@@ -324,11 +324,12 @@ async def test_actions_see_the_session_and_the_methods_used(
     }
 
 
-async def test_a_recorded_method_is_listed_and_becomes_auth_time(
+async def test_a_recorded_method_is_listed_but_leaves_auth_time_to_the_login(
     bare_issuer: Issuer, clock: FakeClock
 ) -> None:
     seen: list[Any] = []
     bare_issuer.add_action(lambda event, api: seen.append(event.authentication.to_dict()))
+    logged_in_at = clock()
     async with bare_issuer.http_client() as client:
         await log_in(client)
         clock.advance(120)
@@ -338,7 +339,10 @@ async def test_a_recorded_method_is_listed_and_becomes_auth_time(
         tokens = await exchange(client, redirect_params(answer)["code"])
     assert [m["name"] for m in seen[-1]["methods"]] == ["pwd", "otp"]
     assert seen[-1]["methods"][1]["timestamp"] == "2027-01-15T08:02:00.000Z"
-    assert unverified(tokens["id_token"])["auth_time"] == int(clock())
+    assert session.authenticated_at == logged_in_at
+    # The token lists the password only, so its auth_time is the password's.
+    assert unverified(tokens["id_token"])["amr"] == ["pwd"]
+    assert unverified(tokens["id_token"])["auth_time"] == int(logged_in_at)
 
 
 async def test_sessions_and_consent_work_together(bare_issuer: Issuer) -> None:

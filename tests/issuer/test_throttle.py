@@ -2,6 +2,7 @@
 ``window_seconds`` further attempts get 429 with ``Retry-After`` (RFC 6585 §4) without any
 scrypt work. Driven by the fake clock; nothing sleeps."""
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 
 from issuer import ConfigError, Issuer
 from issuer import _hashing as hashing_module
+from issuer._errors import TooManyAttempts
 from issuer._hashing import verify_secret
+from issuer._throttle import AttemptThrottle, Subject
 
 from .conftest import FakeClock
 from .flows import assert_config_error, password_grant, submit_login
@@ -217,3 +220,52 @@ async def test_the_highest_limits_work(clock: FakeClock) -> None:
         refused = await client_credentials(client, "s")
     assert refused.status_code == 429
     assert refused.headers["retry-after"] == "86400"
+
+
+def fail_round(throttle: AttemptThrottle, subject: Subject, name: str, count: int) -> None:
+    for _ in range(count):
+        throttle.check(subject, name)
+        throttle.record(subject, name, succeeded=False)
+
+
+def test_wrong_codes_lock_out_twice_as_long_each_round_up_to_a_day(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    throttle = AttemptThrottle(clock=clock, max_failures=10, window_seconds=60)
+    waits = []
+    with caplog.at_level(logging.WARNING, logger="issuer.throttle"):
+        for _ in range(13):
+            fail_round(throttle, "otp", "alice@example.com", 10)
+            wait = throttle.retry_after_seconds("otp", "alice@example.com")
+            assert wait is not None
+            waits.append(wait)
+            clock.advance(wait - 1)
+            with pytest.raises(TooManyAttempts):
+                throttle.check("otp", "alice@example.com")
+            clock.advance(1)
+    assert waits == [60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 30720, 61440, 86400, 86400]
+    assert "'alice@example.com' locked out for 86400 s: 13 rounds" in caplog.text
+
+
+def test_a_right_code_or_a_quiet_day_starts_the_lockout_over(clock: FakeClock) -> None:
+    throttle = AttemptThrottle(clock=clock, max_failures=3, window_seconds=60)
+    for _ in range(3):
+        fail_round(throttle, "otp", "alice@example.com", 3)
+        clock.advance(throttle.retry_after_seconds("otp", "alice@example.com") or 0)
+    throttle.record("otp", "alice@example.com", succeeded=True)
+    fail_round(throttle, "otp", "alice@example.com", 3)
+    assert throttle.retry_after_seconds("otp", "alice@example.com") == 60
+    clock.advance(60)
+    fail_round(throttle, "otp", "alice@example.com", 3)
+    assert throttle.retry_after_seconds("otp", "alice@example.com") == 120
+    clock.advance(120 + 86_400 + 1)
+    fail_round(throttle, "otp", "alice@example.com", 3)
+    assert throttle.retry_after_seconds("otp", "alice@example.com") == 60
+
+
+def test_passwords_keep_a_fixed_window(clock: FakeClock) -> None:
+    throttle = AttemptThrottle(clock=clock, max_failures=3, window_seconds=60)
+    for _ in range(5):
+        fail_round(throttle, "account", "alice@example.com", 3)
+        assert throttle.retry_after_seconds("account", "alice@example.com") == 60
+        clock.advance(60)
