@@ -169,6 +169,11 @@ class DPoPAuth(httpx.Auth):
     requires_response_body = True
 
     def __init__(self, key: DPoPKey, *, access_token: str | None = None) -> None:
+        # Checked now: a wrong argument would otherwise fail inside the first request.
+        if not isinstance(key, DPoPKey):
+            raise TypeError(f"DPoPAuth needs a DPoPKey, not {type(key).__name__}")
+        if access_token is not None and not (isinstance(access_token, str) and access_token):
+            raise TypeError("DPoPAuth: access_token must be a non-empty string or None")
         self.key = key
         self.access_token = access_token
         self._nonces: dict[str, str] = {}

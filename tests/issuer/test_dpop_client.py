@@ -157,3 +157,19 @@ def test_a_key_exported_as_a_private_jwk_comes_back_with_the_same_thumbprint(alg
 def test_only_a_private_jwk_with_a_dpop_alg_makes_a_key(jwk: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=r"alg must be one of|not a private"):
         DPoPKey.from_private_jwk(jwk)
+
+
+@pytest.mark.parametrize(
+    ("key", "options"),
+    [
+        ("notakey", {}),
+        (None, {}),
+        (DPoPKey(), {"access_token": b"t"}),
+        (DPoPKey(), {"access_token": ""}),
+    ],
+)
+def test_dpop_auth_refuses_what_is_not_a_key_or_a_token_when_built(
+    key: object, options: dict[str, object]
+) -> None:
+    with pytest.raises(TypeError, match="DPoPAuth"):
+        DPoPAuth(key, **options)  # type: ignore[arg-type]
