@@ -28,9 +28,10 @@ __all__ = ["IssuerSet"]
 def _is_async(resolver: object) -> bool:
     """Whether calling ``resolver`` gives a coroutine: an ``async def`` function (also
     wrapped in :func:`functools.partial`) or an object whose ``__call__`` is one."""
-    return inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(
-        getattr(type(resolver), "__call__", None)
-    )
+    if inspect.iscoroutinefunction(resolver):
+        return True
+    call = inspect.getattr_static(type(resolver), "__call__", None)
+    return callable(resolver) and inspect.iscoroutinefunction(call)
 
 
 class IssuerSet:
