@@ -91,6 +91,16 @@ class DPoPPolicy:
         if mode not in _MODES:
             raise ConfigurationError(f"dpop must be one of {', '.join(_MODES)}, not {mode!r}")
         self.mode: DPoPMode = mode
+        if mode == "disabled":
+            # Settings that could never act are a misconfiguration, not something to ignore.
+            for option, value in (
+                ("dpop_replay_store", replay_store),
+                ("dpop_nonce_secret", nonce_secret),
+            ):
+                if value is not None:
+                    raise ConfigurationError(f"{option} has no effect with dpop='disabled'")
+        # Checked with or without a secret, so a wrong value fails now, not when one is set.
+        nonce_step_seconds = _seconds("dpop_nonce_step_seconds", nonce_step_seconds, 1, 3600)
         if replay_store is not None and not isinstance(replay_store, ReplayStore):
             raise ConfigurationError(
                 "dpop_replay_store must have async first_use(jkt, jti, *, ttl_seconds)"

@@ -67,7 +67,10 @@ def issuer_configs(
     """The fixed issuers: ``issuer=`` and its options are the one-issuer shorthand."""
     if issuers is None and issuer_resolver is None:
         if issuer is None:
-            raise ConfigurationError("issuer must be a non-empty string")
+            raise ConfigurationError(
+                "no issuer to trust: give issuer= (and audience=), issuers=[IssuerConfig(...)]"
+                " or issuer_resolver="
+            )
         if audience is None:
             raise ConfigurationError("audience must be a non-empty string or strings")
         return [

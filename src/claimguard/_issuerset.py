@@ -7,6 +7,7 @@ verified-token cache for that issuer's entries only.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
@@ -22,6 +23,15 @@ from ._metrics import Metrics
 from ._tokencache import VerifiedTokenCache
 
 __all__ = ["IssuerSet"]
+
+
+def _is_async(resolver: object) -> bool:
+    """Whether calling ``resolver`` gives a coroutine: an ``async def`` function (also
+    wrapped in :func:`functools.partial`) or an object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(resolver):
+        return True
+    call = inspect.getattr_static(type(resolver), "__call__", None)
+    return callable(resolver) and inspect.iscoroutinefunction(call)
 
 
 class IssuerSet:
@@ -64,8 +74,12 @@ class IssuerSet:
             self._add_siblings(config, self.fixed[config.issuer])
         self.resolved: ResolvedIssuers | None = None
         if resolver is not None:
-            if not callable(resolver):
-                raise ConfigurationError("issuer_resolver must be an async callable")
+            if not _is_async(resolver):
+                # A plain function's result cannot be awaited: every token would fail later.
+                raise ConfigurationError(
+                    "issuer_resolver must be an async callable (an async def function, or an"
+                    f" object with an async def __call__), not {type(resolver).__name__}"
+                )
             self.resolved = ResolvedIssuers(
                 resolver,
                 build=self._trust,

@@ -138,7 +138,8 @@ class KeycloakProfile(ClaimProfile):
     """Keycloak: ``scope``, realm roles (``realm_access.roles``) as ``role:<name>`` and
     the roles of ``client`` (``resource_access.<client>.roles``) as
     ``client-role:<name>``; ``client`` defaults to the configured audiences. Access tokens
-    carry ``typ`` ``Bearer``; an ID token (``typ`` ``ID``) is refused."""
+    carry ``typ`` ``Bearer``; a token with another ``typ`` (an ID token's ``ID``) or none
+    is refused."""
 
     name: str = "keycloak"
     scope_lists: Sequence[str] = ()
@@ -157,8 +158,9 @@ class KeycloakProfile(ClaimProfile):
         return replace(self, client=tuple(sorted(audiences - {"account"})))
 
     def check_claims(self, payload: dict[str, Any], now: float, checks: ClaimChecks) -> None:
-        typ = payload.get("typ")
-        if typ is not None and typ != "Bearer":
+        # Keycloak puts typ "Bearer" in every access token (lightweight ones too); "ID",
+        # "Refresh", "Logout" name its other tokens, so a token without it is not one.
+        if payload.get("typ") != "Bearer":
             raise InvalidToken(
                 "wrong_token_use",
                 "token is not a Keycloak access token (its typ is not 'Bearer'): send the "

@@ -233,7 +233,11 @@ class TokenVerifier(IssuerInspection):
         is every token when ``dpop="required"``: use :meth:`verify_dpop`.
         """
         if self.dpop == "required":
-            raise InvalidToken("dpop_required", "this resource accepts only DPoP-bound tokens")
+            raise InvalidToken(
+                "dpop_required",
+                "This resource accepts only DPoP-bound tokens, sent with the DPoP scheme and"
+                " a proof.",
+            )
         claims = await self._verified(token)
         if "cnf" in claims:
             self._dpop.check_bearer(claims)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
+import json
 import os
 import signal
 import sys
@@ -30,11 +31,12 @@ from starlette.types import ASGIApp
 
 from ._config import load_config
 from ._console import console_app
-from ._errors import ConfigError, IssuerError
+from ._errors import ConfigError, IssuerError, OAuthError
 from ._issuer import Issuer
 from ._logscli import follow_logs
 from ._reload import ConfigReloader
 from ._serve import bind_socket, serve_in_thread, socket_url
+from .dpop import DPoPKey
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
@@ -121,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--client", help="client_id (default: the only client)")
     token.add_argument("--scope", default="openid profile email", help="requested scopes")
     token.add_argument("--id-token", action="store_true", help="print the ID token instead")
+    token.add_argument(
+        "--dpop-key-file",
+        type=Path,
+        metavar="PATH",
+        help="bind the token to the DPoP key in PATH, a private JWK (created if missing)",
+    )
     _keys_option(token)
     return parser
 
@@ -212,16 +220,65 @@ def _pick_client_and_api(issuer: Issuer, args: argparse.Namespace) -> None:
 def _token(args: argparse.Namespace) -> int:
     issuer = load_config(args.config, persist_keys=not args.ephemeral_keys)
     _pick_client_and_api(issuer, args)
-    tokens = anyio.run(
-        lambda: issuer.login(
-            args.user, client_id=args.client, audience=args.audience, scope=args.scope
+    key = None if args.dpop_key_file is None else _dpop_key(args.dpop_key_file)
+    try:
+        tokens = anyio.run(
+            lambda: issuer.login(
+                args.user,
+                client_id=args.client,
+                audience=args.audience,
+                scope=args.scope,
+                dpop_key=key,
+            )
         )
-    )
+    except OAuthError as exc:
+        if exc.error != "invalid_dpop_proof" or key is not None:
+            raise
+        raise IssuerError(
+            f"{exc.description}: pass --dpop-key-file PATH to bind the token to a key"
+            " (in Python: issuer.dpop.DPoPKey and Issuer.login(dpop_key=...))"
+        ) from None
+    finally:
+        # Warnings such as a refused claim go to each action's log, not to the terminal.
+        for record in reversed(issuer.action_logs()):
+            for warning in record.warnings:
+                print(f"warning: action {record.action!r}: {warning}", file=sys.stderr)
     if args.id_token and tokens.id_token is None:
         print("error: no ID token (request the openid scope)", file=sys.stderr)
         return 1
     print(tokens.id_token if args.id_token else tokens.access_token, flush=True)
+    if key is not None and not args.id_token:
+        print(
+            f"note: the token is bound to the DPoP key in {args.dpop_key_file} (jkt {key.jkt});"
+            " send it as 'Authorization: DPoP <token>' with a proof from"
+            " issuer.dpop.DPoPKey.from_private_jwk(json.load(file))",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _dpop_key(path: Path) -> DPoPKey:
+    """The key in ``path`` (a private JWK), or a new ES256 key written there, readable by the
+    user only: whoever holds it can use the tokens bound to it (RFC 9449 §2)."""
+    try:
+        with open(path, "x", encoding="utf-8", opener=_private_file) as file:
+            key = DPoPKey()
+            json.dump(key.private_jwk(), file)
+            return key
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise IssuerError(f"{path}: cannot write the DPoP key: {exc.strerror or exc}") from None
+    try:
+        return DPoPKey.from_private_jwk(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise IssuerError(f"{path}: cannot read the DPoP key: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise IssuerError(f"{path}: not a private DPoP key (a JWK): {exc}") from None
+
+
+def _private_file(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
 
 
 def _logs(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from ._records import DEFAULT_GRANT_TYPES
 if TYPE_CHECKING:
     from ._issuer import Issuer
 
-__all__ = ["DEFAULT_DATA_DIR", "load_config"]
+__all__ = ["DEFAULT_DATA_DIR", "TOP_LEVEL_KEYS", "load_config"]
 
 #: Where the command line keeps signing keys when the file names no ``data_dir``: beside it.
 DEFAULT_DATA_DIR = ".issuer"
@@ -46,6 +46,8 @@ _TOP = {
     "dpop": dict,
     "mfa": dict,
 }
+#: Every key and table the file may have at its top level, in the reference's order.
+TOP_LEVEL_KEYS = tuple(_TOP)
 _API = {
     "identifier": str,
     "scopes": list,

@@ -323,6 +323,7 @@ class Issuer(IssuerSetup):
                 api=api,
                 requested_scopes=scope.split(),
                 protocol="oidc-basic-profile",
+                via="Issuer.login()",
                 auth_time=self.clock(),
                 nonce=nonce,
                 methods=[{"name": "pwd", "timestamp": self.clock()}],

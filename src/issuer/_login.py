@@ -62,6 +62,8 @@ class LoginRequest:
     #: Set for browser logins only: the ``state`` a redirect action's page returns with.
     continue_state: str | None = None
     dpop_jkt: str | None = None
+    #: How the login came in, as messages name it (``protocol`` is what actions see).
+    via: str = "a browser login (/authorize)"
 
 
 def _unique(words: Sequence[str]) -> list[str]:
@@ -197,6 +199,7 @@ class LoginPipeline:
                 issuer_url=self._minter.issuer_url,
                 user_id=request.user.user_id,
                 protocol=request.protocol,
+                via=request.via,
                 clock=self._clock,
                 continue_state=request.continue_state,
                 returned_state=returned_state if params else None,

@@ -40,6 +40,12 @@ __all__ = ["MfaEndpoint"]
 
 A = TypeVar("A")
 _logger = logging.getLogger("issuer.mfa")
+# A TOTP code is good once (RFC 6238 §5.2): a second login within the same 30-second step
+# needs the next code, so the message says to wait for it rather than to type better.
+WRONG_CODE = (
+    "Wrong code, or one already used: each code works only once."
+    " Wait for your authenticator app to show the next code and enter that one."
+)
 
 
 @dataclass
@@ -177,7 +183,7 @@ class MfaEndpoint(Generic[A]):
         if secret is None or not self._checker.check(key, secret, form.get("code", "")):
             self._throttle.record("otp", key, succeeded=False)
             _logger.warning("one-time code refused for %r: wrong, expired or used", user.email)
-            return self._page(transaction, asking, error="Wrong or already used code.")
+            return self._page(transaction, asking, error=WRONG_CODE)
         self._throttle.record("otp", key, succeeded=True)
         if self._asking.pop(transaction, None) is None:
             return message_page(

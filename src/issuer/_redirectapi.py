@@ -42,12 +42,14 @@ class LoginFlow:
     which cannot be sent anywhere; else it is the state a redirect now would carry.
     ``returned_state`` is the state the browser came back to ``/continue`` with, and
     ``params`` the query and body of that request (in ``on_continue_post_login``).
+    ``via`` names how the login came in, for messages.
     """
 
     issuer_url: str
     user_id: str
     protocol: str
     clock: Callable[[], float]
+    via: str = "a browser login (/authorize)"
     continue_state: str | None = None
     returned_state: str | None = None
     params: Mapping[str, str] = field(default_factory=dict)
@@ -90,9 +92,9 @@ class RedirectApi:
     def _interactive(self, what: str) -> LoginFlow:
         flow = self._flow
         if flow is None or flow.continue_state is None:
-            protocol = "this flow" if flow is None else f"a {flow.protocol} request"
+            via = "this run" if flow is None else f"this login came through {flow.via}, which"
             raise RuntimeError(
-                f"api.redirect.{what} needs a browser login (/authorize); {protocol}"
+                f"api.redirect.{what} needs a browser login (/authorize); {via}"
                 " has no browser to send anywhere"
             )
         return flow

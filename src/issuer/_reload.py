@@ -4,10 +4,11 @@ A change builds a fresh issuer from the file, off to the side, and moves what ca
 live into the served one: APIs, the file's clients, users, actions, secrets, logout URLs and
 the registration policy. Keys, refresh-token families, sessions, consents and dynamically
 registered clients stay. A broken edit is reported and changes nothing, so the previous
-version keeps serving. Settings baked into what is already running (the issuer URL, the
-keys, token lifetimes, the budget, the throttle, session lifetimes, the action log
-endpoint) are reported as needing a restart and keep their previous values. An edited user
-whose password is unchanged keeps its password hash, so its sessions go on.
+version keeps serving. Everything else in the file is baked into what is already running
+(the issuer URL, the keys, token lifetimes, the budget, the throttle, sessions, the action
+log endpoint, the console, redirects, DPoP): a change to it is reported as needing a
+restart and keeps its previous value. An edited user whose password is unchanged keeps its
+password hash, so its sessions go on.
 """
 
 from __future__ import annotations
@@ -18,27 +19,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._config import load_config
+from ._config import TOP_LEVEL_KEYS, load_config
 from ._errors import ConfigError
 from ._issuer import Issuer
 
-__all__ = ["RESTART_KEYS", "ConfigReloader"]
+__all__ = ["LIVE_KEYS", "RESTART_KEYS", "ConfigReloader"]
 
-#: Top-level keys whose change takes effect only when ``serve`` is restarted.
-RESTART_KEYS = (
-    "issuer",
-    "signing_alg",
-    "data_dir",
-    "access_token_lifetime",
-    "id_token_lifetime",
-    "action_budget_seconds",
-    "max_token_bytes",
-    "action_logs",
-    "throttle",
-    "sessions",
-    "console",
-    "mfa",
+#: Top-level keys and tables whose edits :func:`_apply` moves into the served issuer.
+LIVE_KEYS = (
+    "apis",
+    "clients",
+    "users",
+    "actions",
+    "secrets",
+    "allowed_logout_urls",
+    "registration",
 )
+#: Top-level keys whose change takes effect only when ``serve`` is restarted: everything
+#: the file may hold that is not live, so a new setting is never silently ignored.
+RESTART_KEYS = tuple(key for key in TOP_LEVEL_KEYS if key not in LIVE_KEYS)
 _Signature = tuple[tuple[int, int] | None, ...]
 
 

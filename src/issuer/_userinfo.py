@@ -28,10 +28,15 @@ def _unauthorized(error: str | None = None, description: str = "") -> Response:
         challenge = f'Bearer realm="issuer", {_DPOP_CHALLENGE}'
     else:
         _logger.warning("userinfo refused: %s: %s", error, description)
-        scheme = "DPoP" if error.endswith("dpop_proof") else "Bearer"
-        challenge = f'{scheme} realm="issuer", error="{error}"'
-        if scheme == "DPoP":
-            challenge += f", {_DPOP_CHALLENGE.removeprefix('DPoP ')}"
+        # RFC 6750 §3: error_description is a quoted string without '"' or '\\'.
+        said = description.replace('"', "'").replace("\\", "/")
+        attributes = f'realm="issuer", error="{error}", error_description="{said}"'
+        if error.endswith("dpop_proof"):
+            challenge = f"DPoP {attributes}, {_DPOP_CHALLENGE.removeprefix('DPoP ')}"
+        else:
+            # RFC 9449 §7.1: offer the DPoP scheme too, so a client that sent a bound token
+            # as a bearer token learns which scheme it needs.
+            challenge = f"Bearer {attributes}, {_DPOP_CHALLENGE}"
     return Response(status_code=401, headers={"WWW-Authenticate": challenge})
 
 

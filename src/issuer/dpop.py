@@ -17,7 +17,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +35,7 @@ _JWS = jwt.PyJWS()
 _JWS.register_algorithm("Ed25519", OKPAlgorithm())
 
 DPoPAlg = Literal["ES256", "EdDSA", "Ed25519", "RS256", "PS256"]
+_ALGS: tuple[DPoPAlg, ...] = ("ES256", "EdDSA", "Ed25519", "RS256", "PS256")
 _USE_NONCE = re.compile(r'error\s*=\s*"?use_dpop_nonce"?', re.IGNORECASE)
 
 
@@ -46,6 +47,14 @@ def _generate(alg: str) -> Any:
     if alg in ("RS256", "PS256"):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     raise ValueError(f"alg must be one of ES256, EdDSA, Ed25519, RS256, PS256, not {alg!r}")
+
+
+def _fits(alg: str, key: Any) -> bool:
+    if alg == "ES256":
+        return isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+    if alg == "EdDSA":
+        return isinstance(key, ed25519.Ed25519PrivateKey)
+    return isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048
 
 
 def _htu(url: str) -> str:
@@ -63,8 +72,38 @@ class DPoPKey:
     """
 
     def __init__(self, alg: DPoPAlg = "ES256", *, clock: Callable[[], float] | None = None) -> None:
+        self._set_up(alg, _generate(alg), clock)
+
+    @classmethod
+    def from_private_jwk(
+        cls, jwk: Mapping[str, Any], *, clock: Callable[[], float] | None = None
+    ) -> DPoPKey:
+        """The key :meth:`private_jwk` exported (its ``alg`` member names the algorithm);
+        ``ValueError`` when ``jwk`` is not such a private key."""
+        alg = jwk.get("alg") if isinstance(jwk, Mapping) else None
+        if alg not in _ALGS:
+            raise ValueError(f"the JWK's alg must be one of {', '.join(_ALGS)}, not {alg!r}")
+        try:
+            private_key = jwt.get_algorithm_by_name(alg).from_jwk(dict(jwk))
+        except (jwt.InvalidKeyError, ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"not a usable {alg} key: {exc}") from None
+        if not _fits(alg, private_key):
+            raise ValueError(f"not a private {alg} key")
+        key = cls.__new__(cls)
+        key._set_up(alg, private_key, clock)
+        return key
+
+    def private_jwk(self) -> dict[str, Any]:
+        """The private key as a JWK with its ``alg``, for :meth:`from_private_jwk`: keep it
+        secret, as anyone holding it can use the tokens bound to it."""
+        jwk: dict[str, Any] = jwt.get_algorithm_by_name(self.alg).to_jwk(
+            self._private_key, as_dict=True
+        )
+        return {**jwk, "alg": self.alg}
+
+    def _set_up(self, alg: DPoPAlg, private_key: Any, clock: Callable[[], float] | None) -> None:
         self.alg: DPoPAlg = alg
-        self._private_key = _generate(alg)
+        self._private_key = private_key
         self._clock = clock or time.time
         jwk: dict[str, Any] = pyjwt_algorithm(alg).to_jwk(
             self._private_key.public_key(), as_dict=True
@@ -138,6 +177,11 @@ class DPoPAuth(httpx.Auth):
     requires_response_body = True
 
     def __init__(self, key: DPoPKey, *, access_token: str | None = None) -> None:
+        # Checked now: a wrong argument would otherwise fail inside the first request.
+        if not isinstance(key, DPoPKey):
+            raise TypeError(f"DPoPAuth needs a DPoPKey, not {type(key).__name__}")
+        if access_token is not None and not (isinstance(access_token, str) and access_token):
+            raise TypeError("DPoPAuth: access_token must be a non-empty string or None")
         self.key = key
         self.access_token = access_token
         self._nonces: dict[str, str] = {}

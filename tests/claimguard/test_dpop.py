@@ -343,6 +343,20 @@ async def test_required_mode_refuses_bearer_tokens_with_a_dpop_challenge(
     assert accepted.status_code == 200
 
 
+async def test_required_mode_tells_a_bound_token_sent_as_bearer_to_use_the_dpop_scheme(
+    http_client: httpx.AsyncClient, clock: FakeClock, bound: str
+) -> None:
+    verifier = make_verifier(http_client, clock, dpop="required")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app_for(verifier)), base_url=BASE
+    ) as client:
+        as_bearer = await client.get("/whoami", headers={"Authorization": f"Bearer {bound}"})
+    assert as_bearer.status_code == 401
+    assert as_bearer.json()["error_description"] == (
+        "This resource accepts only DPoP-bound tokens, sent with the DPoP scheme and a proof."
+    )
+
+
 async def test_disabled_mode_refuses_bound_tokens_and_knows_no_dpop_scheme(
     http_client: httpx.AsyncClient, clock: FakeClock, mint: Minter, key: ProofKey, bound: str
 ) -> None:
@@ -463,6 +477,11 @@ async def test_refusals_are_logged_with_their_cause_never_the_token_or_proof(
         {"dpop_iat_future_seconds": -1},
         {"dpop_max_proof_bytes": 10},
         {"dpop_replay_store": object()},
+        {"dpop_nonce_step_seconds": 0},
+        {"dpop_nonce_step_seconds": -5},
+        {"dpop_nonce_step_seconds": 3601},
+        {"dpop": "disabled", "dpop_nonce_secret": NONCE_SECRET},
+        {"dpop": "disabled", "dpop_replay_store": MemoryReplayStore()},
     ],
 )
 async def test_bad_dpop_options_are_refused_at_construction(

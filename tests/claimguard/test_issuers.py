@@ -280,6 +280,11 @@ async def test_claims_from_the_one_issuer_shorthand_name_it(
 # -- options and inspection -------------------------------------------------------------
 
 
+class _SyncResolver:
+    def __call__(self, iss: str) -> IssuerConfig | None:
+        return None
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -297,7 +302,10 @@ async def test_claims_from_the_one_issuer_shorthand_name_it(
         ({"issuers": [IssuerConfig(issuer=AUTH0, audience="a", algorithms=["HS256"])]}, "HS"),
         ({"issuer_resolver": "not callable"}, "async callable"),
         ({"issuers": CONFIGS, "max_resolved_issuers": 0}, "max_resolved_issuers"),
-        ({"audience": "a"}, "issuer must"),
+        ({"audience": "a"}, "no issuer to trust: give issuer="),
+        ({}, r"issuer= \(and audience=\), issuers=\[IssuerConfig\(...\)\] or issuer_resolver="),
+        ({"issuer_resolver": lambda iss: None}, "must be an async callable.*not function"),
+        ({"issuer_resolver": _SyncResolver()}, "must be an async callable.*not _SyncResolver"),
         ({"issuer": AUTH0}, "audience must"),
         (
             {"issuers": [IssuerConfig(issuer=AUTH0, audience="a", jwks_max_age_seconds=0)]},

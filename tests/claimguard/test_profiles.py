@@ -448,6 +448,15 @@ async def test_a_keycloak_token_for_the_account_audience_says_to_add_an_audience
     assert (await refused(verifier, id_token)).code == "wrong_token_use"
 
 
+async def test_a_keycloak_token_without_typ_is_not_an_access_token(
+    providers: dict[str, Provider], client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    keycloak = providers["keycloak"]
+    untyped = keycloak.token(clock.time(), typ=None)
+    error = await refused(one_issuer(keycloak, client, clock), untyped)
+    assert error.code == "wrong_token_use"
+
+
 async def test_an_entra_v1_token_is_refused_with_its_reason_unless_allowed(
     providers: dict[str, Provider],
     network: Network,

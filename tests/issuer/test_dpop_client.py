@@ -139,3 +139,37 @@ def test_dpop_auth_works_with_a_sync_client_against_a_served_issuer() -> None:
     claims = server.issuer.verify_access_token(response.json()["access_token"], audience=API)
     assert claims is not None
     assert claims["cnf"] == {"jkt": key.jkt}
+
+
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256", "PS256"])
+def test_a_key_exported_as_a_private_jwk_comes_back_with_the_same_thumbprint(alg: str) -> None:
+    key = DPoPKey(alg)  # type: ignore[arg-type]
+    again = DPoPKey.from_private_jwk(key.private_jwk())
+    assert (again.alg, again.jkt) == (alg, key.jkt)
+    proof = again.proof("GET", "https://api.example.com/x")
+    assert jwt.get_unverified_header(proof)["jwk"] == key.public_jwk
+
+
+@pytest.mark.parametrize(
+    "jwk",
+    [{}, {"alg": "HS256", "kty": "oct", "k": "c2VjcmV0"}, {**DPoPKey().public_jwk, "alg": "ES256"}],
+)
+def test_only_a_private_jwk_with_a_dpop_alg_makes_a_key(jwk: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match=r"alg must be one of|not a private"):
+        DPoPKey.from_private_jwk(jwk)
+
+
+@pytest.mark.parametrize(
+    ("key", "options"),
+    [
+        ("notakey", {}),
+        (None, {}),
+        (DPoPKey(), {"access_token": b"t"}),
+        (DPoPKey(), {"access_token": ""}),
+    ],
+)
+def test_dpop_auth_refuses_what_is_not_a_key_or_a_token_when_built(
+    key: object, options: dict[str, object]
+) -> None:
+    with pytest.raises(TypeError, match="DPoPAuth"):
+        DPoPAuth(key, **options)  # type: ignore[arg-type]

@@ -19,6 +19,8 @@ import jwt
 import pytest
 
 from issuer import bind_socket
+from issuer.__main__ import main
+from issuer.dpop import DPoPKey
 
 from .conftest import PREMIUM, SEED_CONFIG
 
@@ -437,3 +439,71 @@ def test_serve_console_turns_the_developer_console_on() -> None:
     assert page.status_code == 200
     assert "Development tool." in page.text
     assert f"developer console: {served.url}console" in stderr.splitlines()
+
+
+DPOP_CONFIG = (
+    'data_dir = false\n[[apis]]\nidentifier = "https://api.example.com"\nrequire_dpop = true\n'
+    + CLIENT.format("app")
+    + f"[[users]]\n{GOOD_USER}"
+)
+
+
+def test_token_for_an_api_that_requires_dpop_names_the_option_that_binds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "issuer.toml"
+    path.write_text(DPOP_CONFIG)
+    assert main(["token", "--config", str(path), "--user", "a@example.com"]) == 1
+    error = capsys.readouterr().err
+    assert "requires a DPoP proof: pass --dpop-key-file PATH" in error
+    assert "issuer.dpop.DPoPKey" in error
+
+
+def test_token_with_a_dpop_key_file_binds_the_token_to_the_key_kept_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, key_file = tmp_path / "issuer.toml", tmp_path / "dpop.json"
+    path.write_text(DPOP_CONFIG)
+    command = ["token", "--config", str(path), "--user", "a@example.com"]
+    assert main([*command, "--dpop-key-file", str(key_file)]) == 0
+    first = capsys.readouterr()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = DPoPKey.from_private_jwk(json.loads(key_file.read_text()))
+    assert main([*command, "--dpop-key-file", str(key_file)]) == 0
+    second = capsys.readouterr().out
+    for token in (first.out, second):
+        assert jwt.decode(token.strip(), options={"verify_signature": False})["cnf"] == {
+            "jkt": key.jkt
+        }
+    assert f"bound to the DPoP key in {key_file} (jkt {key.jkt})" in first.err
+
+
+def test_token_refuses_a_dpop_key_file_that_holds_no_private_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, key_file = tmp_path / "issuer.toml", tmp_path / "dpop.json"
+    path.write_text(DPOP_CONFIG)
+    key_file.write_text(json.dumps({**DPoPKey().public_jwk, "alg": "ES256"}))
+    command = ["token", "--config", str(path), "--user", "a@example.com"]
+    assert main([*command, "--dpop-key-file", str(key_file)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {key_file}: not a private DPoP key (a JWK): not a private ES256 key\n"
+    )
+
+
+def test_token_prints_the_warnings_of_the_actions_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "iss.py").write_text(
+        "def on_execute_post_login(event, api):\n"
+        "    api.access_token.set_custom_claim('iss', 'x')\n"
+    )
+    path = tmp_path / "issuer.toml"
+    path.write_text(
+        f"data_dir = false\n{API}{CLIENT.format('app')}[[users]]\n{GOOD_USER}"
+        '[actions]\npost_login = ["iss.py"]\n'
+    )
+    assert main(["token", "--config", str(path), "--user", "a@example.com"]) == 0
+    assert capsys.readouterr().err == (
+        "warning: action 'iss': access_token claim refused: 'iss' is a reserved claim\n"
+    )

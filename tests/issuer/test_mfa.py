@@ -24,6 +24,8 @@ from .mfaflows import (
     tokens_from,
 )
 
+WRONG_CODE = "each code works only once. Wait for your authenticator app to show the next"
+
 pytestmark = pytest.mark.anyio
 MFA = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
@@ -70,7 +72,7 @@ async def test_a_wrong_code_is_refused_and_the_form_stays(
         with caplog.at_level(logging.WARNING, logger="issuer.mfa"):
             again = await send_code(client, page, wrong)
         assert again.status_code == 200
-        assert "Wrong or already used code." in again.text
+        assert WRONG_CODE in again.text
         assert "location" not in again.headers
         assert "one-time code refused" in caplog.text
         tokens = await tokens_from(client, await send_code(client, again, code_at(SECRET, clock())))
@@ -87,7 +89,7 @@ async def test_a_code_is_refused_the_second_time_within_its_step(
         second = await log_in(client, "alice@example.com", "alice-pw")
         replayed = await send_code(client, second, code)
     assert replayed.status_code == 200
-    assert "Wrong or already used code." in replayed.text
+    assert WRONG_CODE in replayed.text
 
 
 async def test_wrong_codes_are_throttled(clock: FakeClock) -> None:
@@ -124,7 +126,7 @@ async def test_enrolment_refuses_a_wrong_first_code_and_keeps_the_secret_once_co
         assert "<svg" in page.text
         secret = shown_secret(page)
         wrong = await send_code(client, page, f"{(int(code_at(secret, clock())) + 1) % 10**6:06d}")
-        assert "Wrong or already used code." in wrong.text
+        assert WRONG_CODE in wrong.text
         assert shown_secret(wrong) == secret
         assert not (tmp_path / "totp-secrets.json").exists()
         tokens = await tokens_from(client, await send_code(client, wrong, code_at(secret, clock())))

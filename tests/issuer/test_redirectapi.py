@@ -8,7 +8,7 @@ import httpx
 import jwt
 import pytest
 
-from issuer import Issuer
+from issuer import ActionFailed, Issuer
 
 from .conftest import FakeClock
 from .flows import password_grant, redirect_params
@@ -121,8 +121,20 @@ async def test_a_redirect_in_the_password_grant_fails_the_action_clearly(
     assert response.status_code == 403
     assert response.json()["error"] == "access_denied"
     error = bare_issuer.action_logs()[0].error or ""
-    assert "needs a browser login" in error
-    assert "oauth2-password" in error
+    assert error.endswith(
+        "api.redirect.send_user_to needs a browser login (/authorize); this login came"
+        " through the password grant (POST /oauth/token), which has no browser to send anywhere"
+    )
+
+
+async def test_a_redirect_in_issuer_login_names_issuer_login(bare_issuer: Issuer) -> None:
+    bare_issuer.add_action(
+        lambda event, api: api.redirect.send_user_to(PAGE), on_continue=check_token
+    )
+    with pytest.raises(ActionFailed) as failed:
+        await bare_issuer.login("bob@example.com", client_id="app")
+    assert "api.redirect.send_user_to needs a browser login" in str(failed.value)
+    assert "this login came through Issuer.login(), which has no browser" in str(failed.value)
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "/relative", "https://x.example/#frag"])

@@ -1,14 +1,15 @@
 """Reloading a served issuer from its edited configuration and action files."""
 
 import os
+import re
 from pathlib import Path
 
 import jwt
 import pytest
 
 from issuer import Issuer
-from issuer._config import load_config
-from issuer._reload import ConfigReloader
+from issuer._config import TOP_LEVEL_KEYS, load_config
+from issuer._reload import LIVE_KEYS, RESTART_KEYS, ConfigReloader
 
 from .flows import password_grant
 
@@ -159,3 +160,28 @@ async def test_an_edited_user_keeps_sessions_unless_the_password_changed(files: 
     edit(files, renamed.replace('password = "pw"', 'password = "new-pw"'))
     assert reload.check()
     assert issuer.sessions.resume(token) is None
+
+
+async def test_dpop_redirect_and_console_edits_are_reported_as_needing_a_restart(
+    files: Path,
+) -> None:
+    lines: list[str] = []
+    _, watcher = reloader(files, lines)
+    tables = "[redirects]\ncontinue_seconds = 60\n[dpop]\nnonces = true\n"
+    edit(files, CONFIG.format(extra="console = true", users="") + tables)
+    assert watcher.check() is True
+    assert lines == [
+        f"{files}: console, redirects, dpop changed: needs a restart"
+        " (the rest of the change is live)"
+    ]
+
+
+def test_every_top_level_key_is_either_live_or_needs_a_restart() -> None:
+    assert sorted(LIVE_KEYS + RESTART_KEYS) == sorted(TOP_LEVEL_KEYS)
+
+
+def test_the_readme_lists_exactly_the_settings_that_need_a_restart() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    paragraph = " ".join(readme.split("Everything else is fixed while serving:")[1].split())
+    listed = re.findall(r"`\[?([a-z_]+)\]?`", paragraph.split(". ")[0])
+    assert sorted(listed) == sorted(RESTART_KEYS)

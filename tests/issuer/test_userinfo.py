@@ -30,7 +30,10 @@ async def test_a_dpop_bound_token_is_refused_as_a_bearer_token(
             "userinfo", headers={"Authorization": f"Bearer {tokens.access_token}"}
         )
     assert response.status_code == 401
-    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="issuer", error="invalid_token", error_description="a DPoP-bound token'
+        ' was sent as a Bearer token", DPoP algs="ES256 EdDSA RS256 PS256"'
+    )
 
 
 async def test_a_proof_by_another_key_is_refused(bare_issuer: Issuer, clock: FakeClock) -> None:
@@ -57,7 +60,7 @@ async def test_the_dpop_scheme_needs_a_proof_with_the_tokens_hash(
             assert response.status_code == 401
             challenge = response.headers["www-authenticate"]
             assert challenge.startswith("DPoP ")
-            assert 'error="invalid_dpop_proof"' in challenge
+            assert 'error="invalid_dpop_proof", error_description="' in challenge
 
 
 async def test_without_credentials_both_schemes_are_offered(bare_issuer: Issuer) -> None:
