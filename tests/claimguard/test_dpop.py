@@ -515,3 +515,40 @@ async def test_proof_ids_are_remembered_past_the_window_by_the_clock_skew_margin
         assert seen.pop() == ttl
     with pytest.raises(ConfigurationError, match="dpop_replay_skew_seconds"):
         make_verifier(http_client, clock, dpop_replay_skew_seconds=-1)
+
+
+# -- htu: where the origin comes from without public_origin -----------------------------
+
+
+async def test_the_protected_resource_origin_is_the_default_public_origin(
+    verifier: TokenVerifier, key: ProofKey, bound: str, clock: FakeClock
+) -> None:
+    resource = ProtectedResource(resource=AUDIENCE, authorization_servers=[ISSUER])
+    app = app_for(verifier, protected_resource=resource)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE) as client:
+        # A proof made for another server, sent with that server's Host, is refused.
+        elsewhere = key.proof(
+            "GET", "http://other-rs.example/whoami", access_token=bound, iat=clock.time()
+        )
+        headers = {**dpop(bound, elsewhere), "Host": "other-rs.example"}
+        response = await client.get("/whoami", headers=headers)
+        assert response.status_code == 401
+        assert 'error="invalid_dpop_proof"' in challenge_of(response)
+        public = key.proof("GET", AUDIENCE + "/whoami", access_token=bound, iat=clock.time())
+        assert (await client.get("/whoami", headers=dpop(bound, public))).status_code == 200
+
+
+async def test_checking_proofs_against_the_host_header_warns_once(
+    client: httpx.AsyncClient, key: ProofKey, bound: str, clock: FakeClock, caplog: Any
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="claimguard"):
+        for _ in range(2):
+            response = await client.get(
+                "/whoami", headers=dpop(bound, proof_for(key, clock, bound))
+            )
+            assert response.status_code == 200
+    warnings = [r for r in caplog.records if r.name == "claimguard"]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert "public_origin" in warnings[0].getMessage()
+    assert "Host" in warnings[0].getMessage()
