@@ -234,3 +234,14 @@ async def test_an_ed448_key_is_refused_under_eddsa(bare_issuer: Issuer) -> None:
     key = ed448.Ed448PrivateKey.generate()
     response = await client_credentials(bare_issuer, proof(bare_issuer, key=key, alg="EdDSA"))
     assert "Ed25519" in refused(response)
+
+
+async def test_a_failed_grant_spends_no_proof(bare_issuer: Issuer) -> None:
+    # Recording proofs of failed grants would let anyone fill the cache for everyone.
+    once = proof(bare_issuer)
+    response = await client_credentials(bare_issuer, once, audience="https://unknown.example")
+    assert response.status_code == 400
+    assert response.json()["error"] != "invalid_dpop_proof"
+    assert len(bare_issuer.dpop._replay) == 0
+    assert (await client_credentials(bare_issuer, once)).status_code == 200
+    assert "already used" in refused(await client_credentials(bare_issuer, once))
