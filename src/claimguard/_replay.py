@@ -57,7 +57,8 @@ class MemoryReplayStore:
     Entries expire after their ``ttl_seconds``. Forgetting a live entry would reopen its
     replay window, so the store never evicts one to make room:
 
-    - one key (``jkt``) holds at most ``max_entries_per_key`` live entries; a proof beyond
+    - one key (``jkt``) holds at most ``max_entries_per_key`` live entries (default 1% of
+      ``max_entries``: 1,000); a proof beyond
       that share is refused (:class:`InvalidDPoPProof` ``too_many_proofs``, 401), so one
       client with one token cannot fill the store for everyone;
     - when ``max_entries`` live entries are held in all, a new proof is not guessed fresh:
@@ -77,12 +78,14 @@ class MemoryReplayStore:
         self,
         *,
         max_entries: int = 100_000,
-        max_entries_per_key: int = 1_000,
+        max_entries_per_key: int | None = None,
         clock: Clock | None = None,
     ) -> None:
         if max_entries < 1:
             raise ConfigurationError(f"max_entries must be at least 1, not {max_entries!r}")
-        if max_entries_per_key < 1:
+        if max_entries_per_key is None:
+            max_entries_per_key = max(1, max_entries // 100)
+        elif max_entries_per_key < 1:
             raise ConfigurationError(
                 f"max_entries_per_key must be at least 1, not {max_entries_per_key!r}"
             )

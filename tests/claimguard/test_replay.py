@@ -56,7 +56,7 @@ async def test_a_full_store_fails_closed_instead_of_forgetting_live_ids() -> Non
 
 async def test_expired_entries_with_mixed_lifetimes_are_swept_when_full() -> None:
     clock = FakeClock()
-    store = MemoryReplayStore(max_entries=2, clock=clock)
+    store = MemoryReplayStore(max_entries=2, max_entries_per_key=2, clock=clock)
     await store.first_use("jkt", "long", ttl_seconds=600)
     await store.first_use("jkt", "short", ttl_seconds=10)
     clock.advance(11)
@@ -103,3 +103,11 @@ async def test_one_key_cannot_take_more_than_its_share_of_the_store(caplog: Any)
 async def test_a_key_with_no_share_is_refused_when_built() -> None:
     with pytest.raises(ConfigurationError, match="max_entries_per_key"):
         MemoryReplayStore(max_entries_per_key=0)
+
+
+async def test_the_default_share_of_a_key_is_one_percent_of_the_store() -> None:
+    store = MemoryReplayStore(max_entries=500, clock=FakeClock())
+    for number in range(5):
+        assert await store.first_use("greedy", str(number), ttl_seconds=60)
+    with pytest.raises(InvalidDPoPProof):
+        await store.first_use("greedy", "5", ttl_seconds=60)
