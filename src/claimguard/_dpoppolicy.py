@@ -72,6 +72,7 @@ class DPoPPolicy:
         "mode",
         "nonces",
         "public_origin",
+        "replay_skew_seconds",
         "replay_store",
     )
 
@@ -85,6 +86,7 @@ class DPoPPolicy:
         public_origin: str | None,
         iat_window_seconds: float,
         iat_future_seconds: float,
+        replay_skew_seconds: float,
         max_proof_bytes: int,
         clock: Clock,
     ) -> None:
@@ -116,6 +118,7 @@ class DPoPPolicy:
         self.public_origin = check_public_origin(public_origin)
         self.iat_window_seconds = _seconds("dpop_iat_window_seconds", iat_window_seconds, 1, 600)
         self.iat_future_seconds = _seconds("dpop_iat_future_seconds", iat_future_seconds, 0, 60)
+        self.replay_skew_seconds = _seconds("dpop_replay_skew_seconds", replay_skew_seconds, 0, 300)
         if isinstance(max_proof_bytes, bool) or not isinstance(max_proof_bytes, int):
             raise ConfigurationError("dpop_max_proof_bytes must be an integer")
         if not 1024 <= max_proof_bytes <= 64 * 1024:
@@ -126,8 +129,11 @@ class DPoPPolicy:
     @property
     def replay_ttl_seconds(self) -> float:
         """How long a proof id is remembered: as long as its ``iat`` could still pass
-        (RFC 9449 §11.1), from ``iat_future_seconds`` before it to the window after it."""
-        return self.iat_window_seconds + self.iat_future_seconds
+        (RFC 9449 §11.1), from ``iat_future_seconds`` before it to the window after it,
+        plus ``replay_skew_seconds``: a shared store counts the lifetime from the first
+        use, while each replica judges ``iat`` by its own clock, so a replica whose clock
+        lags would otherwise still accept a proof the store has already forgotten."""
+        return self.iat_window_seconds + self.iat_future_seconds + self.replay_skew_seconds
 
     def check_bearer(self, claims: Claims) -> None:
         """Refuse ``claims`` presented with the ``Bearer`` scheme if they are bound."""

@@ -16,6 +16,7 @@ import hashlib
 import math
 from typing import Any, NamedTuple
 
+from ._dpopkey import check_proof_jwk
 from ._errors import InvalidDPoPProof, InvalidToken
 from ._htu import normalize_htu
 from ._jwk import UnusableKey, parse_jwk
@@ -115,6 +116,7 @@ def _proof_key(jwk: Any, alg: str) -> tuple[str, Any]:
         raise InvalidDPoPProof(
             "alg_key_mismatch", "The DPoP proof's algorithm does not fit its key."
         )
+    check_proof_jwk(jwk)
     try:
         key = parse_jwk(jwk, frozenset({alg}))
     except UnusableKey as exc:

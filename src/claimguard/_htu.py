@@ -11,8 +11,10 @@ client naturally signs the URL it connects to (``wss://host/path``), so ``ws`` r
 scheme is kept.
 
 The request's side comes from the ASGI scope (its scheme, its ``Host`` header, the raw
-path the client sent) unless a ``public_origin`` is configured. Behind a proxy the scope
-names the proxy's upstream address, so ``public_origin`` must then be set; ``X-Forwarded-*``
+path the client sent) unless a public origin is known (``public_origin``, or the origin of
+the middleware's ``protected_resource``). The ``Host`` header is chosen by the sender, so
+a proof made for another server passes if the sender names that server; and behind a
+proxy the scope names the proxy's upstream address. ``X-Forwarded-*``
 headers are never read here (a server may rewrite the scope from them, e.g. uvicorn's
 ``--proxy-headers`` with ``--forwarded-allow-ips``, for proxies it trusts).
 """
@@ -26,7 +28,7 @@ from urllib.parse import quote, urlsplit
 
 from ._errors import ConfigurationError
 
-__all__ = ["check_public_origin", "normalize_htu", "request_htu"]
+__all__ = ["check_public_origin", "normalize_htu", "origin_of", "request_htu"]
 
 _SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -112,6 +114,14 @@ def check_public_origin(origin: object) -> str | None:
             f"public_origin {origin!r} must be an origin (scheme, host, port) without a path"
         )
     return normal[: -len("/")]
+
+
+def origin_of(url: str) -> str:
+    """The normal ``scheme://host[:port]`` origin of an absolute http(s) ``url``."""
+    parts = urlsplit(url)
+    origin = check_public_origin(f"{parts.scheme}://{parts.netloc}")
+    assert origin is not None
+    return origin
 
 
 def request_htu(scope: Mapping[str, Any], public_origin: str | None) -> str:

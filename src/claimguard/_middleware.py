@@ -25,7 +25,7 @@ from ._errors import (
     KeySetUnavailable,
     ReplayStoreUnavailable,
 )
-from ._htu import request_htu
+from ._htu import origin_of, request_htu
 from ._lifespan import run_lifespan
 from ._paths import PublicPaths, route_path
 from ._resource import ProtectedResource, send_resource_metadata
@@ -41,6 +41,7 @@ _HANDSHAKE_REFUSED = 403
 _MAX_CLOSE_REASON_BYTES = 123
 
 _logger = logging.getLogger("claimguard.middleware")
+_setup_logger = logging.getLogger("claimguard")
 
 
 class Verifier(Protocol):
@@ -76,7 +77,9 @@ class ClaimGuardMiddleware:
     - DPoP (RFC 9449), as the verifier's ``dpop`` mode says: ``Authorization: DPoP <token>``
       with one ``DPoP`` proof header is checked by ``verifier.verify_dpop`` for the
       request's method (``GET`` for a WebSocket handshake) and URL (the verifier's
-      ``public_origin``, else the scope's scheme and ``Host``, plus the raw path). Proof
+      ``public_origin``, else the origin of ``protected_resource``'s ``resource``, else
+      the scope's scheme and ``Host`` — which the client chooses, so a WARNING on
+      ``claimguard`` says so the first time — plus the raw path). Proof
       errors are 401 ``invalid_dpop_proof`` or ``use_dpop_nonce`` (with ``DPoP-Nonce``);
       a replay store that cannot answer is 503 with ``Retry-After``. With server nonces on,
       an accepted DPoP request's response (or WebSocket accept) carries the next
@@ -150,6 +153,15 @@ class ClaimGuardMiddleware:
             if resource_metadata_url is None:
                 resource_metadata_url = protected_resource.metadata_url
         self.protected_resource = protected_resource
+        # RFC 9449 §4.3 check 9: htu names this resource. The scope's Host is chosen by
+        # the sender, so it is only the last resort (and warned about once).
+        explicit = getattr(verifier, "public_origin", None)
+        self._public_origin: str | None = (
+            explicit
+            if explicit is not None or protected_resource is None
+            else origin_of(protected_resource.resource)
+        )
+        self._host_origin_warned = False
         if dpop != "disabled" and not callable(getattr(verifier, "verify_dpop", None)):
             raise ConfigurationError(f"a verifier with dpop={dpop!r} needs verify_dpop()")
         self._dpop = dpop != "disabled"
@@ -228,8 +240,16 @@ class ClaimGuardMiddleware:
 
     async def _verify_dpop(self, scope: Scope, credentials: Credentials) -> Claims:
         verifier = self.verifier
+        if self._public_origin is None and not self._host_origin_warned:
+            self._host_origin_warned = True
+            _setup_logger.warning(
+                "DPoP proofs are checked against each request's own Host header, which the "
+                "client chooses: a proof made for another server that accepts the same "
+                "tokens is accepted here. Set public_origin on the TokenVerifier (or give "
+                "the middleware a protected_resource) to name this API's public origin."
+            )
         try:
-            url = request_htu(scope, getattr(verifier, "public_origin", None))
+            url = request_htu(scope, self._public_origin)
         except ValueError:
             raise InvalidRequest(
                 "The request's URL cannot be read to check the DPoP proof.", code="bad_request_url"

@@ -95,6 +95,8 @@ class TokenVerifier(IssuerInspection):
       must name in ``htu`` — set it behind a proxy, else the request's own scheme and
       ``Host`` are used; ``dpop_iat_window_seconds`` (default 60) and
       ``dpop_iat_future_seconds`` (default 5) bound a proof's ``iat``;
+      ``dpop_replay_skew_seconds`` (default 10, at most 300) is added to that window for
+      as long as a proof id is remembered, for replicas whose clocks disagree;
       ``dpop_max_proof_bytes`` (default 8 KiB) caps its size. See :meth:`verify_dpop`.
     """
 
@@ -132,6 +134,7 @@ class TokenVerifier(IssuerInspection):
         public_origin: str | None = None,
         dpop_iat_window_seconds: float = 60,
         dpop_iat_future_seconds: float = 5,
+        dpop_replay_skew_seconds: float = 10,
         dpop_max_proof_bytes: int = 8 * 1024,
     ) -> None:
         configs = issuer_configs(
@@ -175,6 +178,7 @@ class TokenVerifier(IssuerInspection):
             public_origin=public_origin,
             iat_window_seconds=dpop_iat_window_seconds,
             iat_future_seconds=dpop_iat_future_seconds,
+            replay_skew_seconds=dpop_replay_skew_seconds,
             max_proof_bytes=dpop_max_proof_bytes,
             clock=self.clock,
         )

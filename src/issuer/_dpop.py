@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import OAuthError
@@ -21,6 +21,7 @@ from ._replay import ReplayCache, ReplayCacheFull
 
 __all__ = [
     "MAX_PROOF_BYTES",
+    "CheckedProof",
     "ProofChecker",
     "normalize_uri",
     "require_proof",
@@ -139,12 +140,26 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class CheckedProof(NamedTuple):
+    """A proof that passed every check: its key's ``jkt`` and what :meth:`ProofChecker.commit`
+    records."""
+
+    jkt: str
+    jti: str
+    expires_at: float
+
+
 class ProofChecker:
     """Checks the ``DPoP`` header of a request to ``url`` and answers the key's ``jkt``.
 
     A proof is accepted from ``max_age_seconds`` before now to ``max_future_seconds`` after
     (§4.3 point 11); its ``jti`` is accepted once per key in that window. With ``nonces``,
     every proof must carry a nonce handed out in a ``DPoP-Nonce`` header (§8).
+
+    Checking and spending are two steps: :meth:`check` refuses a proof already used but
+    records nothing, and :meth:`commit` records it once the request has succeeded (the
+    grant was issued, the key matched the token). A request that fails spends no proof,
+    so nobody can fill the replay cache without succeeding (§11.1).
     """
 
     def __init__(
@@ -169,11 +184,13 @@ class ProofChecker:
 
     def check(
         self, proofs: Sequence[str], *, method: str, access_token: str | None = None
-    ) -> str | None:
-        """The ``jkt`` of the one valid proof in ``proofs``; ``None`` when there is none.
+    ) -> CheckedProof | None:
+        """The one valid proof in ``proofs``; ``None`` when there is none. Nothing is
+        recorded: :meth:`commit` it once the request succeeds.
 
         With ``access_token`` (a protected resource, §7) the proof's ``ath`` must be its hash.
-        Raises :class:`OAuthError` ``invalid_dpop_proof`` (or ``use_dpop_nonce``).
+        Raises :class:`OAuthError` ``invalid_dpop_proof`` (or ``use_dpop_nonce``, or 503
+        ``temporarily_unavailable`` when the replay cache is full).
         """
         if not proofs:
             return None
@@ -187,8 +204,13 @@ class ProofChecker:
             ath = base64.urlsafe_b64encode(digest).decode().rstrip("=")
             if not hmac.compare_digest(str(payload.get("ath", "")).encode(), ath.encode()):
                 raise _invalid("the proof's ath is not the hash of the access token")
-        self._record(jkt, payload)
-        return jkt
+        checked = CheckedProof(jkt, payload["jti"], float(payload["iat"]) + self._max_age_seconds)
+        if self._replay.seen(checked.jkt, checked.jti):  # §11.1
+            raise _invalid("the proof's jti was already used")
+        if self._replay.is_full():
+            # Refused before the grant runs, so that no code or refresh token is spent.
+            raise self._full()
+        return checked
 
     def _check_claims(self, payload: dict[str, Any], method: str) -> None:
         jti, htm, htu, iat = (payload.get(n) for n in ("jti", "htm", "htu", "iat"))
@@ -213,16 +235,23 @@ class ProofChecker:
         if iat > now + self._max_future_seconds:
             raise _invalid("the proof's iat is in the future")
 
-    def _record(self, jkt: str, payload: dict[str, Any]) -> None:
-        expires_at = float(payload["iat"]) + self._max_age_seconds
+    def commit(self, proof: CheckedProof) -> None:
+        """Record ``proof`` as used, once its request has succeeded.
+
+        Raises ``invalid_dpop_proof`` when a concurrent request spent it first, and 503
+        when the cache has filled since :meth:`check`.
+        """
         try:
-            first = self._replay.first_use(jkt, payload["jti"], expires_at=expires_at)
+            first = self._replay.first_use(proof.jkt, proof.jti, expires_at=proof.expires_at)
         except ReplayCacheFull:
-            raise OAuthError(
-                "temporarily_unavailable",
-                "too many recent DPoP proofs to remember; try again shortly",
-                status_code=503,
-                headers={"Retry-After": str(self._max_age_seconds)},
-            ) from None
+            raise self._full() from None
         if not first:  # §11.1
             raise _invalid("the proof's jti was already used")
+
+    def _full(self) -> OAuthError:
+        return OAuthError(
+            "temporarily_unavailable",
+            "too many recent DPoP proofs to remember; try again shortly",
+            status_code=503,
+            headers={"Retry-After": str(self._max_age_seconds)},
+        )

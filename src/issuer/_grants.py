@@ -137,8 +137,12 @@ class TokenEndpoint:
         client = await self.authenticate_client(form, authorization)
         if grant_type not in client.grant_types:
             raise OAuthError("unauthorized_client", f"the client may not use {grant_type}")
-        jkt = self._proofs.check(dpop, method="POST")
+        proof = self._proofs.check(dpop, method="POST")
+        jkt = None if proof is None else proof.jkt
         tokens = await handler(client, form, request, jkt)
+        if proof is not None:
+            # Spent only now: a failed grant leaves the proof unrecorded (RFC 9449 §11.1).
+            self._proofs.commit(proof)
         if jkt is not None and client.is_public and tokens.refresh_token is not None:
             self._refresh_tokens.bind(tokens.refresh_token, jkt)
         return tokens

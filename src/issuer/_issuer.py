@@ -206,17 +206,17 @@ class Issuer(IssuerSetup):
         if not isinstance(nonces, bool):
             raise ConfigError(f"must be true or false, not {nonces!r}", key="dpop.nonces")
         #: The DPoP proof checks of the token endpoint (RFC 9449 §4.3, §5).
-        replay = ReplayCache(clock=self.clock)
         self.dpop = ProofChecker(
             # §4.3 point 9: htu is compared with the token endpoint as discovery publishes it.
             url=f"{self.url}oauth/token",
             clock=self.clock,
-            replay=replay,
+            replay=ReplayCache(clock=self.clock),
             nonces=NonceSource(clock=self.clock) if nonces else None,
         )
-        #: The DPoP proof checks of ``/userinfo``, a protected resource (§7).
+        #: The DPoP proof checks of ``/userinfo``, a protected resource (§7), with a replay
+        #: cache of its own so that neither endpoint's traffic can crowd out the other's.
         self.userinfo_dpop = ProofChecker(
-            url=f"{self.url}userinfo", clock=self.clock, replay=replay
+            url=f"{self.url}userinfo", clock=self.clock, replay=ReplayCache(clock=self.clock)
         )
         return self.dpop
 

@@ -24,6 +24,10 @@ _REQUIRED = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": 
 # RFC 7518 §6.2.2, §6.3.2 and RFC 8037 §2: members only a private key has.
 _PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MIN_RSA_BITS = 2048
+# The proof is checked before the grant, for anyone: a huge modulus or exponent would make
+# each unauthenticated request cost milliseconds of CPU. Clients generate e = 65537.
+MAX_RSA_BITS = 4096
+RSA_EXPONENT = 65537
 
 
 def pyjwt_algorithm(alg: str) -> Any:
@@ -49,7 +53,8 @@ def public_key(jwk: object, alg: str) -> Any:
     """The key object for ``jwk``, which must be a public key of the type ``alg`` needs.
 
     Raises :class:`JWKError` for a private key (RFC 9449 §4.3 point 7), a key type or curve
-    that does not match ``alg``, an RSA key under 2048 bits, or a key that does not parse.
+    that does not match ``alg``, an RSA key outside 2048 to 4096 bits or with an exponent
+    other than 65537, or a key that does not parse.
     """
     if not isinstance(jwk, dict):
         raise JWKError("jwk is not a JSON object")
@@ -62,8 +67,15 @@ def public_key(jwk: object, alg: str) -> Any:
         key = pyjwt_algorithm(alg).from_jwk(jwk)
     except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
         raise JWKError(f"jwk does not parse: {exc}") from None
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise JWKError(f"the RSA key has {key.key_size} bits, under {MIN_RSA_BITS}")
+    if isinstance(key, rsa.RSAPublicKey):
+        _check_rsa_cost(key)
     if hasattr(key, "private_bytes"):
         raise JWKError("jwk holds private key material")
     return key
+
+
+def _check_rsa_cost(key: rsa.RSAPublicKey) -> None:
+    if not MIN_RSA_BITS <= key.key_size <= MAX_RSA_BITS:
+        raise JWKError(f"the RSA key has {key.key_size} bits, not {MIN_RSA_BITS} to {MAX_RSA_BITS}")
+    if key.public_numbers().e != RSA_EXPONENT:
+        raise JWKError(f"the RSA key's exponent is not {RSA_EXPONENT}")

@@ -43,6 +43,16 @@ class ReplayCache:
         if len(self._seen) >= self.capacity:
             self._seen = {k: e for k, e in self._seen.items() if e >= now}
 
+    def seen(self, jkt: str, jti: str) -> bool:
+        """Whether the pair is recorded and live; records nothing."""
+        self._expire()
+        return (jkt, jti) in self._seen
+
+    def is_full(self) -> bool:
+        """Whether no new pair can be recorded now."""
+        self._expire()
+        return len(self._seen) >= self.capacity
+
     def first_use(self, jkt: str, jti: str, *, expires_at: float) -> bool:
         """Record the pair; ``False`` when it was seen before and has not expired.
 

@@ -61,16 +61,22 @@ async def userinfo(request: Request, issuer: Issuer) -> Response:
     if scheme == "bearer" and bound is not None:
         return _unauthorized("invalid_token", "a DPoP-bound token was sent as a Bearer token")
     if scheme == "dpop":
+        checker = issuer.userinfo_dpop
         try:
-            jkt = issuer.userinfo_dpop.check(
+            proof = checker.check(
                 request.headers.getlist("dpop"), method=request.method, access_token=token
             )
         except OAuthError as exc:
             return _unauthorized("invalid_dpop_proof", exc.description)
-        if jkt is None:
+        if proof is None:
             return _unauthorized("invalid_dpop_proof", "the DPoP scheme needs a DPoP proof")
-        if jkt != bound:
+        if proof.jkt != bound:
             return _unauthorized("invalid_token", "the token is not bound to the proof's key")
+        try:
+            # Spent only once the key is the token's: a refused request records nothing.
+            checker.commit(proof)
+        except OAuthError as exc:
+            return _unauthorized("invalid_dpop_proof", exc.description)
     return JSONResponse(
         userinfo_claims(user, str(claims.get("scope", "")).split()), headers=_NO_STORE
     )

@@ -489,3 +489,91 @@ async def test_bad_dpop_options_are_refused_at_construction(
 ) -> None:
     with pytest.raises(ConfigurationError):
         make_verifier(http_client, clock, **options)
+
+
+# -- one key's share of the replay store ------------------------------------------------
+
+
+async def test_one_token_cannot_fill_the_replay_store_for_everyone(
+    http_client: httpx.AsyncClient, mint: Minter, clock: FakeClock
+) -> None:
+    store = MemoryReplayStore(max_entries=20, max_entries_per_key=5, clock=clock)
+    verifier = make_verifier(http_client, clock, dpop_replay_store=store)
+    greedy, innocent = ProofKey(), ProofKey()
+    greedy_token = mint(claims={"cnf": {"jkt": greedy.jkt}})
+    innocent_token = mint(claims={"cnf": {"jkt": innocent.jkt}})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app_for(verifier)), base_url=BASE
+    ) as client:
+        statuses = [
+            (
+                await client.get(
+                    "/whoami", headers=dpop(greedy_token, proof_for(greedy, clock, greedy_token))
+                )
+            ).status_code
+            for _ in range(20)
+        ]
+        assert statuses == [200] * 5 + [401] * 15
+        refused = await client.get(
+            "/whoami", headers=dpop(greedy_token, proof_for(greedy, clock, greedy_token))
+        )
+        assert 'error="invalid_dpop_proof"' in challenge_of(refused)
+        innocent_proof = proof_for(innocent, clock, innocent_token)
+        response = await client.get("/whoami", headers=dpop(innocent_token, innocent_proof))
+    assert response.status_code == 200
+
+
+async def test_proof_ids_are_remembered_past_the_window_by_the_clock_skew_margin(
+    http_client: httpx.AsyncClient, clock: FakeClock, key: ProofKey, bound: str
+) -> None:
+    seen: list[float] = []
+
+    class Recording:
+        async def first_use(self, jkt: str, jti: str, *, ttl_seconds: float) -> bool:
+            seen.append(ttl_seconds)
+            return True
+
+    url = BASE + "/whoami"
+    for options, ttl in (({}, 60 + 5 + 10), ({"dpop_replay_skew_seconds": 30}, 60 + 5 + 30)):
+        verifier = make_verifier(http_client, clock, dpop_replay_store=Recording(), **options)
+        await verifier.verify_dpop(bound, proof_for(key, clock, bound), method="GET", url=url)
+        assert seen.pop() == ttl
+    with pytest.raises(ConfigurationError, match="dpop_replay_skew_seconds"):
+        make_verifier(http_client, clock, dpop_replay_skew_seconds=-1)
+
+
+# -- htu: where the origin comes from without public_origin -----------------------------
+
+
+async def test_the_protected_resource_origin_is_the_default_public_origin(
+    verifier: TokenVerifier, key: ProofKey, bound: str, clock: FakeClock
+) -> None:
+    resource = ProtectedResource(resource=AUDIENCE, authorization_servers=[ISSUER])
+    app = app_for(verifier, protected_resource=resource)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE) as client:
+        # A proof made for another server, sent with that server's Host, is refused.
+        elsewhere = key.proof(
+            "GET", "http://other-rs.example/whoami", access_token=bound, iat=clock.time()
+        )
+        headers = {**dpop(bound, elsewhere), "Host": "other-rs.example"}
+        response = await client.get("/whoami", headers=headers)
+        assert response.status_code == 401
+        assert 'error="invalid_dpop_proof"' in challenge_of(response)
+        public = key.proof("GET", AUDIENCE + "/whoami", access_token=bound, iat=clock.time())
+        assert (await client.get("/whoami", headers=dpop(bound, public))).status_code == 200
+
+
+async def test_checking_proofs_against_the_host_header_warns_once(
+    client: httpx.AsyncClient, key: ProofKey, bound: str, clock: FakeClock, caplog: Any
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="claimguard"):
+        for _ in range(2):
+            response = await client.get(
+                "/whoami", headers=dpop(bound, proof_for(key, clock, bound))
+            )
+            assert response.status_code == 200
+    warnings = [r for r in caplog.records if r.name == "claimguard"]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert "public_origin" in warnings[0].getMessage()
+    assert "Host" in warnings[0].getMessage()

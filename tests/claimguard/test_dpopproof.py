@@ -7,8 +7,8 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from claimguard import InvalidDPoPProof
 from claimguard._dpopproof import check_proof
@@ -188,3 +188,38 @@ def test_library_errors_never_escape(key: ProofKey) -> None:
         headers={"typ": "dpop+jwt", "jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
     )
     assert refused_code(proof) == "bad_jwk"
+
+
+def _rsa_proof(n: int, e: int, signature_bytes: int) -> str:
+    """A proof carrying the RSA key ``(n, e)`` and a signature that is only noise: the key
+    must be refused before any signature work is done."""
+    jwk = {"kty": "RSA", "n": b64(n.to_bytes((n.bit_length() + 7) // 8, "big")), "e": b64(
+        e.to_bytes((e.bit_length() + 7) // 8, "big"))}  # fmt: skip
+    header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": jwk}
+    payload = {"jti": "x", "htm": "GET", "htu": URL, "iat": NOW, "ath": "x"}
+    return _unsigned(header, payload, b"\x01" * signature_bytes)
+
+
+def test_rsa_proof_keys_must_use_the_exponent_65537() -> None:
+    small = rsa.generate_private_key(public_exponent=3, key_size=2048)
+    jwk = RSAAlgorithm.to_jwk(small.public_key(), as_dict=True)
+    proof = ProofKey("RS256").proof(
+        "GET", URL, access_token=TOKEN, iat=NOW, header={"jwk": jwk}, signing_key=small
+    )
+    assert refused_code(proof) == "rsa_exponent"
+    modulus = small.public_key().public_numbers().n
+    assert refused_code(_rsa_proof(modulus, (1 << 3000) + 1, 256)) == "rsa_exponent"
+
+
+def test_rsa_proof_keys_over_4096_bits_are_refused() -> None:
+    modulus = (1 << 4100) | 1
+    assert refused_code(_rsa_proof(modulus, 65537, 513)) == "rsa_key_size"
+
+
+def test_an_ed448_key_is_refused_under_eddsa() -> None:
+    private = ed448.Ed448PrivateKey.generate()
+    jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    proof = ProofKey("EdDSA").proof(
+        "GET", URL, access_token=TOKEN, iat=NOW, header={"jwk": jwk}, signing_key=private
+    )
+    assert refused_code(proof) == "alg_key_mismatch"

@@ -6,7 +6,7 @@ import logging
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 
 from issuer import Issuer
 from issuer._replay import ReplayCache, ReplayCacheFull
@@ -210,3 +210,38 @@ async def test_metadata_lists_the_dpop_algorithms(bare_issuer: Issuer) -> None:
             assert metadata["dpop_signing_alg_values_supported"] == [
                 "ES256", "EdDSA", "Ed25519", "RS256", "PS256"
             ]  # fmt: skip
+
+
+async def test_an_rsa_proof_key_must_use_the_exponent_65537(bare_issuer: Issuer) -> None:
+    small = rsa.generate_private_key(public_exponent=3, key_size=2048)
+    response = await client_credentials(bare_issuer, proof(bare_issuer, key=small, alg="RS256"))
+    assert "65537" in refused(response)
+
+
+async def test_an_rsa_proof_key_over_4096_bits_is_refused_before_its_signature(
+    bare_issuer: Issuer,
+) -> None:
+    modulus = (1 << 4100) | 1
+    jwk = {"kty": "RSA", "n": _b64(modulus.to_bytes(513, "big")), "e": "AQAB"}
+    header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": jwk}
+    payload = {"jti": "j", "htm": "POST", "htu": f"{bare_issuer.url}oauth/token", "iat": 0}
+    noise = _b64(b"\x01" * 513)
+    text = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}.{noise}"
+    assert "4096" in refused(await client_credentials(bare_issuer, text))
+
+
+async def test_an_ed448_key_is_refused_under_eddsa(bare_issuer: Issuer) -> None:
+    key = ed448.Ed448PrivateKey.generate()
+    response = await client_credentials(bare_issuer, proof(bare_issuer, key=key, alg="EdDSA"))
+    assert "Ed25519" in refused(response)
+
+
+async def test_a_failed_grant_spends_no_proof(bare_issuer: Issuer) -> None:
+    # Recording proofs of failed grants would let anyone fill the cache for everyone.
+    once = proof(bare_issuer)
+    response = await client_credentials(bare_issuer, once, audience="https://unknown.example")
+    assert response.status_code == 400
+    assert response.json()["error"] != "invalid_dpop_proof"
+    assert len(bare_issuer.dpop._replay) == 0
+    assert (await client_credentials(bare_issuer, once)).status_code == 200
+    assert "already used" in refused(await client_credentials(bare_issuer, once))

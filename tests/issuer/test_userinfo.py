@@ -32,7 +32,7 @@ async def test_a_dpop_bound_token_is_refused_as_a_bearer_token(
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
         'Bearer realm="issuer", error="invalid_token", error_description="a DPoP-bound token'
-        ' was sent as a Bearer token", DPoP algs="ES256 EdDSA RS256 PS256"'
+        ' was sent as a Bearer token", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"'
     )
 
 
@@ -70,3 +70,32 @@ async def test_without_credentials_both_schemes_are_offered(bare_issuer: Issuer)
     assert response.headers["www-authenticate"] == (
         'Bearer realm="issuer", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"'
     )
+
+
+async def test_a_proof_by_a_key_the_token_is_not_bound_to_is_not_remembered(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    key = DPoPKey(clock=clock)
+    bound = await bare_issuer.login("alice@example.com", dpop_key=key)
+    bearer = await bare_issuer.login("alice@example.com")
+    url = f"{bare_issuer.url}userinfo"
+    proof = key.proof("GET", url, access_token=bearer.access_token)
+    async with bare_issuer.http_client() as client:
+        headers = {"Authorization": f"DPoP {bearer.access_token}", "DPoP": proof}
+        assert (await client.get("userinfo", headers=headers)).status_code == 401
+        assert len(bare_issuer.userinfo_dpop._replay) == 0
+        proof = key.proof("GET", url, access_token=bound.access_token)
+        headers = {"Authorization": f"DPoP {bound.access_token}", "DPoP": proof}
+        assert (await client.get("userinfo", headers=headers)).status_code == 200
+        assert (await client.get("userinfo", headers=headers)).status_code == 401
+
+
+async def test_userinfo_and_the_token_endpoint_keep_their_own_replay_caches(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    key = DPoPKey(clock=clock)
+    tokens = await bare_issuer.login("alice@example.com", dpop_key=key)
+    async with bare_issuer.http_client(auth=DPoPAuth(key, access_token=tokens.access_token)) as c:
+        assert (await c.get("userinfo")).status_code == 200
+    assert len(bare_issuer.userinfo_dpop._replay) == 1
+    assert bare_issuer.userinfo_dpop._replay is not bare_issuer.dpop._replay
