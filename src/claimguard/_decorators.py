@@ -33,7 +33,6 @@ from ._challenge import Challenge, scheme_of
 from ._claims import Claims
 from ._decisions import refusal_stands
 from ._errors import ConfigurationError, InsufficientClaims, InsufficientUserAuthentication
-from ._middleware import refuse_websocket
 from ._requirements import (
     ClaimRequirement,
     PredicateRequirement,
@@ -43,6 +42,7 @@ from ._requirements import (
 )
 from ._stepup import StepUpRequirement
 from ._user import challenger_of, claims_of, token_time_of
+from ._websocket import refuse_websocket
 
 __all__ = ["claim_check", "requires_claim", "requires_scope", "requires_step_up"]
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Protocol
 
-import anyio
-from anyio.abc import TaskGroup
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._challenge import Challenge, Challenger
 from ._claims import Claims
 from ._clock import Clock, TokenTime
-from ._credentials import Credentials, request_credentials
+from ._credentials import request_credentials
 from ._decisions import DECISIONS_KEY, Decisions
+from ._dpoprequest import DPoPRequests
 from ._errors import (
     ClaimGuardError,
     ConfigurationError,
@@ -25,23 +23,16 @@ from ._errors import (
     KeySetUnavailable,
     ReplayStoreUnavailable,
 )
-from ._htu import origin_of, request_htu
 from ._lifespan import run_lifespan
 from ._paths import PublicPaths, route_path
 from ._resource import ProtectedResource, send_resource_metadata
 from ._user import CHALLENGER_KEY, TIME_KEY, anonymous, authenticated
+from ._websocket import refuse_websocket, run_until_expiry
 
 __all__ = ["ClaimGuardMiddleware", "PublicPaths", "route_path"]
 
-# RFC 6455 §7.4.1: 1008 policy violation, 1011 unexpected condition on the server.
-_POLICY_VIOLATION = 1008
-_SERVER_ERROR = 1011
-_DENIAL_EXTENSION = "websocket.http.response"
-_HANDSHAKE_REFUSED = 403
-_MAX_CLOSE_REASON_BYTES = 123
 
 _logger = logging.getLogger("claimguard.middleware")
-_setup_logger = logging.getLogger("claimguard")
 
 
 class Verifier(Protocol):
@@ -153,18 +144,10 @@ class ClaimGuardMiddleware:
             if resource_metadata_url is None:
                 resource_metadata_url = protected_resource.metadata_url
         self.protected_resource = protected_resource
-        # RFC 9449 §4.3 check 9: htu names this resource. The scope's Host is chosen by
-        # the sender, so it is only the last resort (and warned about once).
-        explicit = getattr(verifier, "public_origin", None)
-        self._public_origin: str | None = (
-            explicit
-            if explicit is not None or protected_resource is None
-            else origin_of(protected_resource.resource)
-        )
-        self._host_origin_warned = False
         if dpop != "disabled" and not callable(getattr(verifier, "verify_dpop", None)):
             raise ConfigurationError(f"a verifier with dpop={dpop!r} needs verify_dpop()")
         self._dpop = dpop != "disabled"
+        self._dpop_requests = DPoPRequests(verifier, protected_resource)
         self.challenger = Challenger(
             realm=realm, resource_metadata_url=resource_metadata_url, debug=debug, dpop=dpop
         )
@@ -211,8 +194,8 @@ class ClaimGuardMiddleware:
                 claims = await self.verifier.verify(credentials.token)
             else:
                 scheme = "dpop"
-                claims = await self._verify_dpop(scope, credentials)
-                send = self._with_nonce(send)
+                claims = await self._dpop_requests.verify(scope, credentials)
+                send = self._dpop_requests.with_nonce(send)
         except ClaimGuardError as error:
             claims = None
             if await self._refuse(scope, receive, send, error, scheme):
@@ -234,48 +217,12 @@ class ClaimGuardMiddleware:
             if claims is not None:
                 decisions.accepted()
         if scope["type"] == "websocket" and claims is not None:
-            await self._run_until_expiry(scope, receive, send, claims)
+            # The same end as an HTTP request would meet: exp, or max_token_age_seconds
+            # after iat if that comes first, plus the leeway.
+            expires_at = self.verifier.valid_until(claims)
+            await run_until_expiry(self.app, scope, receive, send, expires_at, self.verifier.clock)
         else:
             await self.app(scope, receive, send)
-
-    async def _verify_dpop(self, scope: Scope, credentials: Credentials) -> Claims:
-        verifier = self.verifier
-        if self._public_origin is None and not self._host_origin_warned:
-            self._host_origin_warned = True
-            _setup_logger.warning(
-                "DPoP proofs are checked against each request's own Host header, which the "
-                "client chooses: a proof made for another server that accepts the same "
-                "tokens is accepted here. Set public_origin on the TokenVerifier (or give "
-                "the middleware a protected_resource) to name this API's public origin."
-            )
-        try:
-            url = request_htu(scope, self._public_origin)
-        except ValueError:
-            raise InvalidRequest(
-                "The request's URL cannot be read to check the DPoP proof.", code="bad_request_url"
-            ) from None
-        verify_dpop = verifier.verify_dpop  # type: ignore[attr-defined]
-        claims: Claims = await verify_dpop(
-            credentials.token,
-            credentials.proof,
-            method=scope.get("method", "GET"),
-            url=url,
-        )
-        return claims
-
-    def _with_nonce(self, send: Send) -> Send:
-        """``send`` adding the next ``DPoP-Nonce`` (RFC 9449 §9) to the response start."""
-        nonce = self.verifier.dpop_nonce()  # type: ignore[attr-defined]
-        if nonce is None:
-            return send
-        header = (b"dpop-nonce", nonce.encode("ascii"))
-
-        async def send_with_nonce(message: Message) -> None:
-            if message["type"] in ("http.response.start", "websocket.accept"):
-                message = {**message, "headers": [*message.get("headers", ()), header]}
-            await send(message)
-
-        return send_with_nonce
 
     async def _refuse(
         self,
@@ -326,46 +273,6 @@ class ClaimGuardMiddleware:
         issuer = self._issuer if error is None or error.issuer is None else error.issuer
         return "no issuer selected" if issuer is None else f"issuer {issuer!r}"
 
-    async def _run_until_expiry(
-        self, scope: Scope, receive: Receive, send: Send, claims: Claims
-    ) -> None:
-        # The same end as an HTTP request would meet: exp, or max_token_age_seconds after
-        # iat if that comes first, plus the leeway.
-        expires_at = self.verifier.valid_until(claims)
-        clock = self.verifier.clock
-        state = _SocketState()
-
-        async def tracked_receive() -> Message:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                state.closed = True
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            if message["type"] in ("websocket.close", "websocket.http.response.start"):
-                state.closed = True
-            await send(message)
-
-        async def close_at_expiry(task_group: TaskGroup) -> None:
-            await clock.sleep(max(0.0, expires_at - clock.time()))
-            if not state.closed:
-                state.closed = True
-                # The peer may already be gone; there is nothing left to tell it then.
-                with contextlib.suppress(OSError):
-                    await send(_close(_POLICY_VIOLATION, "The access token has expired."))
-            task_group.cancel_scope.cancel()
-
-        failure: Exception | None = None
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(close_at_expiry, task_group)
-            try:
-                await self.app(scope, tracked_receive, tracked_send)
-            except Exception as exc:  # re-raised below, unwrapped from the task group
-                failure = exc
-            task_group.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
-
 
 def _refusal_code(error: ClaimGuardError | None) -> str:
     if error is None:
@@ -391,48 +298,9 @@ def _check_protected_resource(resource: object, verifier: Verifier) -> None:
         )
 
 
-class _SocketState:
-    __slots__ = ("closed",)
-
-    def __init__(self) -> None:
-        self.closed = False
-
-
 async def send_http_answer(send: Send, answer: Challenge) -> None:
     """Send ``answer`` as a complete HTTP response."""
     await send(
         {"type": "http.response.start", "status": answer.status, "headers": answer.raw_headers}
     )
     await send({"type": "http.response.body", "body": answer.body})
-
-
-async def refuse_websocket(
-    scope: Scope, receive: Receive, send: Send, answer: Challenge, *, unavailable: bool = False
-) -> None:
-    """Refuse a WebSocket handshake: HTTP 403 carrying the ``answer``'s challenge and body
-    where the server can send a response (the denial-response extension), else close 1008;
-    close 1011 when ``unavailable`` (the server, not the client, is at fault).
-
-    403 is the status a refused handshake has everywhere (RFC 6455 §4.2.2 leaves it to the
-    server; ASGI servers answer a close-before-accept with 403); the ``WWW-Authenticate``
-    header and the JSON body still say why, in RFC 6750 terms.
-    """
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return
-    if not unavailable and _DENIAL_EXTENSION in scope.get("extensions", {}):
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": _HANDSHAKE_REFUSED,
-                "headers": answer.raw_headers,
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": answer.body})
-        return
-    await send(_close(_SERVER_ERROR if unavailable else _POLICY_VIOLATION, answer.description))
-
-
-def _close(code: int, reason: str) -> Message:
-    encoded = reason.encode()[:_MAX_CLOSE_REASON_BYTES]
-    return {"type": "websocket.close", "code": code, "reason": encoded.decode(errors="ignore")}
