@@ -22,48 +22,32 @@ This module alone imports ``mcp``; ``import claimguard`` works without it.
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, ParamSpec, Protocol, TypeVar, cast
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from ._challenge import scheme_of, step_up_parameters
-from ._claims import Claims
-from ._clock import SYSTEM_TIME, TokenTime
-from ._credentials import access_token
-from ._decisions import DECISIONS_KEY, logger, refusal_stands
-from ._errors import (
-    ClaimGuardError,
-    ConfigurationError,
-    InsufficientClaims,
-    InsufficientUserAuthentication,
+from ._errors import ConfigurationError
+from ._mcpsdk import AuthContextMiddleware
+from ._mcptools import (
+    INSUFFICIENT_CLAIMS,
+    INSUFFICIENT_USER_AUTHENTICATION,
+    tool_claim_check,
+    tool_requires_claim,
+    tool_requires_scope,
+    tool_requires_step_up,
 )
+from ._mcptools import (
+    ToolGuard as ToolGuard,
+)
+from ._mcptools import (
+    tool_guard as tool_guard,
+)
+from ._mcpuser import MCPUser, SDKUserBridge, current_claims
 from ._middleware import ClaimGuardMiddleware, Verifier
-from ._requirements import (
-    ClaimRequirement,
-    PredicateRequirement,
-    Requirement,
-    Scalar,
-    ScopeRequirement,
-)
 from ._resource import ProtectedResource
-from ._stepup import StepUpRequirement
-from ._user import ClaimsUser, challenger_of, token_time_of
-
-try:
-    from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, auth_context_var
-    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-    from mcp.server.auth.provider import AccessToken
-    from mcp.shared.exceptions import MCPError
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "claimguard.mcp needs the official MCP SDK: pip install 'claimguard-asgi[mcp]'"
-    ) from exc
 
 __all__ = [
     "INSUFFICIENT_CLAIMS",
@@ -77,87 +61,6 @@ __all__ = [
     "tool_requires_scope",
     "tool_requires_step_up",
 ]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-INSUFFICIENT_CLAIMS = -32003
-"""JSON-RPC error code of a tool call refused for missing claims (implementation-defined
-server-error range, JSON-RPC 2.0 §5.1)."""
-
-INSUFFICIENT_USER_AUTHENTICATION = -32004
-"""JSON-RPC error code of a tool call refused because the user's login is too weak or too
-old (RFC 9470); ``data`` carries ``acr_values`` and/or ``max_age`` like the HTTP challenge."""
-
-_UNSET: Any = object()
-# The request's scope, for tool guards to count and report refusals like the other guards;
-# set only when the middleware records decisions (report-only mode or metrics).
-_decisions_scope = contextvars.ContextVar[MutableMapping[str, Any] | None](
-    "claimguard_decisions_scope", default=None
-)
-
-
-class MCPUser(ClaimsUser, AuthenticatedUser):
-    """The verified user as both the MCP SDK and claimguard read it.
-
-    ``access_token`` is the SDK's ``AccessToken``: ``token`` is the access token (sent
-    with the ``Bearer`` or the ``DPoP`` scheme),
-    ``client_id`` the ``client_id``/``azp`` claim, ``subject`` the ``sub`` claim,
-    ``scopes`` the request's scopes (the claims-to-scopes rule, as ``request.auth.scopes``),
-    ``resource`` the protected resource and ``claims`` the whole verified payload, ``iss``
-    included, which is what binds an SDK session to its principal. ``claims`` is the
-    :class:`~claimguard.Claims` object. ``time`` is the verifier's clock and leeway, which
-    step-up tool guards measure ``auth_time`` with.
-    """
-
-    def __init__(
-        self, claims: Claims, *, token: str, resource: str, time: TokenTime = SYSTEM_TIME
-    ) -> None:
-        client_id = claims.get("client_id", claims.get("azp"))
-        expires_at = claims.get("exp")
-        AuthenticatedUser.__init__(
-            self,
-            AccessToken(
-                token=token,
-                client_id=client_id if isinstance(client_id, str) else "",
-                scopes=sorted(claims.scopes),
-                expires_at=int(expires_at) if isinstance(expires_at, int | float) else None,
-                resource=resource,
-                subject=claims.subject,
-                claims=dict(claims),
-            ),
-        )
-        self.claims = claims
-        self.time = time
-
-    def __repr__(self) -> str:
-        return f"MCPUser(identity={self.identity!r})"
-
-
-class _SDKUserBridge:
-    """Turns claimguard's :class:`ClaimsUser` into an :class:`MCPUser` for the SDK."""
-
-    def __init__(self, app: ASGIApp, *, resource: str) -> None:
-        self.app = app
-        self.resource = resource
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        user = scope.get("user")
-        if scope["type"] == "http" and isinstance(user, ClaimsUser):
-            # The middleware verified this very header; reading it again cannot fail.
-            token = access_token(scope) or ""
-            mcp_user = MCPUser(
-                user.claims, token=token, resource=self.resource, time=token_time_of(scope)
-            )
-            scope = {**scope, "user": mcp_user}
-        if DECISIONS_KEY in scope:
-            reset = _decisions_scope.set(scope)
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                _decisions_scope.reset(reset)
-            return
-        await self.app(scope, receive, send)
 
 
 class _StreamableHTTPServer(Protocol):
@@ -239,7 +142,7 @@ def protected_mcp_app(
     sdk_app = server.streamable_http_app(streamable_http_path=path, **http_options)
     if close_verifier:
         sdk_app.router.lifespan_context = _closing(sdk_app.router.lifespan_context, verifier)
-    bridged = _SDKUserBridge(AuthContextMiddleware(sdk_app), resource=protected_resource.resource)
+    bridged = SDKUserBridge(AuthContextMiddleware(sdk_app), resource=protected_resource.resource)
     middleware = ClaimGuardMiddleware(
         bridged,
         verifier=verifier,
@@ -265,134 +168,3 @@ def _closing(
                 await close()
 
     return closing
-
-
-# -- per-tool requirements ------------------------------------------------------------
-
-
-def current_claims() -> Claims | None:
-    """The verified claims of the MCP request being handled, or ``None`` outside one.
-
-    Works wherever the SDK's ``get_access_token()`` works: in tools, resources, prompts.
-    """
-    user = auth_context_var.get()
-    return user.claims if isinstance(user, MCPUser) else None
-
-
-class ToolGuard(Protocol):
-    """A decorator that keeps the decorated tool's signature (so its schema is unchanged)."""
-
-    def __call__(self, func: Callable[P, R], /) -> Callable[P, R]: ...
-
-
-def tool_requires_claim(
-    name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UNSET
-) -> ToolGuard:
-    """Let a tool run only if the caller's token has the claim ``name`` (same rules as
-    :func:`claimguard.requires_claim`); place it below ``@server.tool()``."""
-    options: dict[str, Any] = {}
-    if equals is not _UNSET:
-        options["equals"] = equals
-    if includes is not _UNSET:
-        options["includes"] = includes
-    return tool_guard(ClaimRequirement(name, **options))
-
-
-def tool_requires_scope(*scopes: str) -> ToolGuard:
-    """Let a tool run only if the request has every one of ``scopes``."""
-    return tool_guard(ScopeRequirement(*scopes))
-
-
-def tool_claim_check(
-    predicate: Callable[[Claims], bool],
-    *,
-    description: str = "The token's claims do not allow this tool.",
-    scopes: tuple[str, ...] = (),
-) -> ToolGuard:
-    """Let a tool run only if ``predicate(claims)`` returns ``True``."""
-    return tool_guard(PredicateRequirement(predicate, description=description, scopes=scopes))
-
-
-def tool_requires_step_up(
-    *, acr_values: Sequence[str] = (), max_age: int | None = None, amr: Sequence[str] = ()
-) -> ToolGuard:
-    """Let a tool run only if the caller logged in strongly and recently enough (same rules
-    as :func:`claimguard.requires_step_up`); a refusal is a JSON-RPC error with code
-    :data:`INSUFFICIENT_USER_AUTHENTICATION` whose ``data`` names ``error``
-    (``insufficient_user_authentication``), ``acr_values`` and/or ``max_age``."""
-    return tool_guard(StepUpRequirement(acr_values=acr_values, max_age=max_age, amr=amr))
-
-
-def tool_guard(requirement: Requirement) -> ToolGuard:
-    """The decorator enforcing ``requirement`` before a tool runs; a refusal is an
-    ``MCPError`` (a JSON-RPC error, not a tool result) with code :data:`INSUFFICIENT_CLAIMS`,
-    the requirement's description as message, and ``data`` naming ``error`` and ``scope``."""
-
-    def decorate(func: Callable[P, R]) -> Callable[P, R]:
-        if not callable(func):
-            raise ConfigurationError(f"{requirement!r} can only decorate a function")
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                _enforce(requirement)
-                return await func(*args, **kwargs)
-
-            return cast(Callable[P, R], async_guarded)
-
-        @functools.wraps(func)
-        def sync_guarded(*args: Any, **kwargs: Any) -> Any:
-            _enforce(requirement)
-            return func(*args, **kwargs)
-
-        return cast(Callable[P, R], sync_guarded)
-
-    return decorate
-
-
-def _enforce(requirement: Requirement) -> None:
-    user = auth_context_var.get()
-    claims = user.claims if isinstance(user, MCPUser) else None
-    try:
-        if claims is None:
-            raise InsufficientClaims(
-                "A verified bearer token is required for this tool.",
-                required=requirement.scopes,
-            )
-        requirement.check(claims, user.time if isinstance(user, MCPUser) else SYSTEM_TIME)
-    except ClaimGuardError as error:
-        cause = error.cause if isinstance(error, InsufficientUserAuthentication) else None
-        scope = _decisions_scope.get()
-        if scope is not None:
-            challenger = challenger_of(scope)
-            answer = (
-                challenger.missing_token()
-                if claims is None
-                else challenger.for_error(error, scheme=scheme_of(claims))
-            )
-            if not refusal_stands(scope, answer, cause):
-                return
-        else:
-            # Not recorded by the middleware's decisions: logged here, with its precise cause.
-            logger.debug(
-                "refused an MCP tool call: %s%s: %s",
-                error.error,
-                "" if cause is None else f" ({cause})",
-                error.description,
-            )
-        raise _tool_error(error) from error
-
-
-def _tool_error(error: ClaimGuardError) -> MCPError:
-    if isinstance(error, InsufficientUserAuthentication):
-        return MCPError(
-            code=INSUFFICIENT_USER_AUTHENTICATION,
-            message=error.description,
-            data={"error": error.error, **dict(step_up_parameters(error))},
-        )
-    required = error.required if isinstance(error, InsufficientClaims) else ()
-    return MCPError(
-        code=INSUFFICIENT_CLAIMS,
-        message=error.description,
-        data={"error": "insufficient_scope", "scope": " ".join(required)},
-    )
