@@ -1,5 +1,6 @@
-"""The providers' profiles: Auth0, Okta, Microsoft Entra ID, Keycloak, Amazon Cognito and
-Firebase, each a :class:`ClaimProfile` with that provider's claim places and checks.
+"""The providers' profiles: Auth0, Okta, Keycloak and Amazon Cognito here, Microsoft Entra
+ID in :mod:`claimguard._entra` and Firebase in :mod:`claimguard._firebase`, each a
+:class:`ClaimProfile` with that provider's claim places and checks, and the names they go by.
 
 Roles become ``role:<name>`` scopes and groups ``group:<name>`` (Keycloak's roles of the
 API's own client ``client-role:<name>``); see :mod:`claimguard._profile` for why these
@@ -11,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from ._entra import EntraProfile
 from ._errors import ConfigurationError, InvalidToken
+from ._firebase import FirebaseProfile
 from ._profile import DEFAULT_PROFILE, ClaimProfile, Path
 
 if TYPE_CHECKING:
     from ._claimchecks import ClaimChecks
-    from ._claims import Namespaces
 
 __all__ = [
     "Auth0Profile",
@@ -29,8 +30,6 @@ __all__ = [
     "OktaProfile",
     "resolve_profile",
 ]
-
-_NUMBER_TYPES = (int, float)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,78 +58,6 @@ class OktaProfile(ClaimProfile):
     scope_lists: Sequence[str] = ("scp",)
     prefixed: Mapping[str, str] = field(default_factory=lambda: {"groups": "group:"})
     client_claim: str | None = "cid"
-
-
-_ENTRA_V1_HOST = "sts.windows.net"
-
-
-@dataclass(frozen=True, kw_only=True)
-class EntraProfile(ClaimProfile):
-    """Microsoft Entra ID v2: ``scp`` (space-separated delegated permissions) as scopes,
-    ``roles`` (app roles) as ``role:<name>``, ``azp`` the client; ``tid`` must be the
-    issuer's tenant. v1 tokens (``ver`` 1.0, issuer ``https://sts.windows.net/{tid}/``)
-    are refused (``entra_v1_token``) unless ``allow_v1=True``."""
-
-    name: str = "entra"
-    scope_strings: Sequence[str] = ("scp",)
-    scope_lists: Sequence[str] = ()
-    prefixed: Mapping[str, str] = field(default_factory=lambda: {"roles": "role:"})
-    client_claim: str | None = "azp"
-    allow_v1: bool = False
-    tenant: str | None = None
-
-    def bind(self, *, issuer: str, audiences: frozenset[str]) -> ClaimProfile:
-        if not isinstance(self.allow_v1, bool):
-            raise ConfigurationError("profile entra: allow_v1 must be True or False")
-        return replace(self, tenant=_entra_tenant(issuer))
-
-    def sibling_issuers(self, issuer: str) -> dict[str, InvalidToken | None]:
-        tenant = _entra_tenant(issuer)
-        if tenant is None or urlsplit(issuer).hostname != "login.microsoftonline.com":
-            return {}
-        v1 = f"https://{_ENTRA_V1_HOST}/{tenant}/"
-        return {v1: None if self.allow_v1 else _v1_refusal()}
-
-    def sibling_jwks_uri(self, issuer: str, sibling: str) -> str | None:
-        # The v1 issuer's keys, published beside the v2 ones by the same host.
-        parts = urlsplit(issuer)
-        return f"{parts.scheme}://{parts.netloc}/{_entra_tenant(issuer)}/discovery/keys"
-
-    def check_claims(self, payload: dict[str, Any], now: float, checks: ClaimChecks) -> None:
-        if payload.get("ver") == "1.0" and not self.allow_v1:
-            raise _v1_refusal()
-        checks.check_audience(payload.get("aud"))
-        tid = payload.get("tid")
-        if self.tenant is not None and tid != self.tenant:
-            if tid is None:
-                raise InvalidToken("missing_claim", "token has no 'tid' claim")
-            raise InvalidToken("wrong_tenant", "token's tid is not its issuer's tenant")
-        self.check_client(payload)
-
-    def wrong_issuer(self, iss: Any) -> InvalidToken:
-        if isinstance(iss, str) and urlsplit(iss).hostname == _ENTRA_V1_HOST:
-            return _v1_refusal()
-        return super().wrong_issuer(iss)
-
-
-def _entra_tenant(issuer: str) -> str | None:
-    """The tenant id of ``https://login.microsoftonline.com/{tid}/v2.0`` (or of a v1
-    issuer ``https://sts.windows.net/{tid}/``)."""
-    segments = urlsplit(issuer).path.strip("/").split("/")
-    if len(segments) == 2 and segments[1] == "v2.0" and segments[0]:
-        return segments[0]
-    if len(segments) == 1 and urlsplit(issuer).hostname == _ENTRA_V1_HOST and segments[0]:
-        return segments[0]
-    return None
-
-
-def _v1_refusal() -> InvalidToken:
-    return InvalidToken(
-        "entra_v1_token",
-        "token is a Microsoft Entra ID v1 token (ver 1.0, issuer sts.windows.net): set "
-        "accessTokenAcceptedVersion to 2 in the API's app manifest, or accept v1 tokens "
-        "with EntraProfile(allow_v1=True)",
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,103 +132,6 @@ class CognitoProfile(ClaimProfile):
         if client_id.__class__ is not str or client_id not in checks.audiences:
             raise InvalidToken("wrong_audience", "token's client_id is not one this API accepts")
         self.check_client(payload)
-
-
-FIREBASE_ISSUER_PREFIX = "https://securetoken.google.com/"
-FIREBASE_JWKS_URI = (
-    "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
-)
-# Claims Firebase itself sets (its reserved names) and the OpenID Connect profile claims;
-# every other top-level claim is a custom claim.
-_FIREBASE_OWN = frozenset(
-    {
-        "acr",
-        "amr",
-        "at_hash",
-        "aud",
-        "auth_time",
-        "azp",
-        "cnf",
-        "c_hash",
-        "exp",
-        "firebase",
-        "iat",
-        "iss",
-        "jti",
-        "nbf",
-        "nonce",
-        "sub",
-        "user_id",
-        "name",
-        "given_name",
-        "family_name",
-        "middle_name",
-        "nickname",
-        "preferred_username",
-        "profile",
-        "picture",
-        "website",
-        "email",
-        "email_verified",
-        "gender",
-        "birthdate",
-        "zoneinfo",
-        "locale",
-        "phone_number",
-        "phone_number_verified",
-        "address",
-        "updated_at",
-    }
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FirebaseProfile(ClaimProfile):
-    """Firebase / Google Identity Platform: ID tokens as bearer tokens. The audience is the
-    project id and the issuer ``https://securetoken.google.com/<project>``; keys come from
-    Google's JWKS; custom claims are at top level (no namespace needed); ``sub`` must not
-    be empty and ``auth_time`` must be in the past."""
-
-    name: str = "firebase"
-    scope_lists: Sequence[str] = ()
-
-    def bind(self, *, issuer: str, audiences: frozenset[str]) -> ClaimProfile:
-        if len(audiences) != 1 or issuer != FIREBASE_ISSUER_PREFIX + next(iter(audiences)):
-            raise ConfigurationError(
-                "profile firebase: audience must be the project id and issuer "
-                f"{FIREBASE_ISSUER_PREFIX}<project id>"
-            )
-        return self
-
-    def default_jwks_uri(self, issuer: str) -> str | None:
-        return FIREBASE_JWKS_URI
-
-    def check_claims(self, payload: dict[str, Any], now: float, checks: ClaimChecks) -> None:
-        aud = payload.get("aud")
-        if aud.__class__ is str and aud not in checks.audiences:
-            raise InvalidToken("wrong_audience", "token is for another Firebase project")
-        checks.check_audience(aud)
-        sub = payload.get("sub")
-        if sub.__class__ is not str or not sub:
-            raise InvalidToken("invalid_claim", "'sub' claim is missing or empty")
-        auth_time = payload.get("auth_time")
-        if auth_time is None:
-            raise InvalidToken("missing_claim", "token has no 'auth_time' claim")
-        if auth_time.__class__ not in _NUMBER_TYPES:
-            raise InvalidToken("invalid_claim", "'auth_time' claim is not a number")
-        if auth_time > now + checks.leeway_seconds:
-            raise InvalidToken("not_yet_valid", "token's auth_time is in the future")
-        self.check_client(payload)
-
-    def wrong_issuer(self, iss: Any) -> InvalidToken:
-        if isinstance(iss, str) and iss.startswith(FIREBASE_ISSUER_PREFIX):
-            return InvalidToken("wrong_issuer", "token was issued for another Firebase project")
-        return super().wrong_issuer(iss)
-
-    def custom(self, payload: Mapping[str, Any], namespaces: Namespaces) -> dict[str, Any]:
-        if namespaces:
-            return namespaces.split(payload)
-        return {name: value for name, value in payload.items() if name not in _FIREBASE_OWN}
 
 
 PROFILES: dict[str, ClaimProfile] = {
