@@ -17,9 +17,10 @@ from ._clock import Clock
 from ._errors import ConfigurationError, InvalidToken
 from ._fetch import JSONFetcher
 from ._issuerconfig import IssuerConfig, IssuerResolver
-from ._issuers import ResolvedIssuers, TrustedIssuer, trusted_issuer, wrong_issuer
+from ._issuers import TrustedIssuer, trusted_issuer, wrong_issuer
 from ._jwksrules import JWKSRules
 from ._metrics import Metrics
+from ._resolvedissuers import ResolvedIssuers
 from ._tokencache import VerifiedTokenCache
 
 __all__ = ["IssuerSet"]
