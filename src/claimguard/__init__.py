@@ -5,9 +5,7 @@ with :func:`requires_claim`, :func:`requires_scope`, :func:`claim_check` or
 :func:`requires_step_up`.
 """
 
-from ._claims import Claims, Namespaces
 from ._clock import Clock, SystemClock
-from ._decorators import claim_check, requires_claim, requires_scope, requires_step_up
 from ._errors import (
     ClaimGuardError,
     ConfigurationError,
@@ -21,15 +19,17 @@ from ._errors import (
     UnavailableCause,
     UseDPoPNonce,
 )
-from ._health import VerifierHealth
-from ._issuerconfig import IssuerConfig, IssuerResolver
-from ._jwks import KeySetState
-from ._middleware import ClaimGuardMiddleware
-from ._profile import ClaimProfile
-from ._resource import ProtectedResource
-from ._user import ClaimsUser
-from ._verifier import TokenVerifier
 from ._version import __version__
+from .asgi._decorators import claim_check, requires_claim, requires_scope, requires_step_up
+from .asgi._middleware import ClaimGuardMiddleware
+from .asgi._resource import ProtectedResource
+from .asgi._user import ClaimsUser
+from .jose._jwks import KeySetState
+from .verification._claims import Claims, Namespaces
+from .verification._health import VerifierHealth
+from .verification._issuerconfig import IssuerConfig, IssuerResolver
+from .verification._profile import ClaimProfile
+from .verification._verifier import TokenVerifier
 
 __all__ = [
     "ClaimGuardError",

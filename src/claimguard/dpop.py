@@ -6,7 +6,7 @@ accepted by one replica cannot be replayed to another (extra ``claimguard-asgi[r
 """
 
 from ._errors import ReplayStoreUnavailable
-from ._redisreplay import RedisReplayStore
-from ._replay import MemoryReplayStore, ReplayStore
+from .verification._redisreplay import RedisReplayStore
+from .verification._replay import MemoryReplayStore, ReplayStore
 
 __all__ = ["MemoryReplayStore", "RedisReplayStore", "ReplayStore", "ReplayStoreUnavailable"]

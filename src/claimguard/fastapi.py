@@ -41,22 +41,22 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from ._challenge import Challenge, scheme_of
-from ._claims import Claims
-from ._decisions import refusal_stands
-from ._decorators import REQUIREMENTS_ATTRIBUTE
 from ._errors import InsufficientClaims, InsufficientUserAuthentication
-from ._openapi import describe as describe_requirements
-from ._openapi import responses as openapi_responses
-from ._requirements import (
+from .asgi._challenge import Challenge, scheme_of
+from .asgi._decisions import refusal_stands
+from .asgi._decorators import REQUIREMENTS_ATTRIBUTE
+from .asgi._openapi import describe as describe_requirements
+from .asgi._openapi import responses as openapi_responses
+from .asgi._requirements import (
     ClaimRequirement,
     PredicateRequirement,
     Requirement,
     Scalar,
     ScopeRequirement,
 )
-from ._stepup import StepUpRequirement
-from ._user import challenger_of, claims_of, token_time_of
+from .asgi._stepup import StepUpRequirement
+from .asgi._user import challenger_of, claims_of, token_time_of
+from .verification._claims import Claims
 
 __all__ = [
     "ClaimGuardBearer",

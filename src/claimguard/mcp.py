@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 from starlette.types import Receive, Scope, Send
 
 from ._errors import ConfigurationError
-from ._mcpsdk import AuthContextMiddleware
-from ._mcptools import (
+from .adapters._mcpsdk import AuthContextMiddleware
+from .adapters._mcptools import (
     INSUFFICIENT_CLAIMS,
     INSUFFICIENT_USER_AUTHENTICATION,
     tool_claim_check,
@@ -39,15 +39,15 @@ from ._mcptools import (
     tool_requires_scope,
     tool_requires_step_up,
 )
-from ._mcptools import (
+from .adapters._mcptools import (
     ToolGuard as ToolGuard,
 )
-from ._mcptools import (
+from .adapters._mcptools import (
     tool_guard as tool_guard,
 )
-from ._mcpuser import MCPUser, SDKUserBridge, current_claims
-from ._middleware import ClaimGuardMiddleware, Verifier
-from ._resource import ProtectedResource
+from .adapters._mcpuser import MCPUser, SDKUserBridge, current_claims
+from .asgi._middleware import ClaimGuardMiddleware, Verifier
+from .asgi._resource import ProtectedResource
 
 __all__ = [
     "INSUFFICIENT_CLAIMS",

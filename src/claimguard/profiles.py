@@ -7,8 +7,8 @@ or pass an instance of one of these classes to set its options (for example
 :class:`~claimguard.ClaimProfile` maps any other provider's claims.
 """
 
-from ._profile import ClaimProfile
-from ._providers import (
+from .verification._profile import ClaimProfile
+from .verification._providers import (
     Auth0Profile,
     CognitoProfile,
     EntraProfile,

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from claimguard import InvalidRequest
-from claimguard._bearer import bearer_token
+from claimguard.asgi._bearer import bearer_token
 
 
 def _scope(*headers: tuple[bytes, bytes], query: bytes = b"") -> dict[str, Any]:

@@ -11,7 +11,7 @@ from claimguard import (
     InvalidToken,
     KeySetUnavailable,
 )
-from claimguard._challenge import Challenger
+from claimguard.asgi._challenge import Challenger
 
 
 def test_missing_token_challenge_has_no_error_code() -> None:

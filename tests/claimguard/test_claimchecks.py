@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claimguard import InvalidToken
-from claimguard._claimchecks import ClaimChecks
-from claimguard._tokencache import validity_window
+from claimguard.verification._claimchecks import ClaimChecks
+from claimguard.verification._tokencache import validity_window
 
 times = st.integers(min_value=0, max_value=10_000)
 

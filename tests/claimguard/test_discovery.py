@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claimguard._discovery import issuer_mismatch
+from claimguard.jose._discovery import issuer_mismatch
 
 URL = "http://127.0.0.1:9000/.well-known/openid-configuration"
 

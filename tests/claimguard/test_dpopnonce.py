@@ -7,7 +7,7 @@ import re
 import pytest
 
 from claimguard import ConfigurationError
-from claimguard._dpopnonce import DPoPNonces
+from claimguard.verification._dpopnonce import DPoPNonces
 
 SECRET = "x" * 32
 

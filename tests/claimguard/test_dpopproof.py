@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from claimguard import InvalidDPoPProof
-from claimguard._dpopproof import check_proof
+from claimguard.verification._dpopproof import check_proof
 
 from .dpop_proofs import DROP, ProofKey, b64
 

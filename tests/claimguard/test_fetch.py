@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from claimguard import ConfigurationError, TokenVerifier
-from claimguard._fetch import FetchError, JSONFetcher, url_problem
+from claimguard.jose._fetch import FetchError, JSONFetcher, url_problem
 
 pytestmark = pytest.mark.anyio
 URL = "https://issuer.example.com/jwks"

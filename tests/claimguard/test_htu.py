@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claimguard import ConfigurationError
-from claimguard._htu import check_public_origin, normalize_htu, request_htu
+from claimguard.verification._htu import check_public_origin, normalize_htu, request_htu
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from claimguard._jwk import SUPPORTED_ALGORITHMS, UnusableKey, parse_jwk
+from claimguard.jose._jwk import SUPPORTED_ALGORITHMS, UnusableKey, parse_jwk
 
 from .conftest import SigningKey
 
@@ -96,7 +96,7 @@ def test_the_ecdsa_twin_verifies_on_every_curve(alg: str, curve_name: str, size:
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
     from jwt.algorithms import ECAlgorithm
 
-    from claimguard._jwk import ecdsa_twin
+    from claimguard.jose._jwk import ecdsa_twin
 
     private = ec.generate_private_key(getattr(ec, curve_name)())
     key = parse_jwk(ECAlgorithm.to_jwk(private.public_key(), as_dict=True), frozenset({alg}))
@@ -115,7 +115,7 @@ def test_the_ecdsa_twin_verifies_on_every_curve(alg: str, curve_name: str, size:
 
 
 def test_ecdsa_twin_is_none_for_impossible_signatures() -> None:
-    from claimguard._jwk import ecdsa_twin
+    from claimguard.jose._jwk import ecdsa_twin
 
     assert ecdsa_twin(b"\x00" * 64, "ES256") is None  # s == 0
     assert ecdsa_twin(b"\xff" * 64, "ES256") is None  # s >= n

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from claimguard import InvalidToken
-from claimguard._jws import decode_json_object, parse_header, split_compact
+from claimguard.jose._jws import decode_json_object, parse_header, split_compact
 
 
 def _b64(data: bytes) -> str:

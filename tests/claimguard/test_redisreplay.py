@@ -14,8 +14,8 @@ import pytest
 import redis.asyncio
 
 from claimguard import ConfigurationError, ReplayStoreUnavailable
-from claimguard._replay import replay_key
 from claimguard.dpop import MemoryReplayStore, RedisReplayStore, ReplayStore
+from claimguard.verification._replay import replay_key
 
 from ..redis_server import RedisServer, free_port
 from .conftest import FakeClock

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from claimguard import ConfigurationError, InvalidDPoPProof, ReplayStoreUnavailable
-from claimguard._replay import replay_key
 from claimguard.dpop import MemoryReplayStore, ReplayStore
+from claimguard.verification._replay import replay_key
 
 from .conftest import FakeClock
 

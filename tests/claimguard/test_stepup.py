@@ -29,7 +29,7 @@ from claimguard import (
     TokenVerifier,
     requires_step_up,
 )
-from claimguard._challenge import Challenger
+from claimguard.asgi._challenge import Challenger
 from claimguard.fastapi import document_claims, require_step_up
 
 from .conftest import DROP, FakeClock, Minter

