@@ -24,8 +24,8 @@ from claimguard import (
     requires_claim,
 )
 
-from .conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, FakeIssuerEndpoints, Minter
-from .dpop_proofs import ProofKey
+from ..conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, FakeIssuerEndpoints, Minter
+from ..dpop_proofs import ProofKey
 
 pytestmark = pytest.mark.anyio
 

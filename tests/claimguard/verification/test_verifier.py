@@ -12,7 +12,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from claimguard import ConfigurationError, InvalidToken, KeySetUnavailable, TokenVerifier
 
-from .conftest import (
+from ..conftest import (
     AUDIENCE,
     DROP,
     ISSUER,

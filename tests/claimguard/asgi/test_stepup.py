@@ -32,7 +32,7 @@ from claimguard import (
 from claimguard.asgi._challenge import Challenger
 from claimguard.fastapi import document_claims, require_step_up
 
-from .conftest import DROP, FakeClock, Minter
+from ..conftest import DROP, FakeClock, Minter
 
 pytestmark = pytest.mark.anyio
 

@@ -26,8 +26,8 @@ from claimguard import (
     requires_scope,
 )
 
-from .conftest import AUDIENCE, ISSUER, NAMESPACE, Minter
-from .dpop_proofs import bearer_part
+from ..conftest import AUDIENCE, ISSUER, NAMESPACE, Minter
+from ..dpop_proofs import bearer_part
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import pytest
 
 from claimguard.jose._jwk import SUPPORTED_ALGORITHMS, UnusableKey, parse_jwk
 
-from .conftest import SigningKey
+from ..conftest import SigningKey
 
 ALL = frozenset(SUPPORTED_ALGORITHMS)
 

@@ -11,7 +11,7 @@ from claimguard import ConfigurationError, InvalidDPoPProof, ReplayStoreUnavaila
 from claimguard.dpop import MemoryReplayStore, ReplayStore
 from claimguard.verification._replay import replay_key
 
-from .conftest import FakeClock
+from ..conftest import FakeClock
 
 pytestmark = pytest.mark.anyio
 

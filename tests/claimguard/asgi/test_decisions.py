@@ -18,7 +18,7 @@ from claimguard import ClaimGuardMiddleware, Claims, ConfigurationError, TokenVe
 from claimguard import requires_claim as requires_claim_decorator
 from claimguard.fastapi import CurrentClaims, require_claim
 
-from .conftest import FakeIssuerEndpoints, Minter
+from ..conftest import FakeIssuerEndpoints, Minter
 
 pytestmark = pytest.mark.anyio
 

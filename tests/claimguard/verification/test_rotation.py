@@ -17,7 +17,7 @@ import pytest
 
 from claimguard import InvalidToken, KeySetUnavailable, TokenVerifier
 
-from .conftest import AUDIENCE, DROP, ISSUER, FakeClock, FakeIssuerEndpoints, Minter, SigningKey
+from ..conftest import AUDIENCE, DROP, ISSUER, FakeClock, FakeIssuerEndpoints, Minter, SigningKey
 
 pytestmark = pytest.mark.anyio
 

@@ -22,8 +22,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from claimguard import ClaimGuardMiddleware, ClaimsUser, ConfigurationError, TokenVerifier
 
-from .conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, FakeIssuerEndpoints, Minter
-from .dpop_proofs import bearer_part
+from ..conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, FakeIssuerEndpoints, Minter
+from ..dpop_proofs import bearer_part
 
 pytestmark = pytest.mark.anyio
 

@@ -17,8 +17,8 @@ from claimguard import ConfigurationError, ReplayStoreUnavailable
 from claimguard.dpop import MemoryReplayStore, RedisReplayStore, ReplayStore
 from claimguard.verification._replay import replay_key
 
-from ..redis_server import RedisServer, free_port
-from .conftest import FakeClock
+from ...redis_server import RedisServer, free_port
+from ..conftest import FakeClock
 
 pytestmark = pytest.mark.anyio
 

@@ -32,7 +32,7 @@ from claimguard import (
     TokenVerifier,
 )
 
-from .conftest import DROP, FakeClock, FakeIssuerEndpoints, Minter, SigningKey, _rsa
+from ..conftest import DROP, FakeClock, FakeIssuerEndpoints, Minter, SigningKey, _rsa
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from claimguard import InvalidDPoPProof
 from claimguard.verification._dpopproof import check_proof
 
-from .dpop_proofs import DROP, ProofKey, b64
+from ..dpop_proofs import DROP, ProofKey, b64
 
 NOW = 1_700_000_000.0
 URL = "https://api.example.com/things"

@@ -19,8 +19,8 @@ from claimguard import (
     requires_claim,
 )
 
-from .conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, Minter
-from .dpop_proofs import bearer_part
+from ..conftest import AUDIENCE, ISSUER, NAMESPACE, FakeClock, Minter
+from ..dpop_proofs import bearer_part
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from claimguard import ClaimGuardMiddleware, ConfigurationError, TokenVerifier
 
-from .conftest import AUDIENCE, ISSUER, FakeClock, FakeIssuerEndpoints
+from ..conftest import AUDIENCE, ISSUER, FakeClock, FakeIssuerEndpoints
 
 pytestmark = pytest.mark.anyio
 

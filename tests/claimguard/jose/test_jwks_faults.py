@@ -33,7 +33,7 @@ from claimguard import (
 )
 from issuer import bind_socket, serve_in_thread
 
-from .conftest import AUDIENCE, ISSUER, FakeClock, Minter, SigningKey
+from ..conftest import AUDIENCE, ISSUER, FakeClock, Minter, SigningKey
 
 pytestmark = pytest.mark.anyio
 

@@ -30,7 +30,7 @@ from claimguard import (
 )
 from claimguard.profiles import EntraProfile, KeycloakProfile, OktaProfile
 
-from .conftest import FakeClock, SigningKey, _rsa
+from ..conftest import FakeClock, SigningKey, _rsa
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import pytest
 
 from claimguard import ConfigurationError, TokenVerifier, VerifierHealth
 
-from .conftest import AUDIENCE, ISSUER, FakeClock, FakeIssuerEndpoints
+from ..conftest import AUDIENCE, ISSUER, FakeClock, FakeIssuerEndpoints
 
 pytestmark = pytest.mark.anyio
 
