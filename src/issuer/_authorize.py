@@ -19,7 +19,8 @@ from ._csrf import CSRF_COOKIE, FORM_LIFETIME_SECONDS, csrf_matches, new_csrf_to
 from ._dpop import valid_jkt
 from ._errors import OAuthError, TooManyAttempts
 from ._grants import resolve_api
-from ._login import LoginRequest, TokenSet
+from ._login import TokenSet
+from ._loginrequest import LoginRequest
 from ._mfa import MfaEndpoint
 from ._pages import login_page, message_page
 from ._params import read_form, request_info, single_params

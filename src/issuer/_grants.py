@@ -12,7 +12,8 @@ from ._codes import CodeStore
 from ._directory import Directory
 from ._dpop import ProofChecker, require_proof
 from ._errors import OAuthError
-from ._login import LoginPipeline, LoginRequest, TokenSet
+from ._login import LoginPipeline, TokenSet
+from ._loginrequest import LoginRequest
 from ._records import Api, Client
 from ._refresh import RefreshStore
 from ._tokens import TokenMinter

@@ -26,7 +26,8 @@ from ._enrolment import TotpSecrets
 from ._errors import ConfigError, IssuerError
 from ._grants import TokenEndpoint, resolve_api
 from ._keys import KeyRing, SigningAlg, SigningKey
-from ._login import LoginPipeline, LoginRequest, TokenSet
+from ._login import LoginPipeline, TokenSet
+from ._loginrequest import LoginRequest
 from ._nonces import NonceSource
 from ._options import at_least, identifiers, logout_urls, normalize_url, positive
 from ._refresh import RefreshStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from secrets import token_urlsafe
 from typing import Any
 
@@ -14,6 +14,7 @@ from ._activity import Activity, reported
 from ._directory import Directory
 from ._errors import ActionFailed, LoginDenied
 from ._loginevent import client_event, post_login_event
+from ._loginrequest import LoginRequest
 from ._pause import (
     LoginPaused,
     PendingLogin,
@@ -22,58 +23,15 @@ from ._pause import (
     no_second_factor,
     second_factor_needed,
 )
-from ._records import Api, Client, User
+from ._records import Api, Client
 from ._redirectapi import LoginFlow
 from ._refresh import RefreshStore
 from ._runtime import ActionLog, FlowContext, apply_metadata, run_flow
-from ._scopes import client_scopes, user_scopes
-from ._sessions import Session
+from ._scopes import client_scopes, final_scopes, unique_scopes, user_scopes
 from ._tokens import TokenMinter
 from ._tokenset import TokenSet
 
-__all__ = ["LoginPipeline", "LoginRequest", "TokenSet"]
-
-
-@dataclass
-class LoginRequest:
-    """One authentication of ``user`` at ``client``, as post-login actions see it."""
-
-    user: User
-    client: Client
-    api: Api | None
-    requested_scopes: Sequence[str]
-    protocol: str
-    auth_time: float
-    nonce: str | None = None
-    redirect_uri: str | None = None
-    state: str | None = None
-    request: Mapping[str, Any] = field(default_factory=dict)
-    refresh_family: str | None = None
-    #: The browser's login session, for interactive logins (``event.session``).
-    session: Session | None = None
-    #: ``acr_values`` and ``prompt`` as the client sent them (OpenID Connect Core §3.1.2.1).
-    acr_values: Sequence[str] = ()
-    prompt: str | None = None
-    #: The authentication methods of this login, each ``{"name": ..., "timestamp": ...}``.
-    methods: list[dict[str, Any]] = field(default_factory=list)
-    #: Second factors the browser's session remembers, each like ``methods``' entries;
-    #: they count only when the actions allow remembering the browser.
-    remembered_methods: list[dict[str, Any]] = field(default_factory=list)
-    #: Set for browser logins only: the ``state`` a redirect action's page returns with.
-    continue_state: str | None = None
-    dpop_jkt: str | None = None
-    #: How the login came in, as messages name it (``protocol`` is what actions see).
-    via: str = "a browser login (/authorize)"
-
-
-def _unique(words: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(w for w in words if w))
-
-
-def _final_scopes(granted: list[str], changes: FlowChanges) -> list[str]:
-    return [
-        s for s in _unique([*granted, *changes.scopes_added]) if s not in changes.scopes_removed
-    ]
+__all__ = ["LoginPipeline", "TokenSet"]
 
 
 class LoginPipeline:
@@ -172,7 +130,7 @@ class LoginPipeline:
         return tokens
 
     async def _login(self, request: LoginRequest, context: FlowContext) -> TokenSet:
-        pending = PendingLogin(request, context, _unique(request.requested_scopes))
+        pending = PendingLogin(request, context, unique_scopes(request.requested_scopes))
         return await self._proceed(pending, {})
 
     def _remaining(self, pending: PendingLogin) -> list[Action]:
@@ -230,7 +188,7 @@ class LoginPipeline:
         granted = user_scopes(api, user, requested)
         first_login = request.refresh_family is None
         authentication = auth_claims(request.methods)
-        scopes = _final_scopes(granted, changes)
+        scopes = final_scopes(granted, changes.scopes_added, changes.scopes_removed)
         # RFC 9470 §4: a resource server judges a login's age by the access token's
         # auth_time, so it goes there as well as into the ID token (RFC 9068 §2.2.1).
         access_authentication = {**authentication, "auth_time": int(request.auth_time)}
@@ -322,7 +280,7 @@ class LoginPipeline:
             "tenant": {"id": "local"},
         }
         changes = await self._run("credentials_exchange", event, context)
-        scopes = _final_scopes(granted, changes)
+        scopes = final_scopes(granted, changes.scopes_added, changes.scopes_removed)
         access_token = self._minter.access_token(
             subject=f"{client.client_id}@clients",
             client_id=client.client_id,

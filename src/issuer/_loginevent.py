@@ -9,7 +9,7 @@ from ._records import Api, Client, User
 from ._sessions import session_members
 
 if TYPE_CHECKING:
-    from ._login import LoginRequest
+    from ._loginrequest import LoginRequest
 
 __all__ = ["client_event", "post_login_event"]
 

@@ -17,7 +17,7 @@ from ._errors import OAuthError
 from ._runtime import FlowContext
 
 if TYPE_CHECKING:
-    from ._login import LoginRequest
+    from ._loginrequest import LoginRequest
 
 __all__ = [
     "MFA_ACR",

@@ -15,7 +15,15 @@ from ._directory import Directory
 from ._errors import OAuthError
 from ._records import Api, Client, User
 
-__all__ = ["OIDC_SCOPES", "SCOPES_LOGGER", "client_scopes", "grantable_scopes", "user_scopes"]
+__all__ = [
+    "OIDC_SCOPES",
+    "SCOPES_LOGGER",
+    "client_scopes",
+    "final_scopes",
+    "grantable_scopes",
+    "unique_scopes",
+    "user_scopes",
+]
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 SCOPES_LOGGER = "issuer.scopes"
@@ -25,6 +33,16 @@ _logger = logging.getLogger(SCOPES_LOGGER)
 
 def _unique(words: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
+
+
+def unique_scopes(words: Sequence[str]) -> list[str]:
+    """``words`` without blanks and repeats, in their first order."""
+    return _unique(words)
+
+
+def final_scopes(granted: Sequence[str], added: Sequence[str], removed: Sequence[str]) -> list[str]:
+    """The scopes of ``granted`` with those actions ``added``, less those they ``removed``."""
+    return [s for s in _unique([*granted, *added]) if s not in removed]
 
 
 def grantable_scopes(requested: Sequence[str], api: Api | None) -> list[str]:

@@ -16,8 +16,8 @@ from ._actions import Action
 from ._activity import MASK, mask
 from ._errors import ActionFailed
 from ._grants import resolve_api
-from ._login import LoginRequest
 from ._loginevent import post_login_event
+from ._loginrequest import LoginRequest
 from ._runtime import ActionLog, FlowContext, run_flow
 
 if TYPE_CHECKING:
