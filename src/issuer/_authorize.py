@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from ._consent import ConsentEndpoint
 from ._continue import ContinueEndpoint
@@ -25,10 +23,11 @@ from ._mfa import MfaEndpoint
 from ._pages import login_page, message_page
 from ._params import read_form, request_info, single_params
 from ._pause import LoginPaused, auth_time_of
-from ._records import Api, Client, User
+from ._records import Api, User
 from ._scopes import grantable_scopes
-from ._sessions import Session, login_methods
+from ._sessions import login_methods
 from ._signon import SignOn
+from ._transaction import Transaction, authorization_response
 
 if TYPE_CHECKING:
     from ._issuer import Issuer
@@ -38,32 +37,6 @@ __all__ = ["CSRF_COOKIE", "AuthorizeEndpoint"]
 _logger = logging.getLogger("issuer.authorize")
 
 
-@dataclass
-class _Transaction:
-    client: Client
-    redirect_uri: str
-    params: Mapping[str, str]
-    csrf_token: str
-    expires_at: float
-    api: Api | None = None
-    session: Session | None = None
-
-    @property
-    def silent(self) -> bool:
-        """``prompt=none``: no page may be shown at any step of this authorization."""
-        return "none" in self.params.get("prompt", "").split()
-
-
-def _redirect(
-    redirect_uri: str, params: Mapping[str, str | None], *, issuer: str
-) -> RedirectResponse:
-    # RFC 9207 §2: every authorization response names its issuer, success or error.
-    query = urlencode({**{k: v for k, v in params.items() if v is not None}, "iss": issuer})
-    separator = "&" if "?" in redirect_uri else "?"
-    # 303 so the browser follows the redirect with GET after the form POST.
-    return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=303)
-
-
 class AuthorizeEndpoint:
     """``GET /authorize`` validates and shows the login form; ``POST /login`` logs in;
     ``/consent`` asks the user about registered clients (see :mod:`._consent`)."""
@@ -71,18 +44,18 @@ class AuthorizeEndpoint:
     def __init__(self, issuer: Issuer, *, clock: Callable[[], float]) -> None:
         self._issuer = issuer
         self._clock = clock
-        self._transactions: dict[str, _Transaction] = {}
-        self.consent = ConsentEndpoint[_Transaction](
+        self._transactions: dict[str, Transaction] = {}
+        self.consent = ConsentEndpoint[Transaction](
             issuer_url=issuer.url, clock=clock, finish=self._finish, refuse=self._error_redirect
         )
         resume = issuer.pipeline.resume
-        self.continuation = ContinueEndpoint[_Transaction](
+        self.continuation = ContinueEndpoint[Transaction](
             clock=clock,
             lifetime_seconds=issuer.redirect_continue_seconds,
             resume=resume,
             carry_on=self._carry_on,
         )
-        self.mfa = MfaEndpoint[_Transaction](
+        self.mfa = MfaEndpoint[Transaction](
             issuer_url=issuer.url,
             clock=clock,
             configured=issuer.configured_totp_secret,
@@ -95,7 +68,7 @@ class AuthorizeEndpoint:
             enrolment=issuer.mfa_enrolment,
         )
 
-    def _error_redirect(self, txn: _Transaction, error: OAuthError) -> Response:
+    def _error_redirect(self, txn: Transaction, error: OAuthError) -> Response:
         # The error code and the client's description only: str() of an ActionFailed
         # carries the action's own error text, which stays in the action log.
         _logger.warning(
@@ -104,7 +77,7 @@ class AuthorizeEndpoint:
             error.error,
             error.description,
         )
-        return _redirect(
+        return authorization_response(
             txn.redirect_uri,
             {
                 "error": error.error,
@@ -134,7 +107,7 @@ class AuthorizeEndpoint:
                 status_code=400,
             )
         now = self._clock()
-        txn = _Transaction(
+        txn = Transaction(
             client, redirect_uri, params, new_csrf_token(), now + FORM_LIFETIME_SECONDS
         )
         try:
@@ -159,7 +132,7 @@ class AuthorizeEndpoint:
         set_csrf_cookie(response, txn.csrf_token)
         return response
 
-    def _validate(self, txn: _Transaction) -> Api | None:
+    def _validate(self, txn: Transaction) -> Api | None:
         params, client = txn.params, txn.client
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "only response_type=code is supported")
@@ -192,7 +165,7 @@ class AuthorizeEndpoint:
     def _form(
         self,
         transaction_id: str,
-        txn: _Transaction,
+        txn: Transaction,
         *,
         email: str = "",
         error: str | None = None,
@@ -252,7 +225,7 @@ class AuthorizeEndpoint:
         return response
 
     async def _authorized(
-        self, request: Request, txn: _Transaction, user: User, *, silent: bool
+        self, request: Request, txn: Transaction, user: User, *, silent: bool
     ) -> Response:
         """``user`` is logged in: ask for consent if needed, else finish."""
         scopes = grantable_scopes(txn.params.get("scope", "openid").split(), txn.api)
@@ -266,7 +239,7 @@ class AuthorizeEndpoint:
             return self.consent.ask(txn, user, scopes)
         return await self._finish(request, txn, user)
 
-    async def _finish(self, request: Request, txn: _Transaction, user: User) -> Response:
+    async def _finish(self, request: Request, txn: Transaction, user: User) -> Response:
         """Run the login pipeline for ``user`` and send the code to the client."""
         params = txn.params
         session = txn.session
@@ -296,7 +269,7 @@ class AuthorizeEndpoint:
         return await self._carry_on(request, txn, lambda: self._issuer.pipeline.login(login))
 
     async def _carry_on(
-        self, request: Request, txn: _Transaction, step: Callable[[], Awaitable[TokenSet]]
+        self, request: Request, txn: Transaction, step: Callable[[], Awaitable[TokenSet]]
     ) -> Response:
         """Run one step of a login and answer the browser: the code for the client, an
         error for it, a page an action sent it to, or the one-time code form."""
@@ -326,7 +299,7 @@ class AuthorizeEndpoint:
             audience=None if txn.api is None else txn.api.identifier,
             dpop_jkt=params.get("dpop_jkt"),
         )
-        response = _redirect(
+        response = authorization_response(
             txn.redirect_uri, {"code": code, "state": params.get("state")}, issuer=self._issuer.url
         )
         response.delete_cookie(CSRF_COOKIE, path="/")
