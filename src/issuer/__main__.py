@@ -154,7 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
     persist_keys = not args.ephemeral_keys
     console = True if args.console else None
     load_config(
-        args.config, persist_keys=persist_keys, console=console
+        args.config, build=Issuer, persist_keys=persist_keys, console=console
     )  # report config errors before binding
     try:
         sock = bind_socket(host, port)
@@ -171,7 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
     with sock:
         url = configured if keep_configured and configured else socket_url(sock) + "/"
         issuer = load_config(
-            args.config, issuer_url=url, persist_keys=persist_keys, console=console
+            args.config, build=Issuer, issuer_url=url, persist_keys=persist_keys, console=console
         )
         app: ASGIApp = issuer.app
         if not args.quiet:
@@ -218,7 +218,7 @@ def _pick_client_and_api(issuer: Issuer, args: argparse.Namespace) -> None:
 
 
 def _token(args: argparse.Namespace) -> int:
-    issuer = load_config(args.config, persist_keys=not args.ephemeral_keys)
+    issuer = load_config(args.config, build=Issuer, persist_keys=not args.ephemeral_keys)
     _pick_client_and_api(issuer, args)
     key = None if args.dpop_key_file is None else _dpop_key(args.dpop_key_file)
     try:

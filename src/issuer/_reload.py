@@ -78,7 +78,9 @@ class ConfigReloader:
     def reload(self) -> bool:
         """Load the file now and apply it; on any problem report it and change nothing."""
         try:
-            candidate = load_config(self._path, issuer_url=self._issuer.url, persist_keys=False)
+            candidate = load_config(
+                self._path, build=Issuer, issuer_url=self._issuer.url, persist_keys=False
+            )
         except Exception as exc:  # whatever an edit breaks, the running version stays
             self._report(
                 f"error: {_one_line(exc, self._path)} (still serving the previous version)"

@@ -53,7 +53,7 @@ def files(tmp_path: Path) -> Path:
 
 
 def reloader(config: Path, lines: list[str]) -> tuple[Issuer, ConfigReloader]:
-    issuer = load_config(config)
+    issuer = load_config(config, build=Issuer)
     return issuer, ConfigReloader(issuer, config, report=lines.append)
 
 
