@@ -28,13 +28,13 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp
 
 from ._config import load_config
-from ._console import console_app
-from ._errors import ConfigError, IssuerError
 from ._issuer import Issuer
-from ._logscli import follow_logs
-from ._reload import ConfigReloader
-from ._serve import bind_socket, serve_in_thread, socket_url
-from ._tokencli import token_command
+from .cli._console import console_app
+from .cli._logscli import follow_logs
+from .cli._reload import ConfigReloader
+from .cli._tokencli import token_command
+from .core._errors import ConfigError, IssuerError
+from .core._serve import bind_socket, serve_in_thread, socket_url
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 

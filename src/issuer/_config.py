@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._errors import ConfigError
-from ._records import DEFAULT_GRANT_TYPES
 from ._setup import IssuerSetup
+from .core._errors import ConfigError
+from .core._records import DEFAULT_GRANT_TYPES
 
 __all__ = ["DEFAULT_DATA_DIR", "TOP_LEVEL_KEYS", "load_config"]
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._directory import Directory
-from ._dpop import require_proof
-from ._errors import IssuerError
-from ._grants import resolve_api
-from ._keys import KeyRing, SigningKey
-from ._login import LoginPipeline, TokenSet
-from ._loginrequest import LoginRequest
-from ._refresh import RefreshStore
-from ._runtime import ActionLog, ExecutionRecord
-from ._tokens import verify_issued_token
+from .actions._runtime import ActionLog, ExecutionRecord
+from .core._directory import Directory
+from .core._errors import IssuerError
+from .login._login import LoginPipeline, TokenSet
+from .login._loginrequest import LoginRequest
+from .oauth._grants import resolve_api
+from .tokens._dpop import require_proof
+from .tokens._keys import KeyRing, SigningKey
+from .tokens._refresh import RefreshStore
+from .tokens._tokens import verify_issued_token
 
 if TYPE_CHECKING:
     from .dpop import DPoPKey

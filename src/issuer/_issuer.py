@@ -14,33 +14,33 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.applications import Starlette
 
-from ._actionlogs import ActionLogsAccess
-from ._actions import Action, Trigger
-from ._activity import Activity
 from ._app import build_app
-from ._codes import CodeStore
 from ._config import load_config
-from ._devconsole import check_console_url
 from ._direct import DirectAccess
-from ._directory import Directory
-from ._dpop import ProofChecker
-from ._enrolment import TotpSecrets
-from ._errors import ConfigError
-from ._grants import TokenEndpoint
-from ._keys import KeyRing, SigningAlg
-from ._login import LoginPipeline, TokenSet
-from ._nonces import NonceSource
-from ._options import at_least, identifiers, logout_urls, normalize_url, positive
-from ._refresh import RefreshStore
-from ._replay import ReplayCache
-from ._runtime import ActionLog
-from ._serve import bind_socket, serve_in_thread, socket_url
-from ._sessions import DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_LIFETIME_SECONDS, SessionStore
 from ._setup import IssuerSetup
-from ._signon import SessionCookie
-from ._throttle import AttemptThrottle
-from ._tokens import MIN_TOKEN_BYTES, TokenMinter
-from ._totp import CodeChecker
+from .actions._actionlogs import ActionLogsAccess
+from .actions._actions import Action, Trigger
+from .actions._runtime import ActionLog
+from .console._devconsole import check_console_url
+from .core._activity import Activity
+from .core._directory import Directory
+from .core._errors import ConfigError
+from .core._options import at_least, identifiers, logout_urls, normalize_url, positive
+from .core._serve import bind_socket, serve_in_thread, socket_url
+from .core._throttle import AttemptThrottle
+from .core._totp import CodeChecker
+from .login._enrolment import TotpSecrets
+from .login._login import LoginPipeline, TokenSet
+from .login._sessions import DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_LIFETIME_SECONDS, SessionStore
+from .login._signon import SessionCookie
+from .oauth._codes import CodeStore
+from .oauth._grants import TokenEndpoint
+from .tokens._dpop import ProofChecker
+from .tokens._keys import KeyRing, SigningAlg
+from .tokens._nonces import NonceSource
+from .tokens._refresh import RefreshStore
+from .tokens._replay import ReplayCache
+from .tokens._tokens import MIN_TOKEN_BYTES, TokenMinter
 
 if TYPE_CHECKING:
     pass

@@ -1,6 +1,6 @@
 import pytest
 
-from issuer._claimrules import check_json_value, claim_refusal
+from issuer.actions._claimrules import check_json_value, claim_refusal
 
 
 @pytest.mark.parametrize("name", ["sub", "iss", "aud", "exp", "permissions", "gty", "nonce", "azp"])

@@ -7,7 +7,7 @@ import pytest
 
 from claimguard import Claims, Namespaces
 from claimguard._claims import AmbiguousClaim
-from issuer._claimscopes import AmbiguousNamespaces, claim_scopes
+from issuer.tokens._claimscopes import AmbiguousNamespaces, claim_scopes
 
 NAMESPACES = ["https://myapp.example.com/", "https://other.example"]
 _NAMES = ["scope", "permissions", "sub", "premium", "roles", "tier", "roles:admin", "", "a b"]

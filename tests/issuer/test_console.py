@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from issuer import Issuer
-from issuer._console import Console, RequestLog
+from issuer.cli._console import Console, RequestLog
 
 from .flows import password_grant
 from .mfaflows import SECRET, code_at, log_in, send_code
@@ -175,7 +175,7 @@ async def test_secrets_an_action_prints_or_denies_with_are_masked(
 
 
 def test_bidi_and_line_separators_are_escaped() -> None:
-    from issuer._console import printable
+    from issuer.cli._console import printable
 
     assert printable("a\u202eb\u2028c\x1bd") == "a\\u202eb\\u2028c\\x1bd"
 

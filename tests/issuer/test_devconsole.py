@@ -92,8 +92,8 @@ async def test_a_request_from_another_site_is_refused(
 def test_the_live_stream_holds_a_bounded_number_of_subscribers(clock: FakeClock) -> None:
     import asyncio
 
-    from issuer._devconsole import DevConsole
-    from issuer._livefeed import MAX_SUBSCRIBERS
+    from issuer.console._devconsole import DevConsole
+    from issuer.console._livefeed import MAX_SUBSCRIBERS
 
     feed = DevConsole(console_issuer(clock)).feed
 

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 
 from issuer import Issuer
-from issuer._replay import ReplayCache, ReplayCacheFull
 from issuer.dpop import DPoPKey
+from issuer.tokens._replay import ReplayCache, ReplayCacheFull
 
 from .conftest import FakeClock
 from .dpop_proofs import (

@@ -12,8 +12,8 @@ import jwt
 import pytest
 
 from issuer import Issuer, OAuthError
-from issuer._codes import pkce_challenge
 from issuer.dpop import DPoPAuth, DPoPKey
+from issuer.oauth._codes import pkce_challenge
 
 from .conftest import FakeClock
 from .dpop_proofs import API, client_credentials, refused

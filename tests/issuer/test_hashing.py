@@ -9,8 +9,8 @@ import pytest
 from anyio.lowlevel import checkpoint
 
 from issuer import Issuer
-from issuer import _hashing as hashing_module
-from issuer._hashing import hash_secret, verify_secret
+from issuer.core import _hashing as hashing_module
+from issuer.core._hashing import hash_secret, verify_secret
 
 
 def test_a_hash_verifies_only_its_secret() -> None:

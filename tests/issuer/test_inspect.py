@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from issuer import Issuer
-from issuer._inspect import describe_time, inspect_token
+from issuer.console._inspect import describe_time, inspect_token
 
 from .conftest import FakeClock
 

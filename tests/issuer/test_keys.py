@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from issuer import ConfigError, Issuer
-from issuer._keys import KeyRing
+from issuer.tokens._keys import KeyRing
 
 from .conftest import FakeClock
 from .flows import assert_config_error

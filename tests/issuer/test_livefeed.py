@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from issuer import Issuer, LoginDenied
-from issuer._livefeed import MAX_TOKEN_SETS
+from issuer.console._livefeed import MAX_TOKEN_SETS
 
 from .conftest import FakeClock
 

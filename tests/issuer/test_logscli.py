@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from issuer import ActionFailed, Issuer, IssuerError, bind_socket
-from issuer._logscli import follow_logs, record_lines
+from issuer.cli._logscli import follow_logs, record_lines
 
 from .conftest import SEED_CONFIG
 from .mfaflows import http, log_in

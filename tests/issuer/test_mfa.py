@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from issuer import Issuer
-from issuer._enrolment import TotpSecrets
+from issuer.login._enrolment import TotpSecrets
 
 from .conftest import FakeClock
 from .flows import assert_config_error, password_grant, redirect_params

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from issuer import Issuer
-from issuer._registration import MAX_REGISTERED_CLIENTS
+from issuer.oauth._registration import MAX_REGISTERED_CLIENTS
 
 from .flows import open_consent, password_grant, redirect_params, submit_consent, submit_login
 

@@ -9,7 +9,7 @@ import pytest
 
 from issuer import Issuer
 from issuer._config import TOP_LEVEL_KEYS, load_config
-from issuer._reload import LIVE_KEYS, RESTART_KEYS, ConfigReloader
+from issuer.cli._reload import LIVE_KEYS, RESTART_KEYS, ConfigReloader
 
 from .flows import password_grant
 

@@ -364,7 +364,7 @@ async def test_sessions_and_consent_work_together(bare_issuer: Issuer) -> None:
 
 
 async def test_the_store_is_bounded_and_ends_the_least_recently_used(clock: FakeClock) -> None:
-    from issuer._sessions import SessionStore
+    from issuer.login._sessions import SessionStore
 
     issuer = Issuer(clock=clock)
     users = [issuer.add_user(f"u{i}@example.com", password="pw") for i in range(3)]

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from issuer import ConfigError, Issuer
-from issuer import _hashing as hashing_module
-from issuer._errors import TooManyAttempts
-from issuer._hashing import verify_secret
-from issuer._throttle import AttemptThrottle, Subject
+from issuer.core import _hashing as hashing_module
+from issuer.core._errors import TooManyAttempts
+from issuer.core._hashing import verify_secret
+from issuer.core._throttle import AttemptThrottle, Subject
 
 from .conftest import FakeClock
 from .flows import assert_config_error, password_grant, submit_login

@@ -6,7 +6,7 @@ import pyotp
 import pytest
 
 from issuer import ConfigError, Issuer
-from issuer._totp import CodeChecker, new_secret, validate_secret
+from issuer.core._totp import CodeChecker, new_secret, validate_secret
 
 from .conftest import FakeClock
 from .flows import assert_config_error
