@@ -1,5 +1,5 @@
 """The authorization endpoint (RFC 6749 §4.1), its login form and, for registered clients,
-the consent step; a live session (:mod:`._signon`) stands in for the login form."""
+the consent step; a live session (:mod:`issuer.login._signon`) stands in for the login form."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ _logger = logging.getLogger("issuer.authorize")
 
 class AuthorizeEndpoint:
     """``GET /authorize`` validates and shows the login form; ``POST /login`` logs in;
-    ``/consent`` asks the user about registered clients (see :mod:`._consent`)."""
+    ``/consent`` asks the user about registered clients (see :mod:`issuer.login._consent`)."""
 
     def __init__(self, issuer: Issuer, *, clock: Callable[[], float]) -> None:
         self._issuer = issuer
