@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from claimguard import ClaimGuardMiddleware, TokenVerifier, requires_claim
 from issuer import Issuer, IssuerServer, serve_in_thread
-from issuer._codes import pkce_challenge
 from issuer.dpop import DPoPAuth, DPoPKey
+from issuer.oauth._codes import pkce_challenge
 
 from .issuer.flows import redirect_params, submit_login
 

@@ -6,8 +6,11 @@ register users, clients, APIs and actions, then use :attr:`Issuer.app` (a Starle
 ``httpx.AsyncClient``) or :meth:`Issuer.serving` (a real loopback port).
 """
 
-from ._actions import Action
-from ._errors import (
+from ._issuer import Issuer, IssuerServer
+from .actions._actions import Action
+from .actions._event import Namespace
+from .actions._runtime import ExecutionRecord
+from .core._errors import (
     ActionFailed,
     ConfigError,
     IssuerError,
@@ -15,13 +18,10 @@ from ._errors import (
     OAuthError,
     TooManyAttempts,
 )
-from ._event import Namespace
-from ._issuer import Issuer, IssuerServer
-from ._keys import SigningKey
-from ._login import TokenSet
-from ._records import Api, Client, ClientGrant, User
-from ._runtime import ExecutionRecord
-from ._serve import bind_socket, serve_in_thread
+from .core._records import Api, Client, ClientGrant, User
+from .core._serve import bind_socket, serve_in_thread
+from .login._login import TokenSet
+from .tokens._keys import SigningKey
 
 __version__ = "0.1.0"
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
-import json
 import os
 import signal
 import sys
@@ -26,17 +25,16 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-import anyio
 from starlette.types import ASGIApp
 
 from ._config import load_config
-from ._console import console_app
-from ._errors import ConfigError, IssuerError, OAuthError
 from ._issuer import Issuer
-from ._logscli import follow_logs
-from ._reload import ConfigReloader
-from ._serve import bind_socket, serve_in_thread, socket_url
-from .dpop import DPoPKey
+from .cli._console import console_app
+from .cli._logscli import follow_logs
+from .cli._reload import ConfigReloader
+from .cli._tokencli import token_command
+from .core._errors import ConfigError, IssuerError
+from .core._serve import bind_socket, serve_in_thread, socket_url
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
@@ -154,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
     persist_keys = not args.ephemeral_keys
     console = True if args.console else None
     load_config(
-        args.config, persist_keys=persist_keys, console=console
+        args.config, build=Issuer, persist_keys=persist_keys, console=console
     )  # report config errors before binding
     try:
         sock = bind_socket(host, port)
@@ -171,7 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
     with sock:
         url = configured if keep_configured and configured else socket_url(sock) + "/"
         issuer = load_config(
-            args.config, issuer_url=url, persist_keys=persist_keys, console=console
+            args.config, build=Issuer, issuer_url=url, persist_keys=persist_keys, console=console
         )
         app: ASGIApp = issuer.app
         if not args.quiet:
@@ -203,84 +201,6 @@ def _report(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _pick_client_and_api(issuer: Issuer, args: argparse.Namespace) -> None:
-    """Refuse, naming the option that settles it, when the file does not single out the
-    client or API that ``token`` would otherwise take as the only one."""
-    clients, apis = len(issuer.directory.clients), len(issuer.directory.apis)
-    if args.client is None and clients == 0:
-        raise ConfigError(
-            "the file has no [[clients]]; token needs one to log in through", file=str(args.config)
-        )
-    if args.client is None and clients > 1:
-        raise IssuerError(f"{args.config} configures {clients} clients; name one with --client")
-    if args.audience is None and apis > 1:
-        raise IssuerError(f"{args.config} configures {apis} APIs; name one with --audience")
-
-
-def _token(args: argparse.Namespace) -> int:
-    issuer = load_config(args.config, persist_keys=not args.ephemeral_keys)
-    _pick_client_and_api(issuer, args)
-    key = None if args.dpop_key_file is None else _dpop_key(args.dpop_key_file)
-    try:
-        tokens = anyio.run(
-            lambda: issuer.login(
-                args.user,
-                client_id=args.client,
-                audience=args.audience,
-                scope=args.scope,
-                dpop_key=key,
-            )
-        )
-    except OAuthError as exc:
-        if exc.error != "invalid_dpop_proof" or key is not None:
-            raise
-        raise IssuerError(
-            f"{exc.description}: pass --dpop-key-file PATH to bind the token to a key"
-            " (in Python: issuer.dpop.DPoPKey and Issuer.login(dpop_key=...))"
-        ) from None
-    finally:
-        # Warnings such as a refused claim go to each action's log, not to the terminal.
-        for record in reversed(issuer.action_logs()):
-            for warning in record.warnings:
-                print(f"warning: action {record.action!r}: {warning}", file=sys.stderr)
-    if args.id_token and tokens.id_token is None:
-        print("error: no ID token (request the openid scope)", file=sys.stderr)
-        return 1
-    print(tokens.id_token if args.id_token else tokens.access_token, flush=True)
-    if key is not None and not args.id_token:
-        print(
-            f"note: the token is bound to the DPoP key in {args.dpop_key_file} (jkt {key.jkt});"
-            " send it as 'Authorization: DPoP <token>' with a proof from"
-            " issuer.dpop.DPoPKey.from_private_jwk(json.load(file))",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _dpop_key(path: Path) -> DPoPKey:
-    """The key in ``path`` (a private JWK), or a new ES256 key written there, readable by the
-    user only: whoever holds it can use the tokens bound to it (RFC 9449 §2)."""
-    try:
-        with open(path, "x", encoding="utf-8", opener=_private_file) as file:
-            key = DPoPKey()
-            json.dump(key.private_jwk(), file)
-            return key
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise IssuerError(f"{path}: cannot write the DPoP key: {exc.strerror or exc}") from None
-    try:
-        return DPoPKey.from_private_jwk(json.loads(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise IssuerError(f"{path}: cannot read the DPoP key: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise IssuerError(f"{path}: not a private DPoP key (a JWK): {exc}") from None
-
-
-def _private_file(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
-
-
 def _logs(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow ends
         follow_logs(
@@ -297,7 +217,7 @@ def _logs(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    commands = {"serve": _serve, "token": _token, "logs": _logs}
+    commands = {"serve": _serve, "token": token_command, "logs": _logs}
     try:
         return commands[args.command](args)
     except ConfigError as exc:

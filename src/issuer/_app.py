@@ -10,18 +10,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._actionlogs import action_logs_endpoint
-from ._authorize import AuthorizeEndpoint
-from ._devconsole import DevConsole
-from ._errors import OAuthError
-from ._jwk import DPOP_ALGS
-from ._logout import end_session
-from ._params import read_form, request_info
-from ._pause import MFA_ACR
-from ._records import GRANT_TYPES
-from ._registration import register_client
-from ._scopes import OIDC_SCOPES
-from ._userinfo import userinfo as userinfo_endpoint
+from .actions._actionlogs import action_logs_endpoint
+from .console._devconsole import DevConsole
+from .core._errors import OAuthError
+from .core._params import read_form, request_info
+from .core._records import GRANT_TYPES
+from .login._logout import end_session
+from .login._pause import MFA_ACR
+from .oauth._authorize import AuthorizeEndpoint
+from .oauth._registration import register_client
+from .oauth._userinfo import userinfo as userinfo_endpoint
+from .tokens._jwk import DPOP_ALGS
+from .tokens._scopes import OIDC_SCOPES
 
 if TYPE_CHECKING:
     from ._issuer import Issuer

@@ -5,18 +5,18 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-from ._errors import ConfigError
-from ._records import DEFAULT_GRANT_TYPES
-
-if TYPE_CHECKING:
-    from ._issuer import Issuer
+from ._setup import IssuerSetup
+from .core._errors import ConfigError
+from .core._records import DEFAULT_GRANT_TYPES
 
 __all__ = ["DEFAULT_DATA_DIR", "TOP_LEVEL_KEYS", "load_config"]
 
 #: Where the command line keeps signing keys when the file names no ``data_dir``: beside it.
 DEFAULT_DATA_DIR = ".issuer"
+
+_Built = TypeVar("_Built", bound=IssuerSetup)
 
 
 class _DirectoryOrFalse:
@@ -156,11 +156,13 @@ def _each(items: list[Any], key: str, register: Callable[[dict[str, Any], str], 
 def load_config(
     path: Path,
     *,
+    build: Callable[..., _Built],
     issuer_url: str | None = None,
     persist_keys: bool | None = None,
     console: bool | None = None,
-) -> Issuer:
-    """Build an :class:`Issuer` from ``path``; every problem is a :class:`ConfigError`.
+) -> _Built:
+    """Build an issuer from ``path`` with ``build`` (given the file's options as keyword
+    arguments), then register what the file lists; every problem is a :class:`ConfigError`.
 
     Signing keys are kept in the file's ``data_dir``; with ``persist_keys`` true, in
     :data:`DEFAULT_DATA_DIR` beside the file when it names none (``data_dir = false``: in
@@ -168,7 +170,7 @@ def load_config(
     ``console``, when given, overrides the file's ``console``.
     """
     try:
-        return _load(path, issuer_url, persist_keys, console)
+        return _load(path, build, issuer_url, persist_keys, console)
     except ConfigError as exc:
         exc.file = str(path)
         raise
@@ -183,10 +185,12 @@ def _data_dir(configured: str | bool | None, base: Path, persist_keys: bool | No
 
 
 def _load(
-    path: Path, issuer_url: str | None, persist_keys: bool | None, console: bool | None
-) -> Issuer:
-    from ._issuer import Issuer
-
+    path: Path,
+    build: Callable[..., _Built],
+    issuer_url: str | None,
+    persist_keys: bool | None,
+    console: bool | None,
+) -> _Built:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -228,7 +232,7 @@ def _load(
         options["redirect_continue_seconds"] = redirects["continue_seconds"]
     if console is not None:
         options["console"] = console
-    issuer = Issuer(**options)
+    issuer = build(**options)
 
     def api(item: dict[str, Any], key: str) -> None:
         _check(item, _API, key, required=("identifier",))

@@ -14,38 +14,39 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.applications import Starlette
 
-from ._actionlogs import ActionLogsAccess
-from ._actions import Action, Trigger
-from ._activity import Activity
 from ._app import build_app
-from ._codes import CodeStore
-from ._devconsole import check_console_url
-from ._directory import Directory
-from ._dpop import ProofChecker, require_proof
-from ._enrolment import TotpSecrets
-from ._errors import ConfigError, IssuerError
-from ._grants import TokenEndpoint, resolve_api
-from ._keys import KeyRing, SigningAlg, SigningKey
-from ._login import LoginPipeline, LoginRequest, TokenSet
-from ._nonces import NonceSource
-from ._options import at_least, identifiers, logout_urls, normalize_url, positive
-from ._refresh import RefreshStore
-from ._replay import ReplayCache
-from ._runtime import ActionLog, ExecutionRecord
-from ._serve import bind_socket, serve_in_thread, socket_url
-from ._sessions import DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_LIFETIME_SECONDS, SessionStore
+from ._config import load_config
+from ._direct import DirectAccess
 from ._setup import IssuerSetup
-from ._signon import SessionCookie
-from ._throttle import AttemptThrottle
-from ._tokens import MIN_TOKEN_BYTES, TokenMinter, verify_issued_token
-from ._totp import CodeChecker
+from .actions._actionlogs import ActionLogsAccess
+from .actions._actions import Action, Trigger
+from .actions._runtime import ActionLog
+from .console._devconsole import check_console_url
+from .core._activity import Activity
+from .core._directory import Directory
+from .core._errors import ConfigError
+from .core._options import at_least, identifiers, logout_urls, normalize_url, positive
+from .core._serve import bind_socket, serve_in_thread, socket_url
+from .core._throttle import AttemptThrottle
+from .core._totp import CodeChecker
+from .login._enrolment import TotpSecrets
+from .login._login import LoginPipeline, TokenSet
+from .login._sessions import DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_LIFETIME_SECONDS, SessionStore
+from .login._signon import SessionCookie
+from .oauth._codes import CodeStore
+from .oauth._grants import TokenEndpoint
+from .tokens._dpop import ProofChecker
+from .tokens._keys import KeyRing, SigningAlg
+from .tokens._nonces import NonceSource
+from .tokens._refresh import RefreshStore
+from .tokens._replay import ReplayCache
+from .tokens._tokens import MIN_TOKEN_BYTES, TokenMinter
 
 if TYPE_CHECKING:
-    from .dpop import DPoPKey
+    pass
 
 __all__ = ["Issuer", "IssuerServer"]
 
-DEFAULT_SCOPE = "openid profile email offline_access"
 MAX_CONTINUE_SECONDS = 3600
 
 
@@ -57,7 +58,7 @@ class IssuerServer:
     issuer: Issuer
 
 
-class Issuer(IssuerSetup):
+class Issuer(IssuerSetup, DirectAccess):
     """A local OAuth 2.0 / OpenID Connect issuer that runs post-login actions.
 
     ``url`` is the issuer identifier (``iss``), always with a trailing slash as Auth0's;
@@ -245,9 +246,7 @@ class Issuer(IssuerSetup):
     ) -> Issuer:
         """Build an issuer from a TOML file (DESIGN §2); ``issuer_url`` overrides its
         ``issuer`` and ``console``, when given, its ``console``."""
-        from ._config import load_config
-
-        return load_config(Path(path), issuer_url=issuer_url, console=console)
+        return load_config(Path(path), build=cls, issuer_url=issuer_url, console=console)
 
     @classmethod
     @contextmanager
@@ -284,73 +283,3 @@ class Issuer(IssuerSetup):
         """An ``httpx.AsyncClient`` bound in-process to :attr:`app` (base URL: the issuer URL)."""
         kwargs.setdefault("base_url", self.url)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), **kwargs)
-
-    # -- tokens and keys ------------------------------------------------------------
-
-    async def login(
-        self,
-        email: str,
-        *,
-        client_id: str | None = None,
-        audience: str | None = None,
-        scope: str = DEFAULT_SCOPE,
-        nonce: str | None = None,
-        dpop_key: DPoPKey | None = None,
-    ) -> TokenSet:
-        """Log ``email`` in through the real pipeline (actions included), without HTTP.
-
-        Without ``client_id``/``audience`` the only registered client/API is used. With
-        ``dpop_key`` the access token is bound to it (``cnf.jkt``, ``token_type`` DPoP), and
-        so is a public client's refresh token; an API with ``require_dpop`` needs one.
-        Raises :class:`LoginDenied` or :class:`ActionFailed` when an action stops the login.
-        """
-        client = (
-            self.directory.only_client()
-            if client_id is None
-            else self.directory.clients.get(client_id)
-        )
-        if client is None:
-            raise IssuerError(f"no such client: {client_id!r}")
-        api = (
-            self.directory.only_api() if audience is None else resolve_api(self.directory, audience)
-        )
-        jkt = None if dpop_key is None else dpop_key.jkt
-        require_proof(api, jkt)
-        tokens = await self.pipeline.login(
-            LoginRequest(
-                user=self.directory.user(email),
-                client=client,
-                api=api,
-                requested_scopes=scope.split(),
-                protocol="oidc-basic-profile",
-                via="Issuer.login()",
-                auth_time=self.clock(),
-                nonce=nonce,
-                methods=[{"name": "pwd", "timestamp": self.clock()}],
-                dpop_jkt=jkt,
-            )
-        )
-        if jkt is not None and client.is_public and tokens.refresh_token is not None:
-            self.refresh_tokens.bind(tokens.refresh_token, jkt)
-        return tokens
-
-    def prepare_rotation(self) -> SigningKey:
-        """Publish the next signing key in the JWKS without signing with it yet."""
-        return self.keys.prepare_rotation()
-
-    def rotate_keys(self) -> SigningKey:
-        """Sign with the next key from now on (publishing it first if it was not prepared).
-
-        The previous key stays in the JWKS until every token it signed has expired.
-        """
-        return self.keys.rotate()
-
-    def action_logs(self) -> list[ExecutionRecord]:
-        """Recent action executions, newest first."""
-        return self._log.records()
-
-    def verify_access_token(self, token: str, *, audience: str) -> dict[str, Any] | None:
-        """The claims of an access token this issuer signed for ``audience``, or ``None``."""
-        return verify_issued_token(
-            token, keys=self.keys, issuer_url=self.url, audience=audience, now=self.clock()
-        )

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._actions import Action, ActionFunction, Trigger, load_action
-from ._directory import Directory
-from ._hashing import hash_secret
-from ._records import DEFAULT_GRANT_TYPES, Api, Client, ClientGrant, TokenDialect, User
+from .actions._actions import Action, ActionFunction, Trigger, load_action
+from .core._directory import Directory
+from .core._hashing import hash_secret
+from .core._records import DEFAULT_GRANT_TYPES, Api, Client, ClientGrant, TokenDialect, User
 
 __all__ = ["IssuerSetup"]
 

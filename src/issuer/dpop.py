@@ -26,7 +26,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import OKPAlgorithm
 
-from ._jwk import pyjwt_algorithm, thumbprint
+from .tokens._jwk import pyjwt_algorithm, thumbprint
 
 __all__ = ["DPoPAlg", "DPoPAuth", "DPoPKey"]
 

@@ -80,7 +80,7 @@ def issuer_server(issuer_config: Path | None) -> Iterator[IssuerServer]:
     """The issuer served on a real 127.0.0.1 port; ``.url`` and ``.issuer``."""
     from ._defaults import default_issuer
     from ._issuer import Issuer, IssuerServer
-    from ._serve import bind_socket, serve_in_thread, socket_url
+    from .core._serve import bind_socket, serve_in_thread, socket_url
 
     with bind_socket("127.0.0.1", 0) as sock:
         url = socket_url(sock) + "/"
@@ -101,7 +101,7 @@ def make_issuer_server() -> Iterator[Callable[..., IssuerServer]]:
 
     from ._defaults import default_issuer
     from ._issuer import Issuer, IssuerServer
-    from ._serve import bind_socket, serve_in_thread, socket_url
+    from .core._serve import bind_socket, serve_in_thread, socket_url
 
     with ExitStack() as stack:
 

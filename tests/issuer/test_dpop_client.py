@@ -12,8 +12,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from issuer import Issuer
-from issuer._jwk import thumbprint
 from issuer.dpop import DPoPAuth, DPoPKey
+from issuer.tokens._jwk import thumbprint
 
 from .conftest import FakeClock
 

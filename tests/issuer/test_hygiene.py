@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from issuer import ActionFailed, Issuer
-from issuer import _hashing as hashing_module
-from issuer._authorize import CSRF_COOKIE, AuthorizeEndpoint
-from issuer._codes import CodeStore
-from issuer._consent import ConsentEndpoint
-from issuer._csrf import cookie_matches, csrf_matches
-from issuer._hashing import verify_secret
-from issuer._records import Client, User
+from issuer.core import _hashing as hashing_module
+from issuer.core._hashing import verify_secret
+from issuer.core._records import Client, User
+from issuer.login._consent import ConsentEndpoint
+from issuer.login._csrf import cookie_matches, csrf_matches
+from issuer.oauth._authorize import CSRF_COOKIE, AuthorizeEndpoint
+from issuer.oauth._codes import CodeStore
 
 from .conftest import SEED_CONFIG
 from .flows import password_grant, redirect_params, submit_login

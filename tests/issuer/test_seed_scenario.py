@@ -10,7 +10,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from issuer import Issuer, serve_in_thread
-from issuer._serve import bind_socket, socket_url
+from issuer.core._serve import bind_socket, socket_url
 
 from .conftest import PREMIUM, SEED_CONFIG
 from .flows import password_grant

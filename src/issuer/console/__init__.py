@@ -1,0 +1,1 @@
+"""The developer console under ``/console``: token inspection, live feed, trying actions."""

@@ -1,0 +1,2 @@
+"""Token primitives: signing keys, JWKs, minting and verifying tokens, refresh tokens,
+scopes, DPoP proofs."""
