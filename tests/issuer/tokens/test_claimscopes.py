@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from claimguard import Claims, Namespaces
-from claimguard._claims import AmbiguousClaim
+from claimguard.verification._claims import AmbiguousClaim
 from issuer.tokens._claimscopes import AmbiguousNamespaces, claim_scopes
 
 NAMESPACES = ["https://myapp.example.com/", "https://other.example"]
