@@ -140,10 +140,10 @@ class TokenEndpoint:
             raise OAuthError("unauthorized_client", f"the client may not use {grant_type}")
         proof = self._proofs.check(dpop, method="POST")
         jkt = None if proof is None else proof.jkt
-        tokens = await handler(client, form, request, jkt)
-        if proof is not None:
-            # Spent only now: a failed grant leaves the proof unrecorded (RFC 9449 §11.1).
-            self._proofs.commit(proof)
+        # Reserved before the grant runs, so that of two concurrent uses of one proof only
+        # one runs it; spent once it succeeds, so a failed grant spends none (RFC 9449 §11.1).
+        with self._proofs.spending(proof):
+            tokens = await handler(client, form, request, jkt)
         if jkt is not None and client.is_public and tokens.refresh_token is not None:
             self._refresh_tokens.bind(tokens.refresh_token, jkt)
         return tokens

@@ -9,7 +9,8 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
@@ -157,9 +158,11 @@ class ProofChecker:
     every proof must carry a nonce handed out in a ``DPoP-Nonce`` header (§8).
 
     Checking and spending are two steps: :meth:`check` refuses a proof already used but
-    records nothing, and :meth:`commit` records it once the request has succeeded (the
-    grant was issued, the key matched the token). A request that fails spends no proof,
-    so nobody can fill the replay cache without succeeding (§11.1).
+    records nothing; :meth:`commit` records it once a request that does not wait in
+    between has succeeded (the key matched the token), and :meth:`spending` holds it while
+    a request that waits (a grant) runs, so that of two concurrent uses only one runs. A
+    request that fails spends no proof, so nobody can fill the replay cache without
+    succeeding (§11.1).
     """
 
     def __init__(
@@ -247,6 +250,29 @@ class ProofChecker:
             raise self._full() from None
         if not first:  # §11.1
             raise _invalid("the proof's jti was already used")
+
+    @contextmanager
+    def spending(self, proof: CheckedProof | None) -> Iterator[None]:
+        """Reserve ``proof`` for the block, then spend it; release it if the block raises.
+
+        A concurrent use of the reserved proof is refused as already used, so only one of
+        them runs the block; raises ``invalid_dpop_proof`` or 503 as :meth:`commit` does.
+        """
+        if proof is None:
+            yield
+            return
+        try:
+            reserved = self._replay.reserve(proof.jkt, proof.jti, expires_at=proof.expires_at)
+        except ReplayCacheFull:
+            raise self._full() from None
+        if not reserved:  # §11.1
+            raise _invalid("the proof's jti was already used")
+        try:
+            yield
+        except BaseException:
+            self._replay.release(proof.jkt, proof.jti)
+            raise
+        self._replay.confirm(proof.jkt, proof.jti)
 
     def _full(self) -> OAuthError:
         return OAuthError(

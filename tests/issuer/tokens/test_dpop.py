@@ -4,6 +4,8 @@ import base64
 import json
 import logging
 
+import anyio
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
@@ -245,3 +247,45 @@ async def test_a_failed_grant_spends_no_proof(bare_issuer: Issuer) -> None:
     assert len(bare_issuer.dpop._replay) == 0
     assert (await client_credentials(bare_issuer, once)).status_code == 200
     assert "already used" in refused(await client_credentials(bare_issuer, once))
+
+
+async def test_of_two_concurrent_uses_of_a_proof_only_one_runs_the_grant(
+    bare_issuer: Issuer,
+) -> None:
+    # The password grant awaits the password check and the login pipeline: without a
+    # reservation, both requests passed the replay check before either was recorded.
+    alice = bare_issuer.directory.user("alice@example.com")
+    before = alice.logins_count
+    once = proof(bare_issuer)
+    form = {
+        "grant_type": "password",
+        "client_id": "app",
+        "client_secret": "app-secret",
+        "username": "alice@example.com",
+        "password": "alice-pw",
+        "audience": API,
+    }
+    responses: list[httpx.Response] = []
+    async with bare_issuer.http_client() as client:
+
+        async def post() -> None:
+            responses.append(await client.post("oauth/token", data=form, headers={"DPoP": once}))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(post)
+            group.start_soon(post)
+    assert sorted(r.status_code for r in responses) == [200, 400]
+    assert "already used" in refused(next(r for r in responses if r.status_code == 400))
+    assert alice.logins_count == before + 1
+
+
+async def test_a_proof_whose_grant_failed_can_be_used_again(clock: FakeClock) -> None:
+    cache = ReplayCache(clock=clock, capacity=1)
+    assert cache.reserve("k", "1", expires_at=clock() + 60)
+    assert not cache.reserve("k", "1", expires_at=clock() + 60)  # in use: refused
+    cache.release("k", "1")
+    assert len(cache) == 0
+    assert cache.reserve("k", "1", expires_at=clock() + 60)
+    cache.confirm("k", "1")
+    cache.release("k", "1")  # a spent proof stays spent
+    assert cache.seen("k", "1")
