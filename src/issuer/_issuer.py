@@ -26,6 +26,7 @@ from .core._activity import Activity
 from .core._directory import Directory
 from .core._errors import ConfigError
 from .core._options import at_least, identifiers, logout_urls, normalize_url, positive
+from .core._pending import DEFAULT_MAX_PENDING
 from .core._serve import bind_socket, serve_in_thread, socket_url
 from .core._throttle import AttemptThrottle
 from .core._totp import CodeChecker
@@ -82,7 +83,9 @@ class Issuer(IssuerSetup, DirectAccess):
     ``mfa_enrolment=False`` refuses a login that needs a code from a user without a secret
     instead of letting the password holder set one up (trust on first use).
     ``dpop_nonces=True`` makes every DPoP proof at the token endpoint carry
-    a nonce the issuer handed out (RFC 9449 §8).
+    a nonce the issuer handed out (RFC 9449 §8). At most ``max_pending_logins`` login
+    forms, consent questions, code forms and logins sent away are held (each kind); past
+    that the oldest is dropped and its browser must start the login again.
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class Issuer(IssuerSetup, DirectAccess):
         redirect_continue_seconds: float = 600.0,
         dpop_nonces: bool = False,
         mfa_enrolment: bool = True,
+        max_pending_logins: int = DEFAULT_MAX_PENDING,
     ) -> None:
         self.url = normalize_url(issuer_url)
         if not isinstance(mfa_enrolment, bool):
@@ -139,6 +143,9 @@ class Issuer(IssuerSetup, DirectAccess):
         #: How long a login sent away by a redirect action may be continued.
         self.redirect_continue_seconds = float(redirect_continue_seconds)
         at_least(max_token_bytes, MIN_TOKEN_BYTES, "max_token_bytes", unit=" bytes")
+        at_least(max_pending_logins, 1, "max_pending_logins")
+        #: How many logins of each kind (login form, consent, code form, sent away) are held.
+        self.max_pending_logins = max_pending_logins
         self.clock: Callable[[], float] = clock or time.time
         self.action_logs_access = ActionLogsAccess(
             enabled=action_logs_enabled, token=action_logs_token

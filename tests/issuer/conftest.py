@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,12 @@ def seed_issuer() -> Issuer:
 
 @pytest.fixture
 def bare_issuer(clock: FakeClock) -> Issuer:
-    issuer = Issuer(clock=clock, signing_alg="ES256", action_budget_seconds=0.5)
+    return make_bare_issuer(clock)
+
+
+def make_bare_issuer(clock: FakeClock, **options: Any) -> Issuer:
+    """The ``bare_issuer`` fixture's issuer, built with further ``Issuer`` ``options``."""
+    issuer = Issuer(clock=clock, signing_alg="ES256", action_budget_seconds=0.5, **options)
     issuer.add_api("https://api.example.com", scopes=["read:messages"])
     issuer.add_client(
         "app",

@@ -27,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..core._errors import OAuthError
 from ..core._params import read_form
+from ..core._pending import PendingStore
 from ..core._records import Api, Client, User
 from ._csrf import (
     CSRF_COOKIE,
@@ -85,7 +86,6 @@ class _Pending(Generic[A]):
     user: User
     scopes: tuple[str, ...]
     csrf_token: str
-    expires_at: float
 
 
 class ConsentEndpoint(Generic[A]):
@@ -102,13 +102,18 @@ class ConsentEndpoint(Generic[A]):
         clock: Callable[[], float],
         finish: Callable[[Request, A, User], Awaitable[Response]],
         refuse: Callable[[A, OAuthError], Response],
+        max_pending: int,
     ) -> None:
         self._issuer_url = issuer_url
-        self._clock = clock
         self._finish = finish
         self._refuse = refuse
         self._store = ConsentStore()
-        self._pending: dict[str, _Pending[A]] = {}
+        self._pending = PendingStore[_Pending[A]](
+            clock=clock,
+            lifetime_seconds=FORM_LIFETIME_SECONDS,
+            max_entries=max_pending,
+            logger=_logger,
+        )
 
     def needed(self, authorization: A, user: User, scopes: Sequence[str]) -> bool:
         """Registered clients need the user's consent unless it covers ``scopes`` already."""
@@ -117,13 +122,9 @@ class ConsentEndpoint(Generic[A]):
 
     def ask(self, authorization: A, user: User, scopes: Sequence[str]) -> Response:
         """Hold ``authorization`` for ``user`` and send the browser to the consent page."""
-        now = self._clock()
-        self._pending = {k: p for k, p in self._pending.items() if p.expires_at > now}
         consent_id = secrets.token_urlsafe(24)
-        pending = _Pending(
-            authorization, user, tuple(scopes), new_csrf_token(), now + FORM_LIFETIME_SECONDS
-        )
-        self._pending[consent_id] = pending
+        pending = _Pending(authorization, user, tuple(scopes), new_csrf_token())
+        self._pending.add(consent_id, pending)
         # 303 after the login POST, so reloading the consent page never reposts the password;
         # the new cookie ties the pending answer to this browser.
         response = RedirectResponse(
@@ -132,13 +133,9 @@ class ConsentEndpoint(Generic[A]):
         set_csrf_cookie(response, pending.csrf_token)
         return response
 
-    def _find(self, consent_id: str) -> _Pending[A] | None:
-        pending = self._pending.get(consent_id)
-        return None if pending is None or pending.expires_at <= self._clock() else pending
-
     async def page(self, request: Request) -> Response:
         consent_id = request.query_params.get("consent", "")
-        pending = self._find(consent_id)
+        pending = self._pending.get(consent_id)
         if pending is None:
             return _expired()
         if not cookie_matches(request, pending.csrf_token):
@@ -163,7 +160,7 @@ class ConsentEndpoint(Generic[A]):
             _logger.warning("consent refused: %s", exc.description)
             return message_page("Invalid request", exc.description, status_code=400)
         consent_id = form.get("consent", "")
-        pending = self._find(consent_id)
+        pending = self._pending.get(consent_id)
         if pending is None:
             _logger.warning("consent refused: no such pending consent (expired, used or made up)")
             return _expired()
@@ -174,7 +171,7 @@ class ConsentEndpoint(Generic[A]):
         if decision not in ("allow", "deny"):
             _logger.warning("consent refused: decision must be allow or deny")
             return message_page("Invalid request", "Choose Allow or Deny.", status_code=400)
-        del self._pending[consent_id]
+        self._pending.pop(consent_id)
         authorization, user = pending.authorization, pending.user
         client, api = authorization.client, authorization.api
         audience = None if api is None else api.identifier

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..core._errors import IssuerError, OAuthError
 from ..core._params import read_form, request_info, single_params
+from ..core._pending import PendingStore
 from ._login import TokenSet
 from ._pages import message_page
 from ._pause import PendingLogin
@@ -41,7 +42,6 @@ class _Away(Generic[A]):
     pending: PendingLogin
     authorization: A
     binding: str
-    expires_at: float
 
 
 class ContinueEndpoint(Generic[A]):
@@ -54,22 +54,25 @@ class ContinueEndpoint(Generic[A]):
         lifetime_seconds: float,
         resume: Callable[..., Awaitable[TokenSet]],
         carry_on: CarryOn[A],
+        max_pending: int,
     ) -> None:
-        self._clock = clock
         self._lifetime_seconds = lifetime_seconds
         self._resume = resume
         self._carry_on = carry_on
-        self._away: dict[str, _Away[A]] = {}
+        self._away = PendingStore[_Away[A]](
+            clock=clock,
+            lifetime_seconds=lifetime_seconds,
+            max_entries=max_pending,
+            logger=_logger,
+        )
 
     def hold(self, pending: PendingLogin, authorization: A) -> Response:
         """Keep ``pending`` and send the browser where its action asked."""
         state, url = pending.request.continue_state, pending.redirect_url
         if state is None or url is None:
             raise IssuerError("only a browser login sent away by an action can be held")
-        now = self._clock()
-        self._away = {k: a for k, a in self._away.items() if a.expires_at > now}
         binding = secrets.token_urlsafe(24)
-        self._away[state] = _Away(pending, authorization, binding, now + self._lifetime_seconds)
+        self._away.add(state, _Away(pending, authorization, binding))
         response = RedirectResponse(url, status_code=303)
         response.set_cookie(
             CONTINUE_COOKIE,
@@ -90,8 +93,7 @@ class ContinueEndpoint(Generic[A]):
             return message_page("Invalid request", exc.description, status_code=400)
         state = query.get("state") or body.get("state", "")
         away = self._away.get(state)
-        if away is None or away.expires_at <= self._clock():
-            self._away.pop(state, None)
+        if away is None:
             _logger.warning("continue refused: unknown, expired or already used state")
             return message_page(
                 "Login expired",
@@ -108,7 +110,7 @@ class ContinueEndpoint(Generic[A]):
                 "This login was started in another browser; continue it there.",
                 status_code=403,
             )
-        del self._away[state]
+        self._away.pop(state)
         params = {**query, **body}
         info = request_info(request, query=query, body=body)
 

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from ..core._errors import OAuthError, TooManyAttempts
 from ..core._params import read_form
+from ..core._pending import PendingStore
 from ..core._throttle import AttemptThrottle
 from ..core._totp import CodeChecker, new_secret, provisioning_uri, qr_svg
 from ._continue import CarryOn
@@ -53,7 +54,6 @@ class _Asking(Generic[A]):
     pending: PendingLogin
     authorization: A
     csrf_token: str
-    expires_at: float
     #: The secret offered to a user who has none yet; kept only once a code confirms it.
     new_secret: str | None
 
@@ -74,6 +74,7 @@ class MfaEndpoint(Generic[A]):
         resume: Callable[..., Awaitable[TokenSet]],
         carry_on: CarryOn[A],
         enrolment: bool = True,
+        max_pending: int,
     ) -> None:
         self._issuer_url = issuer_url
         self._clock = clock
@@ -85,15 +86,18 @@ class MfaEndpoint(Generic[A]):
         self._resume = resume
         self._carry_on = carry_on
         self._enrolment = enrolment
-        self._asking: dict[str, _Asking[A]] = {}
+        self._asking = PendingStore[_Asking[A]](
+            clock=clock,
+            lifetime_seconds=FORM_LIFETIME_SECONDS,
+            max_entries=max_pending,
+            logger=_logger,
+        )
 
     def _secret(self, email: str) -> str | None:
         return self._configured(email) or self._enrolled.get(email)
 
     def ask(self, pending: PendingLogin, authorization: A) -> Response:
         """Keep ``pending`` and answer with the code form (or enrolment)."""
-        now = self._clock()
-        self._asking = {k: a for k, a in self._asking.items() if a.expires_at > now}
         email = pending.request.user.email
         if self._secret(email) is None and not self._enrolment:
             _logger.warning("second factor refused for %r: no secret, enrolment is off", email)
@@ -104,11 +108,9 @@ class MfaEndpoint(Generic[A]):
                 status_code=403,
             )
         fresh = None if self._secret(email) is not None else new_secret()
-        asking = _Asking(
-            pending, authorization, new_csrf_token(), now + FORM_LIFETIME_SECONDS, fresh
-        )
+        asking = _Asking(pending, authorization, new_csrf_token(), fresh)
         transaction = secrets.token_urlsafe(24)
-        self._asking[transaction] = asking
+        self._asking.add(transaction, asking)
         response = self._page(transaction, asking)
         set_csrf_cookie(response, asking.csrf_token)
         return response
@@ -159,7 +161,7 @@ class MfaEndpoint(Generic[A]):
             return message_page("Invalid request", exc.description, status_code=400)
         transaction = form.get("transaction", "")
         asking = self._asking.get(transaction)
-        if asking is None or asking.expires_at <= self._clock():
+        if asking is None:
             _logger.warning("one-time code refused: unknown or expired form")
             return message_page(
                 "Login expired", "Start the login again from the application.", status_code=400
@@ -185,7 +187,7 @@ class MfaEndpoint(Generic[A]):
             _logger.warning("one-time code refused for %r: wrong, expired or used", user.email)
             return self._page(transaction, asking, error=WRONG_CODE)
         self._throttle.record("otp", key, succeeded=True)
-        if self._asking.pop(transaction, None) is None:
+        if self._asking.pop(transaction) is None:
             return message_page(
                 "Login already used", "Start the login again from the application.", status_code=400
             )
@@ -193,11 +195,9 @@ class MfaEndpoint(Generic[A]):
             if not self._enrolled.enrol_if_absent(user.email, asking.new_secret):
                 return self._stale_enrolment(transaction, user.email)
             # The secret is set: every other enrolment form of the user is stale now.
-            self._asking = {
-                k: a
-                for k, a in self._asking.items()
-                if a.new_secret is None or a.pending.request.user.email.lower() != key
-            }
+            self._asking.discard_if(
+                lambda a: a.new_secret is not None and a.pending.request.user.email.lower() == key
+            )
         pending = asking.pending
         now = self._clock()
         pending.request.methods.append({"name": "otp", "timestamp": now})
@@ -214,7 +214,7 @@ class MfaEndpoint(Generic[A]):
         return await self._carry_on(request, asking.authorization, step)
 
     def _stale_enrolment(self, transaction: str, email: str) -> Response:
-        self._asking.pop(transaction, None)
+        self._asking.pop(transaction)
         _logger.warning("enrolment refused for %r: a second factor was set up meanwhile", email)
         return message_page(
             "Login expired",

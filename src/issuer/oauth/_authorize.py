@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ..core._errors import OAuthError, TooManyAttempts
 from ..core._params import read_form, request_info, single_params
+from ..core._pending import PendingStore
 from ..core._records import Api, User
 from ..login._consent import ConsentEndpoint
 from ..login._continue import ContinueEndpoint
@@ -50,9 +51,16 @@ class AuthorizeEndpoint:
     def __init__(self, issuer: Issuer, *, clock: Callable[[], float]) -> None:
         self._issuer = issuer
         self._clock = clock
-        self._transactions: dict[str, Transaction] = {}
+        held = issuer.max_pending_logins
+        self._transactions = PendingStore[Transaction](
+            clock=clock, lifetime_seconds=FORM_LIFETIME_SECONDS, max_entries=held, logger=_logger
+        )
         self.consent = ConsentEndpoint[Transaction](
-            issuer_url=issuer.url, clock=clock, finish=self._finish, refuse=self._error_redirect
+            issuer_url=issuer.url,
+            clock=clock,
+            finish=self._finish,
+            refuse=self._error_redirect,
+            max_pending=held,
         )
         resume = issuer.pipeline.resume
         self.continuation = ContinueEndpoint[Transaction](
@@ -60,6 +68,7 @@ class AuthorizeEndpoint:
             lifetime_seconds=issuer.redirect_continue_seconds,
             resume=resume,
             carry_on=self._carry_on,
+            max_pending=held,
         )
         self.mfa = MfaEndpoint[Transaction](
             issuer_url=issuer.url,
@@ -72,6 +81,7 @@ class AuthorizeEndpoint:
             resume=resume,
             carry_on=self._carry_on,
             enrolment=issuer.mfa_enrolment,
+            max_pending=held,
         )
 
     def _error_redirect(self, txn: Transaction, error: OAuthError) -> Response:
@@ -113,9 +123,7 @@ class AuthorizeEndpoint:
                 status_code=400,
             )
         now = self._clock()
-        txn = Transaction(
-            client, redirect_uri, params, new_csrf_token(), now + FORM_LIFETIME_SECONDS
-        )
+        txn = Transaction(client, redirect_uri, params, new_csrf_token())
         try:
             txn.api = self._validate(txn)
             signon = SignOn.from_params(params)
@@ -131,9 +139,8 @@ class AuthorizeEndpoint:
             return self._error_redirect(
                 txn, OAuthError("login_required", "prompt=none needs a live, recent session")
             )
-        self._transactions = {k: t for k, t in self._transactions.items() if t.expires_at > now}
         transaction_id = secrets.token_urlsafe(24)
-        self._transactions[transaction_id] = txn
+        self._transactions.add(transaction_id, txn)
         response = self._form(transaction_id, txn)
         set_csrf_cookie(response, txn.csrf_token)
         return response
@@ -200,7 +207,7 @@ class AuthorizeEndpoint:
             return message_page("Invalid request", exc.description, status_code=400)
         transaction_id = form.get("transaction", "")
         txn = self._transactions.get(transaction_id)
-        if txn is None or txn.expires_at <= self._clock():
+        if txn is None:
             return message_page(
                 "Login expired", "Start the login again from the application.", status_code=400
             )
@@ -216,7 +223,7 @@ class AuthorizeEndpoint:
             return self._form(transaction_id, txn, email=email, too_many=exc)
         if user is None:
             return self._form(transaction_id, txn, email=email, error="Wrong email or password.")
-        if self._transactions.pop(transaction_id, None) is None:
+        if self._transactions.pop(transaction_id) is None:
             # Another submission of the same form (a double click) logged in meanwhile.
             return message_page(
                 "Login already used", "Start the login again from the application.", status_code=400

@@ -22,7 +22,6 @@ class Transaction:
     redirect_uri: str
     params: Mapping[str, str]
     csrf_token: str
-    expires_at: float
     api: Api | None = None
     session: Session | None = None
 

@@ -12,7 +12,7 @@ import pytest
 
 from issuer import ConfigError, Issuer
 
-from ..conftest import FakeClock
+from ..conftest import FakeClock, make_bare_issuer
 from ..flows import (
     assert_config_error,
     hidden_fields,
@@ -437,3 +437,26 @@ async def test_a_registered_client_gets_no_permission_beyond_the_consented_scope
     claims = issuer.verify_access_token(first_party.access_token, audience=API)
     assert claims is not None
     assert claims["permissions"] == ["read:messages", "delete:messages"]
+
+
+async def test_pending_consents_are_bounded_and_the_oldest_is_dropped_first(
+    clock: FakeClock,
+) -> None:
+    issuer = make_bare_issuer(clock, max_pending_logins=1)
+    pages = []
+    async with issuer.http_client() as registrar:
+        client_id = await register(registrar)
+    for _ in range(2):
+        browser = issuer.http_client()
+        async with browser:
+            logged_in = await submit_login(
+                browser, authorize_url(client_id), "alice@example.com", "alice-pw"
+            )
+            pages.append((await open_consent(browser, logged_in), dict(browser.cookies)))
+    answers = []
+    for page, cookies in pages:
+        async with issuer.http_client(cookies=cookies) as browser:
+            answers.append(await submit_consent(browser, page, "allow"))
+    assert answers[0].status_code == 400
+    assert "Start the login again" in answers[0].text
+    assert lands_on_callback(answers[1])

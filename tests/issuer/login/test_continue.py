@@ -10,7 +10,7 @@ import pytest
 
 from issuer import Issuer
 
-from ..conftest import FakeClock
+from ..conftest import FakeClock, make_bare_issuer
 from ..flows import redirect_params
 from ..mfaflows import (
     SECRET,
@@ -163,3 +163,22 @@ async def test_prompt_none_never_sends_the_browser_to_an_actions_page(issuer: Is
     params = redirect_params(answer)
     assert params["error"] == "interaction_required"
     assert (params["state"], params["iss"]) == ("st-3", issuer.url)
+
+
+async def test_logins_sent_away_are_bounded_and_the_oldest_is_dropped_first(
+    clock: FakeClock,
+) -> None:
+    issuer = make_bare_issuer(clock, max_pending_logins=1)
+    issuer.add_action(send_away, on_continue=came_back)
+    away = []
+    for _ in range(2):
+        async with http(issuer) as browser:
+            state = sent_to(await log_in(browser, "bob@example.com", "bob-pw"))["state"]
+            away.append((state, dict(browser.cookies)))
+    answers = []
+    for state, cookies in away:
+        async with issuer.http_client(base_url="http://127.0.0.1:8765", cookies=cookies) as browser:
+            answers.append(await come_back(browser, state))
+    assert answers[0].status_code == 400
+    assert "Start the login again" in answers[0].text
+    assert "code" in redirect_params(answers[1])

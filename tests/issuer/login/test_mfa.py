@@ -10,7 +10,7 @@ import pytest
 from issuer import Issuer
 from issuer.login._enrolment import TotpSecrets
 
-from ..conftest import FakeClock
+from ..conftest import FakeClock, make_bare_issuer
 from ..flows import assert_config_error, password_grant, redirect_params
 from ..mfaflows import (
     SECRET,
@@ -469,3 +469,25 @@ async def test_max_age_counts_from_the_password_when_the_code_is_not_carried_ove
         answer = await client.get(authorize_url(max_age="300"))
     assert answer.status_code == 200
     assert 'name="password"' in answer.text
+
+
+async def test_pending_code_forms_are_bounded_and_the_oldest_is_dropped_first(
+    clock: FakeClock,
+) -> None:
+    issuer = make_bare_issuer(clock, max_pending_logins=1)
+    issuer.directory.user("alice@example.com").totp_secret = SECRET
+    issuer.add_action(premium_needs_mfa)
+    pages = []
+    for _ in range(2):
+        async with http(issuer) as browser:
+            page = await log_in(browser, "alice@example.com", "alice-pw")
+            assert "Enter your code" in page.text
+            pages.append((page, dict(browser.cookies)))
+    answers = []
+    for page, cookies in pages:
+        async with issuer.http_client(base_url="http://127.0.0.1:8765", cookies=cookies) as browser:
+            answers.append(await send_code(browser, page, code_at(SECRET, clock())))
+            clock.advance(30)  # a code is good once: the next login needs the next one
+    assert answers[0].status_code == 400
+    assert "Start the login again" in answers[0].text
+    assert "code" in redirect_params(answers[1])
