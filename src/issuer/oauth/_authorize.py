@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ..core._errors import OAuthError, TooManyAttempts
 from ..core._params import read_form, request_info, single_params
 from ..core._pending import PendingStore
-from ..core._records import Api, User
+from ..core._records import User
 from ..login._consent import ConsentEndpoint
 from ..login._continue import ContinueEndpoint
 from ..login._csrf import (
@@ -31,9 +31,8 @@ from ..login._pages import login_page, message_page
 from ..login._pause import LoginPaused, auth_time_of
 from ..login._sessions import login_methods
 from ..login._signon import SignOn
-from ..tokens._dpop import valid_jkt
 from ..tokens._scopes import grantable_scopes
-from ._grants import resolve_api
+from ._authrequest import redirect_uri_of, requested_api
 from ._transaction import Transaction, authorization_response
 
 if TYPE_CHECKING:
@@ -112,11 +111,8 @@ class AuthorizeEndpoint:
         client = directory.clients.get(params.get("client_id", ""))
         if client is None:
             return message_page("Invalid request", "Unknown or missing client_id.", status_code=400)
-        redirect_uri = params.get("redirect_uri")
-        if redirect_uri is None and len(client.redirect_uris) == 1:
-            redirect_uri = client.redirect_uris[0]
-        # RFC 6749 §3.1.2.4 / §4.1.2.1: never redirect to an unregistered URI; exact match.
-        if redirect_uri is None or redirect_uri not in client.redirect_uris:
+        redirect_uri = redirect_uri_of(client, params)
+        if redirect_uri is None:
             return message_page(
                 "Invalid request",
                 "The redirect_uri is missing or not registered for this client.",
@@ -125,7 +121,12 @@ class AuthorizeEndpoint:
         now = self._clock()
         txn = Transaction(client, redirect_uri, params, new_csrf_token())
         try:
-            txn.api = self._validate(txn)
+            txn.api = requested_api(
+                params,
+                client,
+                directory,
+                registration_allowed_apis=self._issuer.registration_allowed_apis,
+            )
             signon = SignOn.from_params(params)
         except OAuthError as exc:
             return self._error_redirect(txn, exc)
@@ -144,36 +145,6 @@ class AuthorizeEndpoint:
         response = self._form(transaction_id, txn)
         set_csrf_cookie(response, txn.csrf_token)
         return response
-
-    def _validate(self, txn: Transaction) -> Api | None:
-        params, client = txn.params, txn.client
-        if params.get("response_type") != "code":
-            raise OAuthError("unsupported_response_type", "only response_type=code is supported")
-        if "authorization_code" not in client.grant_types:
-            raise OAuthError("unauthorized_client", "the client may not use authorization_code")
-        challenge = params.get("code_challenge")
-        method = params.get("code_challenge_method", "plain" if challenge else None)
-        if challenge is not None and method != "S256":
-            raise OAuthError("invalid_request", "code_challenge_method must be S256")
-        if challenge is None and client.is_public:
-            raise OAuthError("invalid_request", "public clients must use PKCE (code_challenge)")
-        if not valid_jkt(params.get("dpop_jkt", "0" * 43)):  # RFC 9449 §10
-            raise OAuthError("invalid_request", "dpop_jkt is not a SHA-256 JWK thumbprint")
-        api = resolve_api(
-            self._issuer.directory, params.get("audience"), resource=params.get("resource")
-        )
-        if client.registered and api is not None and not self._open_to_registered(api):
-            # RFC 8707 §2: a resource the client may not have is invalid_target; an Auth0
-            # audience (or the default API) is refused as access_denied (RFC 6749 §4.1.2.1).
-            error = "invalid_target" if params.get("resource") else "access_denied"
-            raise OAuthError(
-                error, f"registered clients may not ask for the API {api.identifier!r}"
-            )
-        return api
-
-    def _open_to_registered(self, api: Api) -> bool:
-        allowed = self._issuer.registration_allowed_apis
-        return allowed is None or api.identifier in allowed
 
     def _form(
         self,
