@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..core._directory import Directory
 from ..core._errors import OAuthError
+from ..tokens._dpop import ProofChecker
 from ..tokens._jwk import DPOP_ALGS
 from ..tokens._tokens import userinfo_claims
 
-if TYPE_CHECKING:
-    from .._issuer import Issuer
-
-__all__ = ["userinfo"]
+__all__ = ["UserinfoSource", "userinfo"]
 
 _logger = logging.getLogger("issuer.userinfo")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -40,13 +39,28 @@ def _unauthorized(error: str | None = None, description: str = "") -> Response:
     return Response(status_code=401, headers={"WWW-Authenticate": challenge})
 
 
+class UserinfoSource(Protocol):
+    """What ``/userinfo`` reads of the issuer, at each request."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def userinfo_dpop(self) -> ProofChecker: ...
+
+    def verify_access_token(self, token: str, *, audience: str) -> dict[str, Any] | None: ...
+
+
 def _bound_key(claims: dict[str, Any]) -> str | None:
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     return jkt if isinstance(jkt, str) else None
 
 
-async def userinfo(request: Request, issuer: Issuer) -> Response:
+async def userinfo(request: Request, issuer: UserinfoSource) -> Response:
     """The profile claims of the token's user; a DPoP-bound token needs ``Authorization:
     DPoP`` and a proof by its key (RFC 9449 §7), never the Bearer scheme (§7.2)."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
