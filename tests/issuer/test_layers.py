@@ -19,8 +19,6 @@ TYPE_ONLY_UPWARD = {
     "issuer._issuer": {
         "issuer.oauth._authorize",
         "issuer.console._devconsole",
-        "issuer.console._devpages",
-        "issuer.console._trypages",
         "issuer.console._tryaction",
     }
 }

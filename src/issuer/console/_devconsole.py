@@ -32,7 +32,7 @@ from . import _devpages as pages
 from ._inspect import TokenReport, inspect_token
 from ._livefeed import LiveFeed
 from ._tryaction import parse_event, sample_event, try_action
-from ._trypages import TryChoice, try_form, try_result
+from ._trypages import Offered, TryChoice, try_form, try_result
 
 if TYPE_CHECKING:
     from .._issuer import Issuer
@@ -147,7 +147,8 @@ class DevConsole:
     # -- pages ----------------------------------------------------------------------
 
     async def directory(self, request: Request) -> Response:
-        return self._page(request, "Directory", "directory", pages.directory(self.issuer))
+        body = pages.directory(self.issuer.directory, self.issuer.keys)
+        return self._page(request, "Directory", "directory", body)
 
     async def login_as(self, request: Request) -> Response:
         form: dict[str, str] = request.state.form
@@ -238,10 +239,15 @@ class DevConsole:
         return self._page(request, "Login", "live", pages.execution(entry) + decoded)
 
     async def try_page(self, request: Request) -> Response:
-        chosen = TryChoice.of(request.query_params, self.issuer)
+        offered = self._offered()
+        chosen = TryChoice.of(request.query_params, offered)
         event, problem = self._sample(chosen)
-        body = (pages.alert(problem) if problem else "") + try_form(self.issuer, chosen, event)
+        body = (pages.alert(problem) if problem else "") + try_form(offered, chosen, event)
         return self._page(request, "Try an action", "try", body)
+
+    def _offered(self) -> Offered:
+        # Read at each request: a live reload changes users, clients and actions.
+        return Offered(self.issuer.directory, self.issuer.registered_actions())
 
     def _sample(self, chosen: TryChoice) -> tuple[str, str | None]:
         try:
@@ -251,17 +257,16 @@ class DevConsole:
 
     async def try_run(self, request: Request) -> Response:
         form: dict[str, str] = request.state.form
-        chosen = TryChoice.of(form, self.issuer)
-        action = next(
-            (a for a in self.issuer.registered_actions() if a.name == chosen.action), None
-        )
+        offered = self._offered()
+        chosen = TryChoice.of(form, offered)
+        action = next((a for a in offered.actions if a.name == chosen.action), None)
         text, problem = (form["event"], None) if form.get("event") else self._sample(chosen)
         try:
             event = parse_event(text)
         except ValueError as exc:
             problem = str(exc)
         if action is None or problem:
-            body = pages.alert(problem or "Choose an action.") + try_form(self.issuer, chosen, text)
+            body = pages.alert(problem or "Choose an action.") + try_form(offered, chosen, text)
             return self._page(request, "Try an action", "try", body, status_code=400)
         result = await try_action(
             action,
@@ -270,7 +275,7 @@ class DevConsole:
             budget_seconds=self.issuer.pipeline.budget_seconds,
             clock=self.issuer.clock,
         )
-        body = try_form(self.issuer, chosen, text) + try_result(action.name, result)
+        body = try_form(offered, chosen, text) + try_result(action.name, result)
         return self._page(request, "Try an action", "try", body)
 
     async def index(self, request: Request) -> Response:

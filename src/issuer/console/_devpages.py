@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from ._inspect import TokenReport
 
 if TYPE_CHECKING:
-    from .._issuer import Issuer
+    from ..core._directory import Directory
     from ..login._login import TokenSet
+    from ..tokens._keys import KeyRing
 
 __all__ = [
     "CSRF_SLOT",
@@ -81,9 +82,8 @@ def options(values: list[tuple[str, str]], selected: str | None = None) -> str:
     )
 
 
-def directory(issuer: Issuer) -> str:
+def directory(d: Directory, keys: KeyRing) -> str:
     """Users (with "get tokens"), clients, APIs and keys; client secrets never shown."""
-    d = issuer.directory
     clients = options([(c.client_id, c.name) for c in d.clients.values()])
     apis = options([("", "no API"), *((a.identifier, a.identifier) for a in d.apis.values())])
     parts = ["<h2>Users</h2>"]
@@ -139,13 +139,13 @@ def directory(issuer: Issuer) -> str:
             + "</section>"
         )
     parts.append("<h2>Signing keys</h2>")
-    active = issuer.keys.active.kid
+    active = keys.active.kid
     rows = [
         (
             "active" if k["kid"] == active else "published (next or retired)",
             f"<code>{escape(k['kid'])}</code> {escape(k['alg'])}",
         )
-        for k in issuer.keys.jwks()["keys"]
+        for k in keys.jwks()["keys"]
     ]
     parts.append(facts(rows))
     return "".join(parts)

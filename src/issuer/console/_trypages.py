@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING
@@ -10,10 +10,20 @@ from typing import TYPE_CHECKING
 from ._devpages import CSRF_SLOT, facts, options, pre
 
 if TYPE_CHECKING:
-    from .._issuer import Issuer
+    from ..actions._actions import Action
+    from ..core._directory import Directory
     from ._tryaction import TryResult
 
-__all__ = ["TryChoice", "try_form", "try_result"]
+__all__ = ["Offered", "TryChoice", "try_form", "try_result"]
+
+
+@dataclass(frozen=True)
+class Offered:
+    """What the page lets one pick from: the directory's users, clients and APIs, and the
+    registered actions."""
+
+    directory: Directory
+    actions: Sequence[Action]
 
 
 @dataclass(frozen=True)
@@ -26,10 +36,9 @@ class TryChoice:
     audience: str | None
 
     @classmethod
-    def of(cls, params: Mapping[str, str], issuer: Issuer) -> TryChoice:
+    def of(cls, params: Mapping[str, str], offered: Offered) -> TryChoice:
         """What ``params`` pick, the first of each when they pick nothing."""
-        d = issuer.directory
-        actions = issuer.registered_actions()
+        d, actions = offered.directory, offered.actions
         first_api = next(iter(d.apis), None)
         return cls(
             action=params.get("action") or (actions[0].name if actions else ""),
@@ -39,9 +48,9 @@ class TryChoice:
         )
 
 
-def _choices(issuer: Issuer, chosen: TryChoice) -> str:
-    d = issuer.directory
-    actions = [(a.name, f"{a.name} ({a.trigger})") for a in issuer.registered_actions()]
+def _choices(offered: Offered, chosen: TryChoice) -> str:
+    d = offered.directory
+    actions = [(a.name, f"{a.name} ({a.trigger})") for a in offered.actions]
     apis = [("", "no API"), *((a, a) for a in d.apis)]
     return (
         f'<label>Action <select name="action">{options(actions, chosen.action)}</select></label>'
@@ -54,9 +63,9 @@ def _choices(issuer: Issuer, chosen: TryChoice) -> str:
     )
 
 
-def try_form(issuer: Issuer, chosen: TryChoice, event: str) -> str:
+def try_form(offered: Offered, chosen: TryChoice, event: str) -> str:
     """Pick, load the event, edit it, run: a GET form reloads the event for a new pick."""
-    choices = _choices(issuer, chosen)
+    choices = _choices(offered, chosen)
     return (
         f'<form method="get" action="/console/try" class="inline">{choices}'
         '<button type="submit" class="secondary">Load event</button></form>'
