@@ -185,9 +185,11 @@ class KeySet:
     def _unknown_kid(self, kid: str | None) -> InvalidToken:
         if kid is None:
             return InvalidToken(
-                "kid_required", "token has no 'kid' and the issuer has several keys"
+                "kid_required", "The token has no 'kid' and the issuer has several keys."
             )
-        return InvalidToken("unknown_kid", "token is signed with a key the issuer does not publish")
+        return InvalidToken(
+            "unknown_kid", "The token is signed with a key the issuer does not publish."
+        )
 
     def _unavailable(self, now: float) -> KeySetUnavailable:
         wait = self._cooldown
