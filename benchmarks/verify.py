@@ -18,6 +18,11 @@ their range as ±) and as a ratio to the floor, every number from the same run:
 - claimguard cold, resolver: ``TokenVerifier(issuer_resolver=..., token_cache_size=0)``
   whose resolver has already named the token's issuer (its cache is warm); both are
   compared with claimguard cold repeat by repeat (each timed in the turn right after it);
+- claimguard DPoP cold / warm: ``TokenVerifier.verify_dpop`` with a token bound to an
+  ES256 proof key (``cnf.jkt``), a fresh ES256 proof each call (signed before the timer
+  starts) and the in-memory replay store; cold has ``token_cache_size=0``, warm the default
+  cache (the token is a hit, the proof is checked in full). Each is compared with the bearer
+  row of the same token algorithm (cold with cold, warm with warm), repeat by repeat;
 - minimal (yardstick): the least any Python verifier does per new token (see
   ``_tokens.minimal_verifier``); not a usable verifier, it shows what is left to win;
 - PyJWT, joserfc, authlib, python-jose: see ``_peers.py``.
@@ -36,6 +41,7 @@ from typing import Any
 from _jwks import JWKS_URL, JWKSEndpoint
 from _machine import describe, write_results
 from _peers import PEERS, peer_verifier
+from _proofs import ProofSigner, dpop_loop
 from _table import path_table
 from _timing import Sample, TimedLoop, async_loop, measure_together, sync_loop
 from _tokens import (
@@ -50,6 +56,7 @@ from _tokens import (
 )
 
 from claimguard import IssuerConfig, TokenVerifier
+from claimguard.dpop import MemoryReplayStore
 
 FLOOR = "floor (cryptography)"
 COLD = "claimguard cold"
@@ -58,8 +65,27 @@ COLD_OTEL = "claimguard cold with otel metrics"
 WARM_OTEL = "claimguard warm with otel metrics"
 COLD_ISSUERS = "claimguard cold, 3 issuers"
 COLD_RESOLVER = "claimguard cold, resolver"
+DPOP_COLD = "claimguard DPoP cold"
+DPOP_WARM = "claimguard DPoP warm"
 MINIMAL = "minimal (yardstick)"
-PATHS = (FLOOR, COLD, WARM, COLD_OTEL, WARM_OTEL, COLD_ISSUERS, COLD_RESOLVER, MINIMAL, *PEERS)
+PATHS = (
+    FLOOR,
+    COLD,
+    WARM,
+    COLD_OTEL,
+    WARM_OTEL,
+    COLD_ISSUERS,
+    COLD_RESOLVER,
+    DPOP_COLD,
+    DPOP_WARM,
+    MINIMAL,
+    *PEERS,
+)
+# Each DPoP row and the bearer row it is compared with.
+DPOP_BASES = {DPOP_COLD: COLD, DPOP_WARM: WARM}
+# Enough room for every proof of a run: the default (1,000 per key) is sized for clients,
+# and one benchmark key sends tens of thousands of proofs within the iat window.
+_REPLAY_ENTRIES = 2_000_000
 
 # The targets this benchmark checks (ratios, so they hold across machines) and the one
 # absolute budget: a cache hit is a lookup plus the time checks.
@@ -72,9 +98,16 @@ WARM_TARGET_US = 3.0
 
 
 async def prepare_loops(
-    keys: dict[str, SigningKey], tokens: dict[str, str]
+    keys: dict[str, SigningKey],
+    tokens: dict[str, str],
+    dpop: tuple[ProofSigner, dict[str, str]] | None = None,
 ) -> tuple[dict[tuple[str, str], TimedLoop], list[Any]]:
-    """Every (path, algorithm) loop, checked once before timing; and what must be closed."""
+    """Every (path, algorithm) loop, checked once before timing; and what must be closed.
+
+    The DPoP rows need ``dpop``: the proof signer and the tokens bound to its key, by
+    algorithm. Without it they are left out (``instructions.py`` leaves them out: their
+    loops sign proofs before timing, which a count of the whole loop would include).
+    """
     endpoint = JWKSEndpoint(list(keys.values()), clock=lambda: 0.0)
     client = endpoint.client()
     options: dict[str, Any] = {
@@ -89,6 +122,11 @@ async def prepare_loops(
     # The several-issuer rows are timed right after claimguard cold, turn by turn, so each
     # of their repeats has a neighbour of claimguard cold to be compared with.
     verifiers = [(COLD, cold), *_several_issuers(client), (WARM, warm)]
+    dpop_verifiers = [
+        (path, TokenVerifier(**options, **cache, dpop_replay_store=_replay_store()))
+        for path, cache in ((DPOP_COLD, {"token_cache_size": 0}), (DPOP_WARM, {}))
+        if dpop is not None
+    ]
     provider = _meter_provider()
     if provider is not None:
         verifiers.append(
@@ -110,13 +148,24 @@ async def prepare_loops(
             if claims["sub"] != key.claims()["sub"]:
                 raise AssertionError(f"{path} returned the wrong claims for {alg}")
             loops[path, alg] = async_loop(verifier.verify, token)
+        for path, verifier in dpop_verifiers:
+            assert dpop is not None
+            signer, bound_tokens = dpop
+            loop = dpop_loop(verifier.verify_dpop, bound_tokens[alg], signer)
+            await loop(1)
+            loops[path, alg] = loop
         for peer in PEERS:
             verify = peer_verifier(peer, key, token)
             if verify is not None:
                 loops[peer, alg] = sync_loop(verify)
+    verifiers += dpop_verifiers
     if endpoint.fetches > len(verifiers):
         raise AssertionError(f"expected one JWKS fetch per verifier, saw {endpoint.fetches}")
     return loops, [verifier for _, verifier in verifiers] + [client]
+
+
+def _replay_store() -> MemoryReplayStore:
+    return MemoryReplayStore(max_entries=_REPLAY_ENTRIES, max_entries_per_key=_REPLAY_ENTRIES)
 
 
 def _issuer_config(issuer: str) -> IssuerConfig:
@@ -155,7 +204,9 @@ async def measure(*, repeats: int, repeat_seconds: float) -> dict[tuple[str, str
     """Measure every path for every algorithm in one run; missing pairs are unsupported."""
     keys = {alg: make_key(alg) for alg in ALGORITHMS}
     tokens = {alg: key.mint() for alg, key in keys.items()}
-    loops, resources = await prepare_loops(keys, tokens)
+    signer = ProofSigner(make_key("ES256"))
+    bound = {alg: key.mint(key.claims(cnf={"jkt": signer.jkt})) for alg, key in keys.items()}
+    loops, resources = await prepare_loops(keys, tokens, (signer, bound))
     try:
         return await measure_together(loops, repeats=repeats, repeat_seconds=repeat_seconds)
     finally:
@@ -210,6 +261,11 @@ def comparisons(samples: dict[tuple[str, str], Sample]) -> list[str]:
             for alg in ALGORITHMS
         )
         lines.append(f"{several} adds to {COLD} (median of paired repeats): {extra}")
+    for dpop, bearer in DPOP_BASES.items():
+        ratios = ", ".join(
+            f"{_paired_ratio(samples, dpop, alg, bearer):.2f}x ({alg})" for alg in ALGORITHMS
+        )
+        lines.append(f"{dpop} costs {bearer} times (median of paired repeats): {ratios}")
     for peer in PEERS:
         parts = [
             f"{_ratio(samples, peer, alg, COLD):.2f}x ({alg})"
@@ -282,6 +338,10 @@ def to_json(samples: dict[tuple[str, str], Sample]) -> dict[str, Any]:
         results.setdefault(path, {})[alg] = entry
     return {
         "results": results,
+        "dpop_over_bearer": {
+            dpop: {alg: round(_paired_ratio(samples, dpop, alg, bearer), 3) for alg in ALGORITHMS}
+            for dpop, bearer in DPOP_BASES.items()
+        },
         "targets": [{"target": text, "met": met} for text, met in targets(samples)],
     }
 

@@ -62,6 +62,8 @@ def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
         "claimguard warm with otel metrics",
         "claimguard cold, 3 issuers",
         "claimguard cold, resolver",
+        "claimguard DPoP cold",
+        "claimguard DPoP warm",
         "minimal (yardstick)",
         "PyJWT",
         "joserfc",
@@ -78,6 +80,13 @@ def test_verify_prints_every_path_for_every_algorithm(tmp_path: Path) -> None:
     assert rows["floor (cryptography)"][1::2] == ["1.00x"] * 3
     assert set(report["results"]) == set(paths)
     assert set(report["results"]["python-jose"]) == {"RS256", "ES256"}
+    # DPoP is compared with the bearer row of the same token algorithm, cold and warm.
+    ratios = report["dpop_over_bearer"]
+    assert set(ratios) == {"claimguard DPoP cold", "claimguard DPoP warm"}
+    assert all(set(by_alg) == {"RS256", "ES256", "EdDSA"} for by_alg in ratios.values())
+    assert all(ratio > 0 for by_alg in ratios.values() for ratio in by_alg.values())
+    assert "claimguard DPoP cold costs claimguard cold times" in output
+    assert "claimguard DPoP warm costs claimguard warm times" in output
     assert all(len(algs) == 3 for path, algs in report["results"].items() if path != "python-jose")
     assert "claimguard cold costs the minimal yardstick times" in output
     for peer in ("PyJWT", "joserfc", "authlib", "python-jose"):

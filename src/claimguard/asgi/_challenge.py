@@ -192,7 +192,7 @@ class Challenger:
             # No header carries this text, so it need not be quotable; JSON escapes it.
             description = error.description
             if self.debug and error.detail:
-                description = f"{description} ({error.detail})"
+                description = f"{description.removesuffix('.')} ({error.detail})."
             return Challenge(
                 503,
                 "temporarily_unavailable",

@@ -12,7 +12,8 @@
 - after a successful refresh only the refreshed keys count, on every event loop;
 - a signature that fails under a key held for longer than the cooldown causes one
   refetch, since the issuer may have put new key material under the same ``kid``;
-- keys that cannot be used are skipped; a JWKS with no usable key is a failed fetch.
+- keys that cannot be used are skipped; a JWKS with no usable key is a failed fetch
+  (reading the document is :func:`~claimguard.jose._jwkset.read_jwk_set`).
 
 Keys leaving the set are announced by RFC 7638 thumbprint (``on_keys_removed``), never by
 ``kid``: a ``kid`` is only a name, and a reused one must not keep a retired key's tokens.
@@ -24,7 +25,6 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio
 
@@ -32,7 +32,8 @@ from .._clock import Clock
 from .._errors import InvalidToken, KeySetUnavailable, UnavailableCause
 from ._discovery import discover
 from ._fetch import FetchError, JSONFetcher
-from ._jwk import UnusableKey, VerificationKey, parse_jwk
+from ._jwk import VerificationKey
+from ._jwkset import read_jwk_set
 from ._keylog import KeySetLog
 
 __all__ = ["KeySet", "KeySetState"]
@@ -185,9 +186,11 @@ class KeySet:
     def _unknown_kid(self, kid: str | None) -> InvalidToken:
         if kid is None:
             return InvalidToken(
-                "kid_required", "token has no 'kid' and the issuer has several keys"
+                "kid_required", "The token has no 'kid' and the issuer has several keys."
             )
-        return InvalidToken("unknown_kid", "token is signed with a key the issuer does not publish")
+        return InvalidToken(
+            "unknown_kid", "The token is signed with a key the issuer does not publish."
+        )
 
     def _unavailable(self, now: float) -> KeySetUnavailable:
         wait = self._cooldown
@@ -234,7 +237,7 @@ class KeySet:
                 self._jwks_uri = await discover(self._fetcher, self._issuer)
             stage = "no_usable_keys"
             document = await self._fetcher.get_json(self._jwks_uri)
-            keys, skipped = self._parse(document, self._jwks_uri)
+            keys, skipped = read_jwk_set(document, self._jwks_uri, self._allowed)
         except FetchError as exc:
             self._last_error = str(exc)
             self._last_cause = "unreachable" if exc.unreachable else stage
@@ -259,34 +262,6 @@ class KeySet:
     async def fetch_now(self) -> None:
         """Fetch discovery and keys now, whatever the cooldown says (a startup check)."""
         await self._refresh()
-
-    def _parse(
-        self, document: dict[str, Any], url: str
-    ) -> tuple[dict[str | None, VerificationKey], tuple[str, ...]]:
-        entries = document.get("keys")
-        if not isinstance(entries, list):
-            raise FetchError(f"JWKS at {url} has no 'keys' list")
-        keys: dict[str | None, VerificationKey] = {}
-        skipped: list[str] = []
-        duplicated: set[str | None] = set()
-        for entry in entries:
-            try:
-                key = parse_jwk(entry, self._allowed)
-            except UnusableKey as exc:
-                skipped.append(exc.reason)
-                continue
-            if key.kid in keys:
-                duplicated.add(key.kid)
-            keys[key.kid] = key
-        for kid in duplicated:
-            # Two keys under one kid make the kid ambiguous; use neither.
-            del keys[kid]
-            skipped.append(f"kid {kid!r} appears more than once")
-        if not keys:
-            raise FetchError(
-                f"JWKS at {url} has no usable key: " + "; ".join(skipped or ["it is empty"])
-            )
-        return keys, tuple(skipped)
 
     # -- inspection ---------------------------------------------------------------------
 

@@ -43,10 +43,11 @@ _new_tuple = tuple.__new__
 
 # Header parameters whose presence means a form of JOSE claimguard does not accept.
 _REFUSED_HEADER_PARAMS = {
-    "enc": "JWE is not accepted",
-    "zip": "compressed payloads are not accepted",
-    "b64": "unencoded payloads (RFC 7797) are not accepted",
-    "crit": "no critical header extension is understood (RFC 7515 §4.1.11)",
+    "enc": "Encrypted tokens (JWE) are not accepted.",
+    "zip": "Compressed payloads are not accepted.",
+    "b64": "Unencoded payloads (RFC 7797) are not accepted.",
+    # RFC 7515 §4.1.11; the description stays ASCII, as RFC 6750 §3 requires.
+    "crit": "No critical header extension is understood.",
 }
 
 
@@ -75,14 +76,14 @@ def b64_decode(segment: bytes) -> bytes:
     if tail:
         canonical_last = _CANONICAL_LAST[tail]
         if canonical_last is None:
-            raise InvalidToken("malformed", "token segment has an impossible length")
+            raise InvalidToken("malformed", "A token segment has an impossible length.")
         if segment[-1] not in canonical_last:
-            raise InvalidToken("malformed", "token segment is not canonical base64url")
+            raise InvalidToken("malformed", "A token segment is not canonical base64url.")
         segment += _PADDING[tail]
     try:
         return _a2b_base64(segment, strict_mode=True)
     except binascii.Error as exc:
-        raise InvalidToken("malformed", "token segment is not base64url") from exc
+        raise InvalidToken("malformed", "A token segment is not base64url.") from exc
 
 
 def b64_encode(data: bytes) -> str:
@@ -97,19 +98,21 @@ def split_compact(token: str, *, max_bytes: int) -> CompactJWS:
     (:func:`parse_header`) and the payload when it is decoded (:func:`decode_json_object`).
     """
     if len(token) > max_bytes:
-        raise InvalidToken("too_large", f"token is larger than {max_bytes} bytes")
+        raise InvalidToken("too_large", f"The token is larger than {max_bytes} bytes.")
     try:
         raw = token.encode("ascii")
     except UnicodeEncodeError as exc:
-        raise InvalidToken("malformed", "token contains non-ASCII characters") from exc
+        raise InvalidToken("malformed", "The token contains non-ASCII characters.") from exc
     signing_input, _, signature = raw.rpartition(b".")
     header, dot, payload = signing_input.partition(b".")
     if not dot or b"." in payload:
         if raw.count(b".") == 4:
-            raise InvalidToken("malformed", "encrypted tokens (JWE) are not accepted")
-        raise InvalidToken("malformed", "token is not a compact JWS of three base64url segments")
+            raise InvalidToken("malformed", "Encrypted tokens (JWE) are not accepted.")
+        raise InvalidToken(
+            "malformed", "The token is not a compact JWS of three base64url segments."
+        )
     if not header or not payload or not signature:
-        raise InvalidToken("malformed", "token has an empty segment")
+        raise InvalidToken("malformed", "The token has an empty segment.")
     # tuple.__new__ skips the generated Python __new__ of a NamedTuple: this runs per token.
     return _new_tuple(CompactJWS, (header, payload, b64_decode(signature), signing_input))
 
@@ -187,9 +190,9 @@ def decode_json_object(segment: bytes, what: str) -> dict[str, Any]:
         # ValueError covers UnicodeDecodeError, JSONDecodeError, duplicate names,
         # NaN/Infinity, integers longer than the interpreter's digit limit, and nesting
         # deeper than any token needs (the C parser's recursion is never approached).
-        raise InvalidToken("malformed", f"token {what} is not valid JSON") from exc
+        raise InvalidToken("malformed", f"The token's {what} is not valid JSON.") from exc
     if not isinstance(value, dict):
-        raise InvalidToken("malformed", f"token {what} is not a JSON object")
+        raise InvalidToken("malformed", f"The token's {what} is not a JSON object.")
     return value
 
 
@@ -205,15 +208,15 @@ def parse_header(segment: bytes) -> Header:
             raise InvalidToken("unsupported_header", reason)
     alg = header.get("alg")
     if not isinstance(alg, str):
-        raise InvalidToken("malformed", "token header has no string 'alg'")
+        raise InvalidToken("malformed", "The token's header has no string 'alg'.")
     kid = header.get("kid")
     # RFC 7515 §4.1.4, §4.1.9: when present these are strings; null is not "absent".
     if "kid" in header and not isinstance(kid, str):
-        raise InvalidToken("malformed", "token header 'kid' is not a string")
+        raise InvalidToken("malformed", "The token's header 'kid' is not a string.")
     typ = header.get("typ")
     if "typ" in header and not isinstance(typ, str):
-        raise InvalidToken("malformed", "token header 'typ' is not a string")
+        raise InvalidToken("malformed", "The token's header 'typ' is not a string.")
     cty = header.get("cty")
     if isinstance(cty, str) and cty.upper() == "JWT":
-        raise InvalidToken("unsupported_header", "nested JWTs are not accepted")
+        raise InvalidToken("unsupported_header", "Nested JWTs are not accepted.")
     return Header(alg, kid, typ)

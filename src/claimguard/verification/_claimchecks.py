@@ -23,7 +23,7 @@ _NUMBER_TYPES = frozenset({int, float})
 def _refuse_numeric_date(name: str) -> NoReturn:
     # RFC 7519 §2 NumericDate is a JSON number: bools, strings and null are refused.
     # Non-finite numbers never get this far: the JSON decoder refuses them.
-    raise InvalidToken("invalid_claim", f"'{name}' claim is not a number")
+    raise InvalidToken("invalid_claim", f"The token's '{name}' claim is not a number.")
 
 
 class ClaimChecks:
@@ -72,7 +72,7 @@ class ClaimChecks:
         exp: Any = payload.get("exp")
         if exp.__class__ not in _NUMBER_TYPES:
             if exp is None and "exp" not in payload:
-                raise InvalidToken("missing_claim", "token has no 'exp' claim")
+                raise InvalidToken("missing_claim", "The token has no 'exp' claim.")
             _refuse_numeric_date("exp")
         nbf: Any = payload.get("nbf")
         if nbf.__class__ not in _NUMBER_TYPES and (nbf is not None or "nbf" in payload):
@@ -82,10 +82,10 @@ class ClaimChecks:
             if iat is not None or "iat" in payload:
                 _refuse_numeric_date("iat")
             if self.max_token_age_seconds is not None:
-                raise InvalidToken("missing_claim", "token has no 'iat' claim")
+                raise InvalidToken("missing_claim", "The token has no 'iat' claim.")
         sub = payload.get("sub")
         if sub is not None and sub.__class__ is not str:
-            raise InvalidToken("invalid_claim", "'sub' claim is not a string")
+            raise InvalidToken("invalid_claim", "The token's 'sub' claim is not a string.")
         dates = cast(tuple[float, float | None, float | None], (exp, nbf, iat))
         self.check_times(*dates, now)
         return dates
@@ -98,20 +98,22 @@ class ClaimChecks:
             if not self.audiences.isdisjoint(aud):
                 return
         elif aud is None:
-            raise InvalidToken("missing_claim", "token has no 'aud' claim")
+            raise InvalidToken("missing_claim", "The token has no 'aud' claim.")
         else:
-            raise InvalidToken("invalid_claim", "'aud' claim is not a string or list of strings")
-        raise InvalidToken("wrong_audience", "token is not meant for this API")
+            raise InvalidToken(
+                "invalid_claim", "The token's 'aud' claim is not a string or list of strings."
+            )
+        raise InvalidToken("wrong_audience", "The token is not meant for this API.")
 
     def check_times(self, exp: float, nbf: float | None, iat: float | None, now: float) -> None:
         leeway = self.leeway_seconds
         if now >= exp + leeway:
-            raise InvalidToken("expired", "token has expired")
+            raise InvalidToken("expired", "The token has expired.")
         if nbf is not None and now + leeway < nbf:
-            raise InvalidToken("not_yet_valid", "token is not valid yet")
+            raise InvalidToken("not_yet_valid", "The token is not valid yet.")
         if iat is not None:
             if now + leeway < iat:
-                raise InvalidToken("not_yet_valid", "token was issued in the future")
+                raise InvalidToken("not_yet_valid", "The token was issued in the future.")
             max_age = self.max_token_age_seconds
             if max_age is not None and now - iat >= max_age + leeway:
-                raise InvalidToken("too_old", "token is older than this API accepts")
+                raise InvalidToken("too_old", "The token is older than this API accepts.")

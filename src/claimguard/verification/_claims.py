@@ -115,7 +115,9 @@ class Namespaces:
                 if name.startswith(prefix) and len(name) > len(prefix):
                     short = name[len(prefix) :]
                     if short in custom:
-                        raise AmbiguousClaim(f"claim {short!r} is defined under two namespaces")
+                        raise AmbiguousClaim(
+                            f"The claim {short!r} is defined under two namespaces."
+                        )
                     custom[short] = value
                     break
         return custom

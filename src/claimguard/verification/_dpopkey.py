@@ -47,7 +47,7 @@ def check_proof_jwk(jwk: dict[str, Any]) -> None:
 def _unsigned(member: object) -> int:
     try:
         if not isinstance(member, str):
-            raise InvalidToken("malformed", "not a string")
+            raise InvalidToken("malformed", "The value is not a string.")
         return int.from_bytes(b64_decode(member.encode("ascii")), "big")
     except (InvalidToken, UnicodeEncodeError):
         raise InvalidDPoPProof("bad_jwk", "The DPoP proof's jwk is not a usable key.") from None

@@ -44,12 +44,12 @@ def bound_jkt(claims: Claims) -> str | None:
     if cnf is None:
         return None
     if not isinstance(cnf, dict):
-        raise InvalidToken("bad_cnf", "token 'cnf' claim is not an object")
+        raise InvalidToken("bad_cnf", "The token's 'cnf' claim is not an object.")
     if "jkt" not in cnf:
         return None
     jkt = cnf["jkt"]
     if not isinstance(jkt, str) or not jkt:
-        raise InvalidToken("bad_cnf", "token 'cnf.jkt' is not a non-empty string")
+        raise InvalidToken("bad_cnf", "The token's 'cnf.jkt' is not a non-empty string.")
     return jkt
 
 
@@ -140,12 +140,12 @@ class DPoPPolicy:
         if bound_jkt(claims) is not None:
             if self.mode == "disabled":
                 raise InvalidToken(
-                    "dpop_bound_token", "DPoP-bound tokens are not accepted by this resource"
+                    "dpop_bound_token", "DPoP-bound tokens are not accepted by this resource."
                 )
             # RFC 9449 §7.2: a bound token sent as a bearer token is refused.
             raise InvalidToken(
                 "dpop_bound_token",
-                "a DPoP-bound token must be sent with the DPoP scheme and a proof",
+                "A DPoP-bound token must be sent with the DPoP scheme and a proof.",
             )
 
     def check_proof(self, proof: str, *, token: str, method: str, htu: str) -> Proof:
@@ -166,7 +166,7 @@ class DPoPPolicy:
         jkt = bound_jkt(claims)
         if jkt is None:
             # RFC 9449 §7.1: the DPoP scheme is for tokens bound to the proof's key.
-            raise InvalidToken("not_dpop_bound", "the token is not bound to a DPoP key")
+            raise InvalidToken("not_dpop_bound", "The token is not bound to a DPoP key.")
         if proof.jkt != jkt:
             raise InvalidDPoPProof(
                 "jkt_mismatch", "The DPoP proof is not signed by the key the token is bound to."

@@ -58,8 +58,8 @@ class EntraProfile(ClaimProfile):
         tid = payload.get("tid")
         if self.tenant is not None and tid != self.tenant:
             if tid is None:
-                raise InvalidToken("missing_claim", "token has no 'tid' claim")
-            raise InvalidToken("wrong_tenant", "token's tid is not its issuer's tenant")
+                raise InvalidToken("missing_claim", "The token has no 'tid' claim.")
+            raise InvalidToken("wrong_tenant", "The token's tid is not its issuer's tenant.")
         self.check_client(payload)
 
     def wrong_issuer(self, iss: Any) -> InvalidToken:
@@ -82,7 +82,7 @@ def _entra_tenant(issuer: str) -> str | None:
 def _v1_refusal() -> InvalidToken:
     return InvalidToken(
         "entra_v1_token",
-        "token is a Microsoft Entra ID v1 token (ver 1.0, issuer sts.windows.net): set "
+        "The token is a Microsoft Entra ID v1 token (ver 1.0, issuer sts.windows.net): set "
         "accessTokenAcceptedVersion to 2 in the API's app manifest, or accept v1 tokens "
-        "with EntraProfile(allow_v1=True)",
+        "with EntraProfile(allow_v1=True).",
     )

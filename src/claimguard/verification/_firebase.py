@@ -90,23 +90,25 @@ class FirebaseProfile(ClaimProfile):
     def check_claims(self, payload: dict[str, Any], now: float, checks: ClaimChecks) -> None:
         aud = payload.get("aud")
         if aud.__class__ is str and aud not in checks.audiences:
-            raise InvalidToken("wrong_audience", "token is for another Firebase project")
+            raise InvalidToken("wrong_audience", "The token is for another Firebase project.")
         checks.check_audience(aud)
         sub = payload.get("sub")
         if sub.__class__ is not str or not sub:
-            raise InvalidToken("invalid_claim", "'sub' claim is missing or empty")
+            raise InvalidToken("invalid_claim", "The token's 'sub' claim is missing or empty.")
         auth_time = payload.get("auth_time")
         if auth_time is None:
-            raise InvalidToken("missing_claim", "token has no 'auth_time' claim")
+            raise InvalidToken("missing_claim", "The token has no 'auth_time' claim.")
         if auth_time.__class__ not in _NUMBER_TYPES:
-            raise InvalidToken("invalid_claim", "'auth_time' claim is not a number")
+            raise InvalidToken("invalid_claim", "The token's 'auth_time' claim is not a number.")
         if auth_time > now + checks.leeway_seconds:
-            raise InvalidToken("not_yet_valid", "token's auth_time is in the future")
+            raise InvalidToken("not_yet_valid", "The token's auth_time is in the future.")
         self.check_client(payload)
 
     def wrong_issuer(self, iss: Any) -> InvalidToken:
         if isinstance(iss, str) and iss.startswith(FIREBASE_ISSUER_PREFIX):
-            return InvalidToken("wrong_issuer", "token was issued for another Firebase project")
+            return InvalidToken(
+                "wrong_issuer", "The token was issued for another Firebase project."
+            )
         return super().wrong_issuer(iss)
 
     def custom(self, payload: Mapping[str, Any], namespaces: Namespaces) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def wrong_issuer(iss: object) -> InvalidToken:
     so for the server log, with ``iss`` shortened (see :func:`iss_for_log`)."""
     return InvalidToken(
         "wrong_issuer",
-        "token was issued by another issuer",
+        "The token was issued by another issuer.",
         detail=f"no configured issuer accepts iss {iss_for_log(iss)}",
     )
 

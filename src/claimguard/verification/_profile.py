@@ -196,13 +196,13 @@ class ClaimProfile:
             return
         client = payload.get(self.client_claim)
         if client is None:
-            raise InvalidToken("missing_claim", f"token has no {self.client_claim!r} claim")
+            raise InvalidToken("missing_claim", f"The token has no {self.client_claim!r} claim.")
         if client.__class__ is not str or client not in self.client_ids:
-            raise InvalidToken("wrong_client", "token was issued to a client this API refuses")
+            raise InvalidToken("wrong_client", "The token was issued to a client this API refuses.")
 
     def wrong_issuer(self, iss: Any) -> InvalidToken:
         """The refusal of a token whose ``iss`` is not the configured issuer."""
-        return InvalidToken("wrong_issuer", "token was issued by another issuer")
+        return InvalidToken("wrong_issuer", "The token was issued by another issuer.")
 
     def custom(self, payload: Mapping[str, Any], namespaces: Namespaces) -> dict[str, Any]:
         """The custom claims under their short names: the namespaced ones."""

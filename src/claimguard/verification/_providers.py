@@ -91,8 +91,8 @@ class KeycloakProfile(ClaimProfile):
         if payload.get("typ") != "Bearer":
             raise InvalidToken(
                 "wrong_token_use",
-                "token is not a Keycloak access token (its typ is not 'Bearer'): send the "
-                "access token, not the ID or refresh token",
+                "The token is not a Keycloak access token (its typ is not 'Bearer'): send the "
+                "access token, not the ID or refresh token.",
             )
         aud = payload.get("aud")
         try:
@@ -101,8 +101,8 @@ class KeycloakProfile(ClaimProfile):
             if exc.code == "wrong_audience" and aud in ("account", ["account"]):
                 raise InvalidToken(
                     "wrong_audience",
-                    "token's only audience is Keycloak's 'account' client, not this API: "
-                    "add an audience mapper for this API to the client's scopes in Keycloak",
+                    "The token's only audience is Keycloak's 'account' client, not this API: "
+                    "add an audience mapper for this API to the client's scopes in Keycloak.",
                 ) from None
             raise
         self.check_client(payload)
@@ -125,13 +125,16 @@ class CognitoProfile(ClaimProfile):
             what = "an ID token" if token_use == "id" else "not an access token"
             raise InvalidToken(
                 "wrong_token_use",
-                f"token_use must be 'access': this token is {what}; send the access token",
+                f"The token's token_use must be 'access': this token is {what}; send the "
+                "access token.",
             )
         client_id = payload.get("client_id")
         if client_id is None:
-            raise InvalidToken("missing_claim", "token has no 'client_id' claim")
+            raise InvalidToken("missing_claim", "The token has no 'client_id' claim.")
         if client_id.__class__ is not str or client_id not in checks.audiences:
-            raise InvalidToken("wrong_audience", "token's client_id is not one this API accepts")
+            raise InvalidToken(
+                "wrong_audience", "The token's client_id is not one this API accepts."
+            )
         self.check_client(payload)
 
 

@@ -58,7 +58,7 @@ class TokenReader:
         """``token``'s verified claims; raises :class:`InvalidToken` or
         :class:`KeySetUnavailable`."""
         if not isinstance(token, str):
-            raise InvalidToken("malformed", "token is not a string")
+            raise InvalidToken("malformed", "The token is not a string.")
         now = self._clock.time()
         hit = self._cache.get(token)
         if hit is not None:
@@ -89,7 +89,7 @@ class TokenReader:
                 # Known issuers are found without awaiting; only a new iss goes further.
                 trusted = self._issuers.known(iss) or await self._issuers.select(iss)
                 if header.alg not in trusted.algorithms:
-                    raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
+                    raise InvalidToken("alg_not_allowed", "The token's algorithm is not allowed.")
             if header.alg in ECDSA_ALGORITHMS and self._cache.maxsize:
                 twin = self._cache.twin(token, signature, header.alg)
                 if twin is not None:
@@ -101,7 +101,9 @@ class TokenReader:
             check_signature = key.verifiers.get(header.alg)
             if check_signature is None:
                 # RFC 8725 §3.1: the algorithm must fit the key, never the other way round.
-                raise InvalidToken("alg_key_mismatch", "token algorithm does not match its key")
+                raise InvalidToken(
+                    "alg_key_mismatch", "The token's algorithm does not match its key."
+                )
             if not check_signature(signing_input, signature):
                 key = await _replacement_key(key_set, key, header.alg, signing_input, signature)
             if payload is None:
@@ -116,7 +118,7 @@ class TokenReader:
             refusal = (
                 InvalidToken("ambiguous_claim", str(exc))
                 if isinstance(exc, AmbiguousClaim)
-                else InvalidToken("malformed", "token could not be decoded")
+                else InvalidToken("malformed", "The token could not be decoded.")
             )
             refusal.issuer = None if trusted is None else trusted.issuer
             raise refusal from exc
@@ -162,9 +164,9 @@ class TokenReader:
             header = parse_header(segment)
             # One issuer: its allowlist is applied once per header; several: per issuer.
             if self._algorithms is not None and header.alg not in self._algorithms:
-                raise InvalidToken("alg_not_allowed", "token algorithm is not allowed")
+                raise InvalidToken("alg_not_allowed", "The token's algorithm is not allowed.")
             if self._require_at_jwt and not _is_at_jwt(header.typ):
-                raise InvalidToken("wrong_type", "token is not an access token (typ at+jwt)")
+                raise InvalidToken("wrong_type", "The token is not an access token (typ at+jwt).")
             if len(self._headers) >= _HEADER_CACHE_SIZE:
                 self._headers.pop(next(iter(self._headers)))
             self._headers[segment] = header
@@ -195,4 +197,4 @@ async def _replacement_key(
         check_signature = replacement.verifiers.get(alg)
         if check_signature is not None and check_signature(signing_input, signature):
             return replacement
-    raise InvalidToken("bad_signature", "token signature is invalid")
+    raise InvalidToken("bad_signature", "The token's signature is invalid.")

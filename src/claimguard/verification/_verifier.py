@@ -261,9 +261,9 @@ class TokenVerifier(IssuerInspection):
         """
         policy = self._dpop
         if policy.mode == "disabled":
-            raise InvalidToken("dpop_disabled", "DPoP is not accepted by this resource")
+            raise InvalidToken("dpop_disabled", "DPoP is not accepted by this resource.")
         if not isinstance(token, str) or not isinstance(proof, str):
-            raise InvalidToken("malformed", "token is not a string")
+            raise InvalidToken("malformed", "The token is not a string.")
         checked = policy.check_proof(proof, token=token, method=method, htu=url)
         claims = await self._reader.claims(token)
         await policy.bind(checked, claims)

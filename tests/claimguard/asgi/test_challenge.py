@@ -136,7 +136,7 @@ def test_a_debug_503_body_carries_the_precise_cause() -> None:
     detail = "discovery at http://10.0.0.5/.well-known/openid-configuration answered HTTP 404"
     error = KeySetUnavailable("Down.", cause="bad_discovery", detail=detail)
     body = json.loads(Challenger(debug=True).for_error(error).body)
-    assert body["error_description"] == f"Down. ({detail})"
+    assert body["error_description"] == f"Down ({detail})."
     assert body["cause"] == "bad_discovery"
 
 

@@ -512,7 +512,7 @@ async def test_a_firebase_token_of_another_project_is_refused(
     error = await refused(verifier, firebase.token(clock.time(), aud=other))
     assert (error.code, error.description) == (
         "wrong_audience",
-        "token is for another Firebase project",
+        "The token is for another Firebase project.",
     )
 
 
