@@ -23,7 +23,7 @@ from .._clock import Clock
 from .._errors import ConfigurationError, InvalidDPoPProof, InvalidToken, UseDPoPNonce
 from ._claims import Claims
 from ._dpopnonce import DPoPNonces
-from ._dpopproof import Proof, check_proof
+from ._dpopproof import Proof, ProofKeys, check_proof
 from ._htu import check_public_origin
 from ._replay import MemoryReplayStore, ReplayStore
 
@@ -68,6 +68,7 @@ class DPoPPolicy:
         "clock",
         "iat_future_seconds",
         "iat_window_seconds",
+        "keys",
         "max_proof_bytes",
         "mode",
         "nonces",
@@ -125,6 +126,8 @@ class DPoPPolicy:
             raise ConfigurationError("dpop_max_proof_bytes must be between 1024 and 65536")
         self.max_proof_bytes = max_proof_bytes
         self.clock = clock
+        #: Keys of proof headers already checked: a client's key is parsed once.
+        self.keys = ProofKeys()
 
     @property
     def replay_ttl_seconds(self) -> float:
@@ -159,6 +162,7 @@ class DPoPPolicy:
             iat_window_seconds=self.iat_window_seconds,
             iat_future_seconds=self.iat_future_seconds,
             max_bytes=self.max_proof_bytes,
+            keys=self.keys,
         )
 
     async def bind(self, proof: Proof, claims: Claims) -> None:

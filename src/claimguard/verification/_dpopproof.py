@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import OrderedDict
 from typing import Any, NamedTuple
 
 from .._errors import InvalidDPoPProof, InvalidToken
-from ..jose._jwk import UnusableKey, parse_jwk
+from ..jose._jwk import UnusableKey, Verify, parse_jwk
 from ..jose._jws import b64_decode, b64_encode, decode_json_object, split_compact
 from ._dpopkey import check_proof_jwk
 from ._htu import normalize_htu
 
-__all__ = ["DPOP_ALGORITHMS", "Proof", "access_token_hash", "check_proof"]
+__all__ = ["DPOP_ALGORITHMS", "Proof", "ProofKeys", "access_token_hash", "check_proof"]
 
 DPOP_ALGORITHMS = ("ES256", "EdDSA", "Ed25519", "RS256", "PS256")
 """The proof algorithms accepted, as named in ``algs`` of the ``DPoP`` challenge and in
@@ -48,6 +49,42 @@ class Proof(NamedTuple):
     nonce: str | None
 
 
+class ProofKeys:
+    """The keys of recently accepted proof headers, least recently used first out.
+
+    A client signs every proof with one key, so its headers repeat byte for byte; the same
+    header segment decodes to the same header and passes the same checks, so its key need
+    not be parsed again. Only headers whose signature verified are kept, and headers
+    longer than ``max_header_bytes`` never are, which bounds the memory.
+    """
+
+    __slots__ = ("_entries", "_max_entries", "_max_header_bytes")
+
+    def __init__(self, *, max_entries: int = 1024, max_header_bytes: int = 2048) -> None:
+        self._max_entries = max_entries
+        self._max_header_bytes = max_header_bytes
+        self._entries: OrderedDict[bytes, tuple[str, Verify]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, header_segment: bytes) -> tuple[str, Verify] | None:
+        """The thumbprint and verifier remembered for ``header_segment``, if any."""
+        known = self._entries.get(header_segment)
+        if known is not None:
+            self._entries.move_to_end(header_segment)
+        return known
+
+    def remember(self, header_segment: bytes, key: tuple[str, Verify]) -> None:
+        """Keep ``key`` for a header whose proof verified."""
+        if len(header_segment) > self._max_header_bytes:
+            return
+        self._entries[header_segment] = key
+        self._entries.move_to_end(header_segment)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
 def access_token_hash(token: str) -> str:
     """``ath``: base64url of the SHA-256 of the access token's ASCII (RFC 9449 §4.2)."""
     return b64_encode(hashlib.sha256(token.encode("ascii")).digest())
@@ -63,32 +100,26 @@ def check_proof(
     iat_window_seconds: float,
     iat_future_seconds: float,
     max_bytes: int,
+    keys: ProofKeys | None = None,
 ) -> Proof:
     """Check ``proof`` for a request ``method htu`` carrying ``access_token`` (``htu``
-    already normalised); return its :class:`Proof` or raise :class:`InvalidDPoPProof`."""
+    already normalised); return its :class:`Proof` or raise :class:`InvalidDPoPProof`.
+
+    ``keys`` remembers the keys of headers already checked, so a client's next proof
+    (same header, new claims) skips parsing its key again; the signature is always checked.
+    """
     if len(proof) > max_bytes:
         raise InvalidDPoPProof("too_large", f"The DPoP proof is larger than {max_bytes} bytes.")
     try:
         parts = split_compact(proof, max_bytes=max_bytes)
-        header = decode_json_object(parts.header_segment, "header")
     except InvalidToken as exc:
         raise InvalidDPoPProof("malformed", "The DPoP proof is not a compact JWS.") from exc
-    typ = header.get("typ")
-    # RFC 9449 §4.2: typ is dpop+jwt, which keeps other JWTs from passing as proofs.
-    if not isinstance(typ, str) or typ.lower() != "dpop+jwt":
-        raise InvalidDPoPProof("bad_typ", "The DPoP proof's typ is not dpop+jwt.")
-    alg = header.get("alg")
-    if alg not in DPOP_ALGORITHMS:
-        # Never none, never HMAC: the proof is checked against the key it carries.
-        raise InvalidDPoPProof("alg_not_allowed", "The DPoP proof's algorithm is not allowed.")
-    for param in _REFUSED_HEADER_PARAMS:
-        if param in header:
-            raise InvalidDPoPProof(
-                "unsupported_header", f"The DPoP proof's header parameter {param!r} is refused."
-            )
-    jkt, verify = _proof_key(header.get("jwk"), alg)
+    known = None if keys is None else keys.get(parts.header_segment)
+    jkt, verify = known if known is not None else _header_key(parts.header_segment)
     if not verify(parts.signing_input, parts.signature):
         raise InvalidDPoPProof("bad_signature", "The DPoP proof's signature is invalid.")
+    if known is None and keys is not None:
+        keys.remember(parts.header_segment, (jkt, verify))
     try:
         payload = decode_json_object(parts.payload, "payload")
     except InvalidToken as exc:
@@ -105,7 +136,30 @@ def check_proof(
     )
 
 
-def _proof_key(jwk: Any, alg: str) -> tuple[str, Any]:
+def _header_key(header_segment: bytes) -> tuple[str, Verify]:
+    """The checks of the proof's header (RFC 9449 §4.3 checks 2 to 6): its key's
+    thumbprint and the function that verifies signatures with it."""
+    try:
+        header = decode_json_object(header_segment, "header")
+    except InvalidToken as exc:
+        raise InvalidDPoPProof("malformed", "The DPoP proof is not a compact JWS.") from exc
+    typ = header.get("typ")
+    # RFC 9449 §4.2: typ is dpop+jwt, which keeps other JWTs from passing as proofs.
+    if not isinstance(typ, str) or typ.lower() != "dpop+jwt":
+        raise InvalidDPoPProof("bad_typ", "The DPoP proof's typ is not dpop+jwt.")
+    alg = header.get("alg")
+    if alg not in DPOP_ALGORITHMS:
+        # Never none, never HMAC: the proof is checked against the key it carries.
+        raise InvalidDPoPProof("alg_not_allowed", "The DPoP proof's algorithm is not allowed.")
+    for param in _REFUSED_HEADER_PARAMS:
+        if param in header:
+            raise InvalidDPoPProof(
+                "unsupported_header", f"The DPoP proof's header parameter {param!r} is refused."
+            )
+    return _proof_key(header.get("jwk"), alg)
+
+
+def _proof_key(jwk: Any, alg: str) -> tuple[str, Verify]:
     if not isinstance(jwk, dict):
         raise InvalidDPoPProof("bad_jwk", "The DPoP proof's header has no jwk object.")
     if jwk.get("kty") == "oct":

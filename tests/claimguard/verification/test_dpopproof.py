@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from claimguard import InvalidDPoPProof
-from claimguard.verification._dpopproof import check_proof
+from claimguard.verification._dpopproof import ProofKeys, check_proof
 
 from ..dpop_proofs import DROP, ProofKey, b64
 
@@ -223,3 +223,56 @@ def test_an_ed448_key_is_refused_under_eddsa() -> None:
         "GET", URL, access_token=TOKEN, iat=NOW, header={"jwk": jwk}, signing_key=private
     )
     assert refused_code(proof) == "alg_key_mismatch"
+
+
+def check_with(keys: ProofKeys, proof: str) -> Any:
+    return check_proof(
+        proof,
+        method="GET",
+        htu=URL,
+        access_token=TOKEN,
+        now=NOW,
+        iat_window_seconds=60,
+        iat_future_seconds=5,
+        max_bytes=8192,
+        keys=keys,
+    )
+
+
+def test_a_remembered_header_still_needs_a_good_signature(key: ProofKey) -> None:
+    keys = ProofKeys()
+    first = make(key, claims={"jti": "one"})
+    assert check_with(keys, first).jkt == key.jkt
+    assert len(keys) == 1
+    # Same header, new claims, a signature by another key: the remembered key refuses it.
+    other = ec.generate_private_key(ec.SECP256R1())
+    forged = make(key, claims={"jti": "two"}, signing_key=other)
+    assert forged.split(".")[0] == first.split(".")[0]
+    with pytest.raises(InvalidDPoPProof) as info:
+        check_with(keys, forged)
+    assert info.value.code == "bad_signature"
+    assert check_with(keys, make(key, claims={"jti": "three"})).jti == "three"
+
+
+def test_only_headers_whose_signature_verified_are_remembered(key: ProofKey) -> None:
+    keys = ProofKeys()
+    proof = make(key)
+    head, payload, _ = proof.split(".")
+    with pytest.raises(InvalidDPoPProof):
+        check_with(keys, f"{head}.{payload}.{b64(b'x' * 64)}")
+    assert len(keys) == 0
+    with pytest.raises(InvalidDPoPProof):
+        check_with(keys, make(key, header={"typ": "JWT"}))
+    assert len(keys) == 0
+
+
+def test_remembered_keys_are_bounded_least_recently_used_first_out() -> None:
+    keys = ProofKeys(max_entries=2)
+    first, second, third = ProofKey("ES256"), ProofKey("ES256"), ProofKey("ES256")
+    for each in (first, second):
+        check_with(keys, make(each))
+    check_with(keys, make(first))  # used again: the second is now the oldest
+    check_with(keys, make(third))
+    assert len(keys) == 2
+    assert keys.get(make(second).split(".")[0].encode()) is None
+    assert keys.get(make(first).split(".")[0].encode()) is not None
