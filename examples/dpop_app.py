@@ -17,6 +17,9 @@ replica must share with the others comes from the environment.
   the load balancer's, not the replica's own address; with this set every replica checks
   ``htu`` against that one origin.
 
+A value the library refuses stops the factory with one line naming the variable, such as
+``examples.dpop_app: CLAIMGUARD_DPOP_NONCE_SECRET is refused: …``.
+
 Run two replicas behind one origin::
 
     .venv/bin/python -m issuer serve --config examples/issuer/issuer.toml    # port 8765
@@ -41,7 +44,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from claimguard import ClaimGuardMiddleware, ClaimsUser, TokenVerifier, requires_claim
+from claimguard import (
+    ClaimGuardMiddleware,
+    ClaimsUser,
+    ConfigurationError,
+    TokenVerifier,
+    requires_claim,
+)
 from claimguard.dpop import MemoryReplayStore, RedisReplayStore, ReplayStore
 
 AUDIENCE = "https://api.example.com"
@@ -74,21 +83,46 @@ def create_app(
     http_client: httpx.AsyncClient | None = None,
 ) -> Starlette:
     """One replica of the DPoP example API; each argument left out is read from the
-    environment variable of the module docstring."""
-    redis_url = redis_url or _setting("CLAIMGUARD_REDIS_URL")
-    replay_store: ReplayStore = (
-        RedisReplayStore(url=redis_url) if redis_url else MemoryReplayStore()
-    )
-    verifier = TokenVerifier(
-        issuer=issuer_url or _setting("CLAIMGUARD_ISSUER") or DEFAULT_ISSUER,
-        audience=AUDIENCE,
-        namespace=NAMESPACE,
-        dpop=dpop or _setting("CLAIMGUARD_DPOP") or "required",  # type: ignore[arg-type]
-        dpop_replay_store=replay_store,
-        dpop_nonce_secret=nonce_secret or _setting("CLAIMGUARD_DPOP_NONCE_SECRET"),
-        public_origin=public_origin or _setting("CLAIMGUARD_PUBLIC_ORIGIN"),
-        http_client=http_client,
-    )
+    environment variable of the module docstring.
+
+    A value read from the environment that is refused stops the factory with one line
+    naming the variable (``SystemExit``); a refused argument raises ``ConfigurationError``.
+    """
+    # Which option each variable read from the environment fed, to name it if refused.
+    read: dict[str, str] = {}
+
+    def setting(given: str | None, name: str, option: str) -> str | None:
+        if given is not None:
+            return given
+        value = _setting(name)
+        if value is not None:
+            read[option] = name
+        return value
+
+    try:
+        redis_url = setting(redis_url, "CLAIMGUARD_REDIS_URL", "RedisReplayStore url")
+        replay_store: ReplayStore = (
+            RedisReplayStore(url=redis_url) if redis_url else MemoryReplayStore()
+        )
+        verifier = TokenVerifier(
+            issuer=setting(issuer_url, "CLAIMGUARD_ISSUER", "issuer") or DEFAULT_ISSUER,
+            audience=AUDIENCE,
+            namespace=NAMESPACE,
+            dpop=setting(dpop, "CLAIMGUARD_DPOP", "dpop") or "required",  # type: ignore[arg-type]
+            dpop_replay_store=replay_store,
+            dpop_nonce_secret=setting(
+                nonce_secret, "CLAIMGUARD_DPOP_NONCE_SECRET", "dpop_nonce_secret"
+            ),
+            public_origin=setting(public_origin, "CLAIMGUARD_PUBLIC_ORIGIN", "public_origin"),
+            http_client=http_client,
+        )
+    except ConfigurationError as error:
+        # The longest option first: "dpop_nonce_secret" also holds "dpop".
+        by_length = sorted(read.items(), key=lambda item: -len(item[0]))
+        named = [name for option, name in by_length if option in str(error)]
+        if not named:
+            raise
+        raise SystemExit(f"examples.dpop_app: {named[0]} is refused: {error}") from None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

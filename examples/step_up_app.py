@@ -10,9 +10,15 @@ token gets ``401`` with::
 
 and the client sends the user back to ``/authorize`` with those ``acr_values`` and
 ``max_age``. The RFC 9728 metadata at ``/.well-known/oauth-protected-resource`` lists the
-``acr_values_supported``. Run it::
+``acr_values_supported``.
+
+The resource is ``https://api.example.com`` (the tokens' audience); DPoP proofs must name
+its origin in ``htu`` unless ``CLAIMGUARD_PUBLIC_ORIGIN`` names the origin clients call,
+such as ``http://127.0.0.1:8000`` for a local run (``CLAIMGUARD_ISSUER`` names the issuer,
+default ``http://127.0.0.1:8765/``). Run it::
 
     .venv/bin/python -m issuer serve --config examples/issuer/issuer.toml    # port 8765
+    export CLAIMGUARD_PUBLIC_ORIGIN=http://127.0.0.1:8000
     .venv/bin/uvicorn --factory examples.step_up_app:create_app --port 8000
 """
 
@@ -47,11 +53,21 @@ async def payouts(request: Request) -> JSONResponse:
 
 
 def create_app(
-    *, issuer_url: str | None = None, http_client: httpx.AsyncClient | None = None
+    *,
+    issuer_url: str | None = None,
+    public_origin: str | None = None,
+    http_client: httpx.AsyncClient | None = None,
 ) -> Starlette:
-    """The example API, trusting tokens from ``issuer_url`` for audience ``AUDIENCE``."""
-    issuer = issuer_url or os.environ.get("CLAIMGUARD_ISSUER", DEFAULT_ISSUER)
-    verifier = TokenVerifier(issuer=issuer, audience=AUDIENCE, http_client=http_client)
+    """The example API, trusting tokens from ``issuer_url`` for audience ``AUDIENCE``;
+    DPoP proofs name ``public_origin`` (default: ``CLAIMGUARD_PUBLIC_ORIGIN``, else the
+    resource's own origin)."""
+    issuer = issuer_url or os.environ.get("CLAIMGUARD_ISSUER") or DEFAULT_ISSUER
+    verifier = TokenVerifier(
+        issuer=issuer,
+        audience=AUDIENCE,
+        public_origin=public_origin or os.environ.get("CLAIMGUARD_PUBLIC_ORIGIN") or None,
+        http_client=http_client,
+    )
     resource = ProtectedResource(
         resource=AUDIENCE, authorization_servers=[issuer], acr_values_supported=[MULTI_FACTOR]
     )

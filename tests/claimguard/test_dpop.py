@@ -577,3 +577,47 @@ async def test_checking_proofs_against_the_host_header_warns_once(
     assert warnings[0].levelno == logging.WARNING
     assert "public_origin" in warnings[0].getMessage()
     assert "Host" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            {"verifier": {"public_origin": "https://API.example.com"}},
+            "at https://api.example.com, from the verifier's public_origin.",
+        ),
+        (
+            {"middleware": {"protected_resource": "resource"}},
+            f"at {AUDIENCE}, from the origin of the protected resource {AUDIENCE!r}.",
+        ),
+        ({}, f"at {BASE}, from the request's scheme and Host header."),
+    ],
+)
+async def test_an_htu_mismatch_names_the_expected_origin_and_its_source_never_the_proofs_htu(
+    http_client: httpx.AsyncClient,
+    clock: FakeClock,
+    key: ProofKey,
+    bound: str,
+    caplog: Any,
+    options: dict[str, dict[str, Any]],
+    expected: str,
+) -> None:
+    verifier = make_verifier(http_client, clock, **options.get("verifier", {}))
+    middleware = {
+        name: ProtectedResource(resource=AUDIENCE, authorization_servers=[ISSUER])
+        for name in options.get("middleware", {})
+    }
+    app = app_for(verifier, **middleware)
+    caplog.set_level(logging.DEBUG, logger="claimguard.dpop")
+    forged = 'https://evil.example/"x' + "a" * 500
+    proof = key.proof("GET", forged, access_token=bound, iat=clock.time())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE) as client:
+        response = await client.get("/whoami", headers=dpop(bound, proof))
+    assert response.status_code == 401
+    description = response.json()["error_description"]
+    assert description == "The DPoP proof's htu must be this request's URL " + expected
+    assert "evil" not in description
+    assert "evil" not in challenge_of(response)
+    logged = [r.getMessage() for r in caplog.records if r.name == "claimguard.dpop"]
+    assert any(expected.rstrip(".").split(", from ")[1] in line for line in logged)
+    assert all(len(line) < 800 and "a" * 250 not in line for line in logged)

@@ -218,7 +218,7 @@ async def test_a_refused_token_is_logged_at_debug_with_code_route_and_issuer_nev
         assert signature not in text
 
 
-async def test_a_guard_refusal_is_logged_at_debug_naming_the_requirement_not_the_value(
+async def test_a_guard_refusal_is_logged_at_debug_naming_the_issuer_and_requirement_not_the_value(
     verifier: TokenVerifier, mint: Minter, caplog: Any
 ) -> None:
     from claimguard import requires_claim
@@ -232,8 +232,8 @@ async def test_a_guard_refusal_is_logged_at_debug_naming_the_requirement_not_the
     token = mint(claims={"https://myapp.example.com/tier": "s3cr3t-silver"})
     assert (await _get(app, token)).status_code == 403
     assert _messages(caplog, "claimguard.middleware", logging.DEBUG) == [
-        "refused http GET '/premium': 403 insufficient_scope by an endpoint guard: "
-        "The token does not grant 'claim:tier:gold'."
+        "refused http GET '/premium': 403 insufficient_scope by an endpoint guard "
+        f"(issuer {ISSUER!r}): The token does not grant 'claim:tier:gold'."
     ]
     assert not any("s3cr3t" in record.getMessage() for record in caplog.records)
 

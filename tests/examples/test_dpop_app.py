@@ -83,9 +83,18 @@ async def test_account_needs_a_bound_premium_token_and_a_fresh_proof(
         ("CLAIMGUARD_PUBLIC_ORIGIN", "https://api.example.com/v1", "public_origin"),
     ],
 )
-def test_each_setting_is_read_from_the_environment(
+def test_each_setting_is_read_from_the_environment_and_a_refusal_names_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigurationError, match=named):
+    with pytest.raises(SystemExit) as caught:
         create_app()
+    message = str(caught.value.code)
+    assert message.startswith(f"examples.dpop_app: {name} is refused: ")
+    assert named in message
+    assert "\n" not in message
+
+
+def test_a_refused_argument_raises_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="dpop_nonce_secret"):
+        create_app(nonce_secret="short")

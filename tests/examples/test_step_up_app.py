@@ -15,6 +15,7 @@ import httpx
 import pytest
 from examples.step_up_app import AUDIENCE, create_app
 
+from claimguard import ConfigurationError
 from issuer import IssuerServer
 
 from .conftest import Serve, bearer
@@ -152,3 +153,13 @@ async def test_metadata_lists_the_multi_factor_acr(
         async with httpx.AsyncClient(base_url=url) as api:
             metadata = await api.get("/.well-known/oauth-protected-resource")
     assert metadata.json()["acr_values_supported"] == [MULTI_FACTOR]
+
+
+def test_the_public_origin_proofs_name_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAIMGUARD_PUBLIC_ORIGIN", "http://127.0.0.1:8000/payouts")
+    with pytest.raises(ConfigurationError, match="public_origin"):
+        create_app()
+    monkeypatch.setenv("CLAIMGUARD_PUBLIC_ORIGIN", "http://127.0.0.1:8000")
+    create_app()

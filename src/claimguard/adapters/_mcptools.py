@@ -151,9 +151,10 @@ def _enforce(requirement: Requirement) -> None:
         else:
             # Not recorded by the middleware's decisions: logged here, with its precise cause.
             logger.debug(
-                "refused an MCP tool call: %s%s: %s",
+                "refused an MCP tool call: %s%s (%s): %s",
                 error.error,
                 "" if cause is None else f" ({cause})",
+                "no issuer selected" if claims is None else f"issuer {claims.issuer!r}",
                 error.description,
             )
         raise _tool_error(error) from error

@@ -16,6 +16,7 @@ from typing import Any
 from ..verification._metrics import Metrics
 from ._challenge import Challenge
 from ._paths import route_path
+from ._user import ClaimsUser
 
 __all__ = ["DECISIONS_KEY", "Decisions", "refusal_stands"]
 
@@ -80,15 +81,19 @@ def refusal_stands(
     decisions = scope.get(DECISIONS_KEY)
     stands = not isinstance(decisions, Decisions) or decisions.refuse(scope, answer, code)
     if stands and logger.isEnabledFor(logging.DEBUG):
-        # The description names what the guard requires, never a value the token holds.
+        # The description names what the guard requires, never a value the token holds;
+        # the issuer is named as the middleware names it, its iss being verified here.
+        user = scope.get("user")
+        issuer = user.claims.issuer if isinstance(user, ClaimsUser) else None
         logger.debug(
-            "refused %s %s %r: %d %s%s by an endpoint guard: %s",
+            "refused %s %s %r: %d %s%s by an endpoint guard (%s): %s",
             scope.get("type", "http"),
             scope.get("method", "GET"),
             route_path(scope),
             answer.status,
             answer.error or "missing_token",
             "" if code is None else f" ({code})",
+            "no issuer selected" if issuer is None else f"issuer {issuer!r}",
             answer.description,
         )
     return stands

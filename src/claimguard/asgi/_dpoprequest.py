@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.types import Message, Scope, Send
 
-from .._errors import InvalidRequest
+from .._errors import InvalidDPoPProof, InvalidRequest
 from ..verification._claims import Claims
 from ..verification._htu import origin_of, request_htu
 from ._credentials import Credentials
@@ -17,6 +17,9 @@ from ._resource import ProtectedResource
 __all__ = ["DPoPRequests"]
 
 _setup_logger = logging.getLogger("claimguard")
+_logger = logging.getLogger("claimguard.dpop")
+# The Host header is the sender's: only this much of it goes back into a description.
+_MAX_HOST_CHARS = 100
 
 
 class DPoPRequests:
@@ -32,6 +35,14 @@ class DPoPRequests:
             explicit
             if explicit is not None or protected_resource is None
             else origin_of(protected_resource.resource)
+        )
+        # Where the origin comes from, for a refused proof's description and the log.
+        self._origin_source = (
+            "the verifier's public_origin"
+            if explicit is not None
+            else None
+            if protected_resource is None
+            else f"the origin of the protected resource {protected_resource.resource!r}"
         )
         self._host_origin_warned = False
 
@@ -52,13 +63,33 @@ class DPoPRequests:
             raise InvalidRequest(
                 "The request's URL cannot be read to check the DPoP proof.", code="bad_request_url"
             ) from None
-        claims: Claims = await self._verifier.verify_dpop(
-            credentials.token,
-            credentials.proof,
-            method=scope.get("method", "GET"),
-            url=url,
-        )
+        try:
+            claims: Claims = await self._verifier.verify_dpop(
+                credentials.token,
+                credentials.proof,
+                method=scope.get("method", "GET"),
+                url=url,
+            )
+        except InvalidDPoPProof as error:
+            if type(error) is not InvalidDPoPProof or error.code != "htu_mismatch":
+                raise
+            raise self._htu_mismatch(url) from error
         return claims
+
+    def _htu_mismatch(self, url: str) -> InvalidDPoPProof:
+        """The refusal of a proof naming another URL than ``url``, saying which origin is
+        expected and where it comes from (RFC 9449 §4.3 check 9); never the proof's htu."""
+        origin = origin_of(url)
+        if self._origin_source is None:
+            origin = origin[: len("https://") + _MAX_HOST_CHARS]
+            source = "the request's scheme and Host header"
+        else:
+            source = self._origin_source
+        _logger.debug("DPoP proof refused: its htu is not %r, from %s", url[:300], source)
+        return InvalidDPoPProof(
+            "htu_mismatch",
+            f"The DPoP proof's htu must be this request's URL at {origin}, from {source}.",
+        )
 
     def with_nonce(self, send: Send) -> Send:
         """``send`` adding the next ``DPoP-Nonce`` (RFC 9449 §9) to the response start."""

@@ -294,7 +294,8 @@ def _check_protected_resource(resource: object, verifier: Verifier) -> None:
         # RFC 8707 §2: tokens for this resource carry its identifier as their audience.
         raise ConfigurationError(
             f"the verifier's audience must include the resource {resource.resource!r}, "
-            "exactly as written, so that only tokens issued for it are accepted"
+            "exactly as written, so that only tokens issued for it are accepted; with "
+            "several issuers, every fixed issuer's audience must include it."
         )
 
 

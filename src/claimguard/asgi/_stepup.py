@@ -10,6 +10,7 @@ client which ``acr_values`` and ``max_age`` to ask the authorization server for 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import NoReturn
@@ -21,6 +22,8 @@ from ._challenge import is_scope_token
 from ._requirements import Requirement
 
 __all__ = ["StepUpRequirement"]
+
+_setup_logger = logging.getLogger("claimguard")
 
 
 def _values(value: object, option: str) -> tuple[str, ...]:
@@ -49,7 +52,9 @@ class StepUpRequirement(Requirement):
       verifier's leeway) on the verifier's clock; a token without ``auth_time``, or with one
       further in the future than the leeway, is refused.
     - ``amr``: every one of these methods must be in the ``amr`` claim (a JSON array of
-      strings).
+      strings). The challenge cannot name them (RFC 9470 has no ``amr`` parameter), so
+      pair them with ``acr_values`` naming the context whose login uses them; ``amr``
+      alone logs a WARNING on ``claimguard`` when declared.
 
     At least one of them must be given. Each is validated when the requirement is built.
     """
@@ -75,6 +80,16 @@ class StepUpRequirement(Requirement):
         if not self.acr_values and max_age is None and not self.amr:
             raise ConfigurationError(
                 "requires_step_up() needs acr_values=, max_age= or amr= (or several)"
+            )
+        if self.amr and not self.acr_values:
+            # RFC 9470 §3 has no amr challenge parameter: a refused client has nothing to
+            # ask the authorization server for, so the retry would come back just as weak.
+            _setup_logger.warning(
+                "requires_step_up(amr=%r) has no acr_values: a refused client cannot ask the "
+                "authorization server for these methods (RFC 9470 has no amr parameter); "
+                "pair amr with acr_values=[the ACR whose login uses them, such as the "
+                "multi-factor policy URI]",
+                list(self.amr),
             )
         # Nothing here can be granted by a scope: step-up is asked of the login, not the client.
         self.scopes = ()

@@ -14,6 +14,7 @@ by the caller with the :class:`Proof` returned here.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections import OrderedDict
 from typing import Any, NamedTuple
@@ -23,6 +24,10 @@ from ..jose._jwk import UnusableKey, Verify, parse_jwk
 from ..jose._jws import b64_decode, b64_encode, decode_json_object, split_compact
 from ._dpopkey import check_proof_jwk
 from ._htu import normalize_htu
+
+_logger = logging.getLogger("claimguard.dpop")
+# The proof's htu is the sender's: logged quoted (%r) and cut to this many characters.
+_MAX_LOGGED_HTU_CHARS = 200
 
 __all__ = ["DPOP_ALGORITHMS", "Proof", "ProofKeys", "access_token_hash", "check_proof"]
 
@@ -205,6 +210,11 @@ def _check_claims(
             "htu_mismatch", "The DPoP proof's htu is not an http(s) URL."
         ) from None
     if proof_htu != htu:
+        _logger.debug(
+            "DPoP proof refused: its htu %r is not the request URL %r",
+            proof_htu[:_MAX_LOGGED_HTU_CHARS],
+            htu[:_MAX_LOGGED_HTU_CHARS],
+        )
         raise InvalidDPoPProof("htu_mismatch", "The DPoP proof's htu is not the request URL.")
     iat = payload["iat"]
     if type(iat) not in (int, float) or not math.isfinite(iat):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["EntraProfile"]
 
 _ENTRA_V1_HOST = "sts.windows.net"
+_MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +38,7 @@ class EntraProfile(ClaimProfile):
     def bind(self, *, issuer: str, audiences: frozenset[str]) -> ClaimProfile:
         if not isinstance(self.allow_v1, bool):
             raise ConfigurationError("profile entra: allow_v1 must be True or False")
+        _check_issuer(issuer, allow_v1=self.allow_v1)
         return replace(self, tenant=_entra_tenant(issuer))
 
     def sibling_issuers(self, issuer: str) -> dict[str, InvalidToken | None]:
@@ -66,6 +68,27 @@ class EntraProfile(ClaimProfile):
         if isinstance(iss, str) and urlsplit(iss).hostname == _ENTRA_V1_HOST:
             return _v1_refusal()
         return super().wrong_issuer(iss)
+
+
+def _check_issuer(issuer: str, *, allow_v1: bool) -> None:
+    """Refuse issuers no Entra access token carries in ``iss`` under this profile."""
+    parts = urlsplit(issuer)
+    tenant = parts.path.strip("/").split("/")[0]
+    if parts.hostname == _ENTRA_V1_HOST and not allow_v1:
+        raise ConfigurationError(
+            f"profile entra: issuer {issuer!r} is the Microsoft Entra ID v1 issuer, whose "
+            "tokens the profile refuses: configure the v2 issuer "
+            f"'https://login.microsoftonline.com/{tenant or '<tenant id>'}/v2.0', or accept v1 "
+            "tokens with EntraProfile(allow_v1=True)."
+        )
+    if parts.hostname == "login.microsoftonline.com" and tenant in _MULTI_TENANT:
+        # A token's iss always names the user's own tenant id, never these aliases.
+        raise ConfigurationError(
+            f"profile entra: issuer {issuer!r} names the multi-tenant alias {tenant!r}, which "
+            "never appears as a token's iss: name each tenant's issuer "
+            "'https://login.microsoftonline.com/<tenant id>/v2.0', or give an issuer_resolver "
+            "that returns it for the tenants you accept."
+        )
 
 
 def _entra_tenant(issuer: str) -> str | None:

@@ -58,6 +58,7 @@ class IssuerInspection:
         now = self.clock.time()
         return {
             trusted.issuer: health_of(
+                trusted.issuer,
                 trusted.key_set.state(),
                 now=now,
                 max_age_seconds=trusted.rules.max_age_seconds,

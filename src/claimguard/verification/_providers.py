@@ -75,6 +75,17 @@ class KeycloakProfile(ClaimProfile):
     client_claim: str | None = "azp"
     client: str | Sequence[str] | None = None
 
+    def __post_init__(self) -> None:
+        clients = (self.client,) if isinstance(self.client, str) else self.client
+        if clients is not None and (
+            not isinstance(clients, Sequence) or not all(isinstance(c, str) and c for c in clients)
+        ):
+            raise ConfigurationError(
+                f"profile keycloak: client={self.client!r} must be a client id (or a sequence "
+                "of them), each a non-empty string; leave it out to use the configured audiences."
+            )
+        super().__post_init__()
+
     def _more_prefixed(self) -> tuple[tuple[Path, str], ...]:
         clients = (self.client,) if isinstance(self.client, str) else tuple(self.client or ())
         # Client ids may hold dots, so the path is built by segments, not from a dotted string.

@@ -453,6 +453,20 @@ def test_bad_requirements_fail_at_declaration(options: dict[str, Any]) -> None:
         require_step_up(**options)
 
 
+def test_amr_without_acr_values_warns_at_declaration(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="claimguard")
+    requires_step_up(amr=["otp"], max_age=300)
+    [warning] = [r for r in caplog.records if r.name == "claimguard"]
+    assert warning.levelno == logging.WARNING
+    assert "requires_step_up(amr=['otp']) has no acr_values" in warning.getMessage()
+    assert "pair amr with acr_values=" in warning.getMessage()
+
+    caplog.clear()
+    requires_step_up(acr_values=[MFA], amr=["otp"])
+    require_step_up(acr_values=[MFA], amr=["otp"])
+    assert [r for r in caplog.records if r.name == "claimguard"] == []
+
+
 def test_duplicate_values_are_named_once() -> None:
     @requires_step_up(acr_values=(MFA, MFA, HARDWARE), amr=("otp", "otp"))
     async def endpoint(request: Request) -> Response:

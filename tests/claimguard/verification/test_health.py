@@ -24,12 +24,20 @@ def _verifier(endpoints: FakeIssuerEndpoints, clock: FakeClock) -> TokenVerifier
     )
 
 
-async def test_health_before_any_fetch_is_not_ready(
+async def test_health_before_any_fetch_is_not_ready_and_says_why(
     endpoints: FakeIssuerEndpoints, clock: FakeClock
 ) -> None:
     health = _verifier(endpoints, clock).health()
     assert health == VerifierHealth(
-        ready=False, kids=0, last_fetch_age_seconds=None, stale=False, last_error=None, cause=None
+        ready=False,
+        kids=0,
+        last_fetch_age_seconds=None,
+        stale=False,
+        last_error=(
+            f"The signing keys of issuer {ISSUER!r} have not been fetched yet: they are "
+            "fetched on the first token, or at startup with preflight."
+        ),
+        cause="not_fetched",
     )
     assert endpoints.discovery_requests == 0
 

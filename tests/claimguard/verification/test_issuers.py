@@ -368,7 +368,10 @@ async def test_a_protected_resource_must_be_every_fixed_issuers_audience(
         ],
         http_client=client,
     )
-    with pytest.raises(ConfigurationError, match="audience must include the resource"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"audience must include the resource .*every fixed issuer's audience must include",
+    ):
         ClaimGuardMiddleware(Starlette(), verifier=one_accepts_it, protected_resource=resource)
     both_accept_it = TokenVerifier(
         issuers=[
@@ -404,6 +407,21 @@ async def test_preflight_health_and_jwks_state_cover_every_issuer(
     assert health.last_error is not None
     assert verifier.health_by_issuer()[KEYCLOAK].last_error is not None
     assert verifier.health_by_issuer()[AUTH0].last_error is None
+
+
+async def test_combined_health_names_an_issuer_not_fetched_yet_after_a_failing_one(
+    verifier: TokenVerifier, issuers: Issuers, mint: Minter, keys: Keys
+) -> None:
+    health = verifier.health()
+    assert (health.ready, health.cause) == (False, "not_fetched")
+    assert health.last_error is not None
+    assert repr(AUTH0) in health.last_error
+
+    issuers.served[KEYCLOAK].failing = True
+    with pytest.raises(KeySetUnavailable):
+        await verifier.verify(keycloak_token(mint, keys))
+    assert verifier.health().cause == "unreachable"
+    assert verifier.health_by_issuer()[ENTRA].cause == "not_fetched"
 
 
 @requires("claim:premium")

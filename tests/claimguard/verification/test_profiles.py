@@ -636,12 +636,38 @@ def test_bad_custom_profiles_fail_when_built(options: dict[str, Any], message: s
             },
             "profile belongs",
         ),
+        (
+            {"profile": "entra", "issuer": f"https://sts.windows.net/{TENANT}/"},
+            rf"v1 issuer.*'https://login\.microsoftonline\.com/{TENANT}/v2\.0'.*allow_v1=True",
+        ),
+        (
+            {"profile": "entra", "issuer": "https://login.microsoftonline.com/common/v2.0"},
+            "multi-tenant alias 'common'.*issuer_resolver",
+        ),
+        (
+            {
+                "profile": "entra",
+                "issuer": "https://login.microsoftonline.com/organizations/v2.0",
+            },
+            "multi-tenant alias 'organizations'",
+        ),
     ],
 )
 def test_bad_profile_options_fail_at_construction(options: dict[str, Any], message: str) -> None:
     base = {"issuer": "https://securetoken.google.com/p", "audience": "p"}
     with pytest.raises(ConfigurationError, match=message):
         TokenVerifier(**{**base, **options})
+
+
+@pytest.mark.parametrize(
+    ("client", "message"),
+    [("", "client='' must be a client id"), (["shop", ""], "each a non-empty string")],
+)
+def test_a_keycloak_profile_naming_an_empty_client_fails_when_built(
+    client: Any, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        KeycloakProfile(client=client)
 
 
 # -- three issuers at once ----------------------------------------------------------------
