@@ -176,7 +176,7 @@ class LoginPipeline:
             request.methods
         ):
             if changes.mfa_remember and has_second_factor(request.remembered_methods):
-                request.methods.extend(request.remembered_methods)
+                request.add_methods(request.remembered_methods)
                 return self._mint(request, pending.requested, changes)
             if request.continue_state is None:
                 raise no_second_factor(request.protocol)
