@@ -171,9 +171,10 @@ async def _run_step(
         raise ActionFailed(action.name, record.error) from None
     except (Exception, SystemExit) as exc:
         # SystemExit too: sys.exit() in an action fails that login, not the issuer.
-        record.error = f"{type(exc).__name__}: {_text_of(exc)}"
+        text = _text_of(exc)
+        record.error = f"{type(exc).__name__}: {text}"
         record.error_file, record.error_line = _raised_at(action, exc)
-        raise ActionFailed(action.name, record.error) from exc
+        raise ActionFailed(action.name, record.error, message=text) from exc
 
 
 def _raised_at(action: Action, exc: BaseException) -> tuple[str | None, int | None]:
@@ -266,13 +267,12 @@ async def run_flow(
             log.append(record)
             if record.error is not None:
                 # Outside the capture, so the line goes to the server log, not the record.
-                # Only the kind of failure: an exception's text can quote event.secrets, and
+                # Neither the exception's text (it can quote event.secrets) nor its class:
                 # the whole error is in the action log.
                 _logger.warning(
-                    "action %r failed (execution %s): %s; the full error is in the action log",
+                    "action %r failed (execution %s); the full error is in the action log",
                     action.name,
                     execution_id,
-                    record.error.partition(": ")[0],
                 )
         if changes.deny_reason is not None or changes.redirect_url is not None:
             break
