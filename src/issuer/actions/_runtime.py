@@ -42,6 +42,7 @@ class FlowContext:
     user_id: str | None = None
     user_email: str | None = None
     execution_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: The actions run so far, each named once (in the order they first ran).
     actions_run: list[str] = field(default_factory=list)
 
 
@@ -244,7 +245,10 @@ async def run_flow(
             client_id=context.client_id,
             protocol=context.protocol,
         )
-        context.actions_run.append(action.name)
+        if action.name not in context.actions_run:
+            # A redirect action runs again when the browser returns (its
+            # on_continue_post_login); it is still one action of this login.
+            context.actions_run.append(action.name)
         started = time.perf_counter()
         lines: list[str] = []
         try:

@@ -3,6 +3,7 @@
 import io
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -212,6 +213,28 @@ async def test_a_silent_login_that_needs_a_code_is_refused_not_paused(
     assert len(logins) == 3
     assert ": refused: interaction_required (actions: <lambda>) " in logins[2]
     assert "paused" not in logins[2]
+
+
+async def test_a_redirect_action_is_listed_once_when_the_login_carries_on(
+    bare_issuer: Issuer,
+) -> None:
+    def terms(event: Any, api: Any) -> None:
+        api.redirect.send_user_to("https://terms.example.com/")
+
+    def tag(event: Any, api: Any) -> None:
+        pass
+
+    bare_issuer.add_action(terms, on_continue=lambda event, api: None)
+    bare_issuer.add_action(tag)
+    client, out = console_client(bare_issuer)
+    async with client:
+        page = await log_in(client, "bob@example.com", "bob-pw")
+        state = parse_qs(urlsplit(page.headers["location"]).query)["state"][0]
+        back = await client.get("/continue", params={"state": state})
+    assert back.status_code in (302, 303), back.text
+    logins = [line for line in out.getvalue().splitlines() if line.startswith("login ")]
+    assert len(logins) == 2
+    assert ": ok (actions: terms, tag) " in logins[1]
 
 
 async def test_a_login_sent_away_by_an_action_is_paused_by_it(bare_issuer: Issuer) -> None:
