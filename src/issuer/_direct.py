@@ -45,6 +45,7 @@ class DirectAccess:
         scope: str = DEFAULT_SCOPE,
         nonce: str | None = None,
         dpop_key: DPoPKey | None = None,
+        via: str = "Issuer.login()",
     ) -> TokenSet:
         """Log ``email`` in through the real pipeline (actions included), without HTTP.
 
@@ -52,6 +53,8 @@ class DirectAccess:
         ``dpop_key`` the access token is bound to it (``cnf.jkt``, ``token_type`` DPoP), and
         so is a public client's refresh token; an API with ``require_dpop`` needs one.
         Raises :class:`LoginDenied` or :class:`ActionFailed` when an action stops the login.
+        ``via`` is how messages name this login (an action that needs a browser says that
+        this login came through it).
         """
         client = (
             self.directory.only_client()
@@ -72,7 +75,7 @@ class DirectAccess:
                 api=api,
                 requested_scopes=scope.split(),
                 protocol="oidc-basic-profile",
-                via="Issuer.login()",
+                via=via,
                 auth_time=self.clock(),
                 nonce=nonce,
                 methods=[{"name": "pwd", "timestamp": self.clock()}],

@@ -95,7 +95,7 @@ class RedirectApi:
             via = "this run" if flow is None else f"this login came through {flow.via}, which"
             raise RuntimeError(
                 f"api.redirect.{what} needs a browser login (/authorize); {via}"
-                " has no browser to send anywhere"
+                " has no browser to send anywhere: use the authorization code flow"
             )
         return flow
 

@@ -42,6 +42,7 @@ class FlowContext:
     user_id: str | None = None
     user_email: str | None = None
     execution_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: The actions run so far, each named once (in the order they first ran).
     actions_run: list[str] = field(default_factory=list)
 
 
@@ -171,9 +172,10 @@ async def _run_step(
         raise ActionFailed(action.name, record.error) from None
     except (Exception, SystemExit) as exc:
         # SystemExit too: sys.exit() in an action fails that login, not the issuer.
-        record.error = f"{type(exc).__name__}: {_text_of(exc)}"
+        text = _text_of(exc)
+        record.error = f"{type(exc).__name__}: {text}"
         record.error_file, record.error_line = _raised_at(action, exc)
-        raise ActionFailed(action.name, record.error) from exc
+        raise ActionFailed(action.name, record.error, message=text) from exc
 
 
 def _raised_at(action: Action, exc: BaseException) -> tuple[str | None, int | None]:
@@ -243,7 +245,10 @@ async def run_flow(
             client_id=context.client_id,
             protocol=context.protocol,
         )
-        context.actions_run.append(action.name)
+        if action.name not in context.actions_run:
+            # A redirect action runs again when the browser returns (its
+            # on_continue_post_login); it is still one action of this login.
+            context.actions_run.append(action.name)
         started = time.perf_counter()
         lines: list[str] = []
         try:
@@ -266,13 +271,12 @@ async def run_flow(
             log.append(record)
             if record.error is not None:
                 # Outside the capture, so the line goes to the server log, not the record.
-                # Only the kind of failure: an exception's text can quote event.secrets, and
+                # Neither the exception's text (it can quote event.secrets) nor its class:
                 # the whole error is in the action log.
                 _logger.warning(
-                    "action %r failed (execution %s): %s; the full error is in the action log",
+                    "action %r failed (execution %s); the full error is in the action log",
                     action.name,
                     execution_id,
-                    record.error.partition(": ")[0],
                 )
         if changes.deny_reason is not None or changes.redirect_url is not None:
             break

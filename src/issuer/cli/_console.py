@@ -43,6 +43,8 @@ def _login_line(event: LoginOutcome) -> str:
     )
     if event.outcome == "denied":
         result = f"denied by {event.action or 'an action'}: {event.reason}"
+    elif event.outcome == "refused":
+        result = f"refused: {event.reason}"
     elif event.outcome == "paused":
         by = f" by {event.action}" if event.action else ""
         result = f"paused{by}, waiting for {event.reason}"

@@ -12,7 +12,7 @@ import anyio
 
 from .._config import load_config
 from .._issuer import Issuer
-from ..core._errors import ConfigError, IssuerError, OAuthError
+from ..core._errors import ActionFailed, ConfigError, IssuerError, OAuthError
 from ..dpop import DPoPKey
 
 __all__ = ["token_command"]
@@ -45,8 +45,13 @@ def token_command(args: argparse.Namespace) -> int:
                 audience=args.audience,
                 scope=args.scope,
                 dpop_key=key,
+                via="`issuer token`",
             )
         )
+    except ActionFailed as exc:
+        # What the action's exception said, not its class name.
+        said = f": {exc.message}" if exc.message else ""
+        raise IssuerError(f"action {exc.action!r} failed{said}") from None
     except OAuthError as exc:
         if exc.error != "invalid_dpop_proof" or key is not None:
             raise

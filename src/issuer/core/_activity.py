@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._errors import ActionFailed, LoginDenied
+from ._errors import ActionFailed, LoginDenied, OAuthError
 
 __all__ = [
     "MASK",
@@ -76,13 +76,14 @@ class FlowPaused(Exception):
 
 @dataclass(frozen=True)
 class LoginOutcome:
-    """How one login (or client credentials request) ended: ``ok``, ``denied``, ``failed``,
-    or ``paused`` (waiting for a one-time code or for the browser to come back from a page
-    an action sent it to; the same login reports again when it carries on).
+    """How one login (or client credentials request) ended: ``ok``, ``denied``, ``refused``
+    (by the issuer: an OAuth error such as ``interaction_required`` or ``mfa_required``),
+    ``failed``, or ``paused`` (waiting for a one-time code or for the browser to come back
+    from a page an action sent it to; the same login reports again when it carries on).
 
     ``action`` names the action that denied, failed or paused it; ``reason`` is the deny
-    reason, or what a paused login waits for; ``error_type`` is the class of the exception
-    that failed it, never its text.
+    reason, the refusal's error code, or what a paused login waits for; ``error_type`` is
+    the class of the exception that failed it, never its text.
     """
 
     user: str | None
@@ -186,6 +187,10 @@ def reported(
             # The type only: the text can quote event.secrets (the action log has it all).
             "error_type": "Timeout" if cause is None else type(cause).__name__,
         }
+        raise
+    except OAuthError as exc:
+        # The error code only (RFC 6749 §5.2): the client's description is in its answer.
+        details = {"outcome": "refused", "reason": exc.error}
         raise
     except Exception as exc:
         details = {"outcome": "failed", "error_type": type(exc).__name__}

@@ -13,6 +13,7 @@ from ._options import logout_urls
 from ._records import (
     DEFAULT_GRANT_TYPES,
     GRANT_TYPES,
+    TOKEN_DIALECTS,
     Api,
     Client,
     ClientGrant,
@@ -211,10 +212,9 @@ class Directory:
             raise ConfigError("must not be empty", key="identifier")
         if identifier in self.apis:
             raise ConfigError(f"duplicate API {identifier!r}", key="identifier")
-        if token_dialect not in ("auth0", "rfc9068"):
-            raise ConfigError(
-                f"must be 'auth0' or 'rfc9068', not {token_dialect!r}", key="token_dialect"
-            )
+        if token_dialect not in TOKEN_DIALECTS:
+            names = ", ".join(map(repr, TOKEN_DIALECTS))
+            raise ConfigError(f"must be one of {names}, not {token_dialect!r}", key="token_dialect")
         if not isinstance(enforce_rbac, bool):
             raise ConfigError("must be true or false", key="enforce_rbac")
         if add_permissions_in_token is not None and not isinstance(add_permissions_in_token, bool):

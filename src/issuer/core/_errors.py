@@ -77,12 +77,14 @@ class ActionFailed(OAuthError):
     ``event.secrets`` or internals, and an ``error_description`` is for a developer reading
     a response, never a channel for secrets (RFC 6749 §5.2; RFC 9700 §4). ``problem``, and
     ``str()`` of the exception, keep the whole error for Python callers; the action log and
-    the ``issuer.actions`` logger have it too.
+    the ``issuer.actions`` logger have it too. ``message`` is what the action's exception
+    said, without its class: the part worth showing a person at a terminal.
     """
 
-    def __init__(self, action: str, problem: str) -> None:
+    def __init__(self, action: str, problem: str, *, message: str | None = None) -> None:
         self.action = action
         self.problem = problem
+        self.message = problem if message is None else message
         super().__init__("access_denied", f"action {action!r} failed", status_code=403)
 
     def __str__(self) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ._hashing import verify_secret
 
-__all__ = ["GRANT_TYPES", "Api", "Client", "ClientGrant", "TokenDialect", "User"]
+__all__ = ["GRANT_TYPES", "TOKEN_DIALECTS", "Api", "Client", "ClientGrant", "TokenDialect", "User"]
 
-TokenDialect = Literal["auth0", "rfc9068"]
+#: Where access tokens carry the client, scopes and roles (see issuer.tokens._dialects).
+TokenDialect = Literal["auth0", "rfc9068", "keycloak", "okta", "entra", "cognito"]
+TOKEN_DIALECTS: tuple[str, ...] = get_args(TokenDialect)
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 

@@ -23,11 +23,11 @@ from ..tokens._tokenset import TokenSet
 from ._loginevent import client_event, post_login_event
 from ._loginrequest import LoginRequest
 from ._pause import (
-    LoginPaused,
     PendingLogin,
     auth_claims,
     has_second_factor,
     no_second_factor,
+    paused,
     second_factor_needed,
 )
 
@@ -170,17 +170,17 @@ class LoginPipeline:
             if changes.redirect_url is not None:
                 pending.redirected_by = changes.redirected_by
                 pending.redirect_url = changes.redirect_url
-                raise LoginPaused(pending)
+                raise paused(pending)
         pending.actions_done = True
         if second_factor_needed(changes, request.acr_values) and not has_second_factor(
             request.methods
         ):
             if changes.mfa_remember and has_second_factor(request.remembered_methods):
-                request.methods.extend(request.remembered_methods)
+                request.add_methods(request.remembered_methods)
                 return self._mint(request, pending.requested, changes)
             if request.continue_state is None:
                 raise no_second_factor(request.protocol)
-            raise LoginPaused(pending)
+            raise paused(pending)
         return self._mint(request, pending.requested, changes)
 
     def _mint(self, request: LoginRequest, requested: list[str], changes: FlowChanges) -> TokenSet:

@@ -42,3 +42,9 @@ class LoginRequest:
     dpop_jkt: str | None = None
     #: How the login came in, as messages name it (``protocol`` is what actions see).
     via: str = "a browser login (/authorize)"
+
+    def add_methods(self, methods: Sequence[Mapping[str, Any]]) -> None:
+        """Count ``methods`` in this login: the tokens' ``amr`` lists them, so their
+        ``auth_time`` becomes the latest of their times (OpenID Connect Core §2)."""
+        self.methods.extend(dict(m) for m in methods)
+        self.auth_time = max([self.auth_time, *(float(m["timestamp"]) for m in methods)])

@@ -34,7 +34,7 @@ from ._enrolment import TotpSecrets
 from ._login import TokenSet
 from ._mfapages import code_page, enrolment_page
 from ._pages import message_page
-from ._pause import PendingLogin, auth_time_of
+from ._pause import PendingLogin
 from ._sessions import SessionStore
 
 __all__ = ["MfaEndpoint"]
@@ -200,9 +200,7 @@ class MfaEndpoint(Generic[A]):
             )
         pending = asking.pending
         now = self._clock()
-        pending.request.methods.append({"name": "otp", "timestamp": now})
-        # OpenID Connect Core §2: auth_time is the latest authentication, now the code's.
-        pending.request.auth_time = auth_time_of(pending.request.methods, default=now)
+        pending.request.add_methods([{"name": "otp", "timestamp": now}])
         if pending.request.session is not None:
             self._sessions.record_method(
                 pending.request.session, "otp", at=now, remember=pending.changes.mfa_remember

@@ -27,6 +27,7 @@ __all__ = [
     "auth_time_of",
     "has_second_factor",
     "no_second_factor",
+    "paused",
     "second_factor_needed",
 ]
 
@@ -69,6 +70,15 @@ class LoginPaused(FlowPaused):
                 action=pending.redirected_by, waiting_for="the browser to come back to /continue"
             )
         self.pending = pending
+
+
+def paused(pending: PendingLogin) -> LoginPaused | OAuthError:
+    """What stops ``pending`` to wait for the browser: :class:`LoginPaused`, or, when the
+    client asked that nothing be shown (``prompt=none``), the refusal
+    ``interaction_required`` (OpenID Connect Core §3.1.2.6): nothing waits for that login."""
+    if "none" in (pending.request.prompt or "").split():
+        return OAuthError("interaction_required", "this login needs the user (a code or a page)")
+    return LoginPaused(pending)
 
 
 def method_names(methods: Sequence[Mapping[str, Any]]) -> list[str]:

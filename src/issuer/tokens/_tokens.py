@@ -1,4 +1,4 @@
-"""Minting ID tokens and access tokens (Auth0's dialect or RFC 9068's)."""
+"""Minting ID tokens and access tokens (in the API's dialect, see :mod:`._dialects`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import jwt
 
 from ..core._errors import OAuthError
 from ..core._records import Api, User
+from ._dialects import shape_access_token
 from ._keys import KeyRing
 
 __all__ = ["MIN_TOKEN_BYTES", "TokenMinter", "userinfo_claims", "verify_issued_token"]
@@ -117,9 +118,6 @@ class TokenMinter:
             "jti": secrets.token_urlsafe(16),
             "scope": " ".join(scopes),
         }
-        rfc9068 = api is not None and api.token_dialect == "rfc9068"
-        # RFC 9068 §2.2 names the client `client_id`; Auth0 uses `azp`.
-        payload["client_id" if rfc9068 else "azp"] = client_id
         if grant == "client-credentials":
             payload["gty"] = grant
         permissions = None if api is None else api.permissions_claim(roles)
@@ -129,7 +127,14 @@ class TokenMinter:
             payload["permissions"] = permissions
         if dpop_jkt is not None:
             payload["cnf"] = {"jkt": dpop_jkt}
-        return self._sign(payload, typ="at+jwt" if rfc9068 else "JWT", kind="access token")
+        typ = shape_access_token(
+            "auth0" if api is None else api.token_dialect,
+            payload,
+            client_id=client_id,
+            user_id=None if grant == "client-credentials" else subject,
+            roles=roles,
+        )
+        return self._sign(payload, typ=typ, kind="access token")
 
     def bind(self, access_token: str, id_token: str | None, jkt: str) -> tuple[str, str | None]:
         """``access_token`` (this minter's, not yet released) signed again with ``cnf.jkt``,

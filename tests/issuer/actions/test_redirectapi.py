@@ -123,7 +123,8 @@ async def test_a_redirect_in_the_password_grant_fails_the_action_clearly(
     error = bare_issuer.action_logs()[0].error or ""
     assert error.endswith(
         "api.redirect.send_user_to needs a browser login (/authorize); this login came"
-        " through the password grant (POST /oauth/token), which has no browser to send anywhere"
+        " through the password grant (POST /oauth/token), which has no browser to send anywhere:"
+        " use the authorization code flow"
     )
 
 

@@ -3,6 +3,7 @@
 import io
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ from issuer import Issuer
 from issuer.cli._console import Console, RequestLog
 
 from ..flows import password_grant
-from ..mfaflows import SECRET, code_at, log_in, send_code
+from ..mfaflows import SECRET, authorize_url, code_at, log_in, send_code
 
 pytestmark = pytest.mark.anyio
 
@@ -194,6 +195,46 @@ async def test_a_login_waiting_for_a_code_is_paused_then_ok(bare_issuer: Issuer)
     )
     assert ": ok (actions: <lambda>) " in logins[1]
     assert "failed" not in out.getvalue()
+
+
+async def test_a_silent_login_that_needs_a_code_is_refused_not_paused(
+    bare_issuer: Issuer,
+) -> None:
+    bare_issuer.directory.user("alice@example.com").totp_secret = SECRET
+    bare_issuer.add_action(lambda event, api: api.multifactor.enable("otp"))
+    client, out = console_client(bare_issuer)
+    async with client:
+        page = await log_in(client, "alice@example.com", "alice-pw")
+        await send_code(client, page, code_at(SECRET, bare_issuer.clock()))
+        silent = await client.get(authorize_url(prompt="none"))
+    assert "error=interaction_required" in silent.headers["location"]
+    logins = [line for line in out.getvalue().splitlines() if line.startswith("login ")]
+    # prompt=none shows nothing, so nothing waits: the third login is refused, not paused.
+    assert len(logins) == 3
+    assert ": refused: interaction_required (actions: <lambda>) " in logins[2]
+    assert "paused" not in logins[2]
+
+
+async def test_a_redirect_action_is_listed_once_when_the_login_carries_on(
+    bare_issuer: Issuer,
+) -> None:
+    def terms(event: Any, api: Any) -> None:
+        api.redirect.send_user_to("https://terms.example.com/")
+
+    def tag(event: Any, api: Any) -> None:
+        pass
+
+    bare_issuer.add_action(terms, on_continue=lambda event, api: None)
+    bare_issuer.add_action(tag)
+    client, out = console_client(bare_issuer)
+    async with client:
+        page = await log_in(client, "bob@example.com", "bob-pw")
+        state = parse_qs(urlsplit(page.headers["location"]).query)["state"][0]
+        back = await client.get("/continue", params={"state": state})
+    assert back.status_code in (302, 303), back.text
+    logins = [line for line in out.getvalue().splitlines() if line.startswith("login ")]
+    assert len(logins) == 2
+    assert ": ok (actions: terms, tag) " in logins[1]
 
 
 async def test_a_login_sent_away_by_an_action_is_paused_by_it(bare_issuer: Issuer) -> None:

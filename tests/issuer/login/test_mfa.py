@@ -252,6 +252,24 @@ async def test_a_remembered_browser_skips_the_code_at_later_logins(
     assert claims(tokens["access_token"])["acr"] == MFA
 
 
+async def test_a_remembered_code_makes_auth_time_the_codes_time(
+    bare_issuer: Issuer, clock: FakeClock
+) -> None:
+    bare_issuer.directory.user("alice@example.com").totp_secret = SECRET
+    bare_issuer.add_action(remembered_mfa)
+    async with http(bare_issuer) as client:
+        page = await log_in(client, "alice@example.com", "alice-pw")
+        clock.advance(30)
+        code_time = int(clock())
+        await tokens_from(client, await send_code(client, page, code_at(SECRET, clock())))
+        clock.advance(60)
+        tokens = await tokens_from(client, await client.get(authorize_url()))
+    # The token lists the remembered code, so its auth_time is the code's, not the password's.
+    assert claims(tokens["access_token"])["amr"] == ["pwd", "otp"]
+    assert claims(tokens["access_token"])["auth_time"] == code_time
+    assert claims(tokens["id_token"])["auth_time"] == code_time
+
+
 async def test_without_remembering_the_code_is_asked_at_every_authorization(
     bare_issuer: Issuer, clock: FakeClock
 ) -> None:
