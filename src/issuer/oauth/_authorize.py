@@ -260,15 +260,8 @@ class AuthorizeEndpoint:
         try:
             tokens = await step()
         except LoginPaused as paused:
-            if txn.silent:
-                # OpenID Connect Core §3.1.2.6: a code form, an enrolment page or an
-                # action's page is interaction prompt=none forbids; the login is dropped.
-                return self._error_redirect(
-                    txn,
-                    OAuthError(
-                        "interaction_required", "this login needs the user (a code or a page)"
-                    ),
-                )
+            # A prompt=none login never pauses: the pipeline refuses it with
+            # interaction_required instead (login/_pause.paused).
             if paused.pending.needs_second_factor:
                 return self.mfa.ask(paused.pending, txn)
             return self.continuation.hold(paused.pending, txn)

@@ -25,11 +25,6 @@ class Transaction:
     api: Api | None = None
     session: Session | None = None
 
-    @property
-    def silent(self) -> bool:
-        """``prompt=none``: no page may be shown at any step of this authorization."""
-        return "none" in self.params.get("prompt", "").split()
-
 
 def authorization_response(
     redirect_uri: str, params: Mapping[str, str | None], *, issuer: str
