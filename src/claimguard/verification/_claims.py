@@ -185,6 +185,14 @@ class Claims(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self._payload[key]
 
+    # Mapping's own versions go through __getitem__ and a KeyError for every absent claim;
+    # the verifier asks for "cnf" on every request, cached tokens included.
+    def __contains__(self, key: object) -> bool:
+        return key in self._payload
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._payload.get(key, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._payload)
 

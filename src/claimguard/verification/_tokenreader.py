@@ -54,6 +54,21 @@ class TokenReader:
         self._max_token_age_seconds = max_token_age_seconds
         self._headers: dict[bytes, Header] = {}
 
+    def fresh(self, token: str) -> Claims | None:
+        """``token``'s claims if the cache holds them and nothing needs checking again (its
+        window, its issuer still held, its keys not due a refresh); else ``None``. Plain
+        and synchronous: the hot path of every request with a known token."""
+        hit = self._cache.get(token)
+        if hit is None:
+            return None
+        source = hit.source
+        if source is None or (self._resolved is not None and not self._resolved.still_held(source)):
+            return None
+        now = self._clock.time()
+        if hit.valid_from <= now < hit.valid_until and now < source.key_set.fresh_until:
+            return hit.claims
+        return None
+
     async def claims(self, token: str) -> Claims:
         """``token``'s verified claims; raises :class:`InvalidToken` or
         :class:`KeySetUnavailable`."""
