@@ -139,6 +139,14 @@ class CognitoProfile(ClaimProfile):
                 f"The token's token_use must be 'access': this token is {what}; send the "
                 "access token.",
             )
+        # Cognito access tokens never carry `aud`: one that does was made for some other
+        # API (an RFC 9068 token naming the same client, say) and is not Cognito's.
+        if "aud" in payload:
+            raise InvalidToken(
+                "wrong_token_use",
+                "The token carries 'aud', which Cognito access tokens never do: it was "
+                "issued for another kind of API.",
+            )
         client_id = payload.get("client_id")
         if client_id is None:
             raise InvalidToken("missing_claim", "The token has no 'client_id' claim.")

@@ -17,6 +17,12 @@ RESERVED = frozenset(
         "permissions", "gty", "org_id", "org_name", "email", "email_verified", "name",
         "nickname", "picture", "updated_at", "given_name", "family_name", "act", "may_act",
     }
+    # What the provider dialects (tokens/_dialects) write: roles, groups and token kinds an
+    # API's profile turns into scopes or checks, so only the login's grant may say them.
+    | {
+        "roles", "groups", "cognito:groups", "realm_access", "resource_access", "token_use",
+        "cid", "uid", "tid", "ver",
+    }
 )  # fmt: skip
 # Auth0 keeps these namespaces for itself and drops claims that use them.
 FOREIGN_DOMAINS = ("auth0.com", "auth0.io", "webtask.io", "webtask.run")

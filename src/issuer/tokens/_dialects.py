@@ -27,6 +27,10 @@ from ..core._records import TokenDialect
 
 __all__ = ["ENTRA_TENANT_ID", "shape_access_token"]
 
+# Scopes Cognito issues under their own names; every other scope names its resource server.
+_COGNITO_OIDC_SCOPES = frozenset(
+    {"openid", "profile", "email", "phone", "offline_access", "aws.cognito.signin.user.admin"}
+)
 # The tenant id of this issuer's tokens in the entra dialect; the one its action events name.
 ENTRA_TENANT_ID = "local"
 
@@ -66,8 +70,14 @@ def shape_access_token(
         if names:
             payload["roles"] = names
     elif dialect == "cognito":
-        # Cognito access tokens have no `aud`: the resource server checks `client_id`.
-        del payload["aud"]
+        # Cognito access tokens have no `aud`: the resource server checks `client_id`, and
+        # an API's own scopes are spelled `<resource server id>/<scope>`, which is what
+        # keeps one API's scopes from meaning anything at another API of the same client.
+        api = payload.pop("aud")
+        api = api if isinstance(api, str) else api[0]
+        payload["scope"] = " ".join(
+            scope if scope in _COGNITO_OIDC_SCOPES else f"{api}/{scope}" for scope in scopes
+        )
         payload.update(client_id=client_id, token_use="access")
         if names:
             payload["cognito:groups"] = names

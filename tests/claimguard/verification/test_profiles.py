@@ -433,6 +433,21 @@ async def test_a_cognito_id_token_is_refused_naming_token_use(
     assert (await refused(verifier, other)).code == "wrong_audience"
 
 
+async def test_a_token_with_aud_is_not_a_cognito_access_token(
+    providers: dict[str, Provider], client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    # An RFC 9068 token for another API that names this client and says token_use
+    # "access" would otherwise pass as Cognito's and bring that API's scopes here.
+    cognito = providers["cognito"]
+    verifier = one_issuer(cognito, client, clock)
+    access = cognito.token(clock.time())
+    assert "aud" not in jwt.decode(access, options={"verify_signature": False})
+    await verifier.verify(access)
+    error = await refused(verifier, cognito.token(clock.time(), aud="other-api"))
+    assert error.code == "wrong_token_use"
+    assert "aud" in error.description
+
+
 async def test_a_keycloak_token_for_the_account_audience_says_to_add_an_audience_mapper(
     providers: dict[str, Provider], client: httpx.AsyncClient, clock: FakeClock
 ) -> None:

@@ -68,7 +68,8 @@ async def test_cognito_dialect_has_no_aud_but_client_id_and_token_use() -> None:
     assert claims["client_id"] == "app"
     assert claims["token_use"] == "access"
     assert claims["cognito:groups"] == ["admin", "support"]
-    assert claims["scope"] == "read:orders"
+    # The API's scopes name their resource server, as Cognito spells them.
+    assert claims["scope"] == f"{API}/read:orders"
 
 
 async def test_a_dialect_claim_from_an_action_is_replaced_by_the_issuers() -> None:
@@ -80,6 +81,36 @@ async def test_a_dialect_claim_from_an_action_is_replaced_by_the_issuers() -> No
     issuer.add_action(on_execute_post_login)
     _, claims, _ = await _login(issuer)
     assert claims["realm_access"] == {"roles": ["admin", "support"]}
+
+
+@pytest.mark.parametrize(
+    ("dialect", "claim", "value"),
+    [
+        ("entra", "roles", ["admin"]),
+        ("cognito", "cognito:groups", ["admin"]),
+        ("okta", "groups", ["admin"]),
+        ("keycloak", "resource_access", {API: {"roles": ["admin"]}}),
+        ("rfc9068", "token_use", "access"),
+    ],
+)
+async def test_an_action_cannot_write_a_claim_a_dialect_owns(
+    dialect: str, claim: str, value: Any
+) -> None:
+    # A user with no roles: the dialect writes nothing there, so an action's claim of that
+    # name would have stayed and become a role (or, for token_use, a Cognito token) at the
+    # API's matching profile.
+    issuer = _issuer(dialect)
+    issuer.add_user("bob@example.com", password="pw")
+
+    async def on_execute_post_login(event: Any, api: Any) -> None:
+        api.access_token.set_custom_claim(claim, value)
+
+    issuer.add_action(on_execute_post_login)
+    tokens = await issuer.login("bob@example.com", audience=API, scope="read:orders")
+    claims = jwt.decode(tokens.access_token, options={"verify_signature": False})
+    assert claims.get(claim) != value  # absent, or the issuer's own (no roles)
+    (record,) = issuer.action_logs()
+    assert any("reserved" in warning for warning in record.warnings)
 
 
 async def test_a_client_credentials_token_names_no_user() -> None:
@@ -109,7 +140,7 @@ def test_an_unknown_dialect_is_a_config_error() -> None:
         ("keycloak", "keycloak", {"read:orders", "role:admin", "role:support"}),
         ("okta", "okta", {"read:orders", "group:admin", "group:support"}),
         ("entra", "entra", {"read:orders", "role:admin", "role:support"}),
-        ("cognito", "cognito", {"read:orders", "role:admin", "role:support"}),
+        ("cognito", "cognito", {f"{API}/read:orders", "role:admin", "role:support"}),
     ],
 )
 async def test_claimguards_matching_profile_accepts_the_dialects_token(
