@@ -226,6 +226,15 @@ class SessionStore:
         self._sessions[key] = self._sessions.pop(key)
         return session, user
 
+    def still_valid(self, session: Session) -> bool:
+        """Whether ``session`` is still held and live: not logged out, not expired, its user
+        still there with the same password. Asked when a paused login carries on, since the
+        session may have ended while the browser was away (a code form, an action's page)."""
+        if not any(held is session for held in self._sessions.values()):
+            return False
+        user = self._directory.user_by_id(session.user_id)
+        return self._ended(session, user, self._clock()) is None
+
     def _ended(self, session: Session, user: User | None, now: float) -> str | None:
         if now >= session.expires_at:
             return f"older than {self.lifetime_seconds:g} s"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +28,7 @@ from ..login._login import TokenSet
 from ..login._loginrequest import LoginRequest
 from ..login._mfa import MfaEndpoint
 from ..login._pages import login_page, message_page
-from ..login._pause import LoginPaused, auth_time_of
+from ..login._pause import LoginPaused, PendingLogin, auth_time_of
 from ..login._sessions import login_methods
 from ..login._signon import SignOn
 from ..tokens._scopes import grantable_scopes
@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 __all__ = ["CSRF_COOKIE", "AuthorizeEndpoint"]
 
 _logger = logging.getLogger("issuer.authorize")
+
+
+def _session_ended() -> OAuthError:
+    # OpenID Connect Core §3.1.2.6: the client starts the login again.
+    return OAuthError(
+        "login_required", "the login session ended while this login waited; start it again"
+    )
 
 
 class AuthorizeEndpoint:
@@ -61,7 +68,7 @@ class AuthorizeEndpoint:
             refuse=self._error_redirect,
             max_pending=held,
         )
-        resume = issuer.pipeline.resume
+        resume = self._resume
         self.continuation = ContinueEndpoint[Transaction](
             clock=clock,
             lifetime_seconds=issuer.redirect_continue_seconds,
@@ -223,10 +230,24 @@ class AuthorizeEndpoint:
             return self.consent.ask(txn, user, scopes)
         return await self._finish(request, txn, user)
 
+    async def _resume(
+        self, pending: PendingLogin, *, request: Mapping[str, Any], params: Mapping[str, str]
+    ) -> TokenSet:
+        # A login that waited (a code form, an action's page) carries its session's
+        # methods: if the session ended meanwhile (logout, a new password, expiry), so did
+        # what it vouched for.
+        if pending.request.session is not None and not self._issuer.sessions.still_valid(
+            pending.request.session
+        ):
+            raise _session_ended()
+        return await self._issuer.pipeline.resume(pending, request=request, params=params)
+
     async def _finish(self, request: Request, txn: Transaction, user: User) -> Response:
         """Run the login pipeline for ``user`` and send the code to the client."""
         params = txn.params
         session = txn.session
+        if session is not None and not self._issuer.sessions.still_valid(session):
+            return self._error_redirect(txn, _session_ended())
         now = self._clock()
         methods, remembered = login_methods(session, now)
         login = LoginRequest(

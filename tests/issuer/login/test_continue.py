@@ -182,3 +182,24 @@ async def test_logins_sent_away_are_bounded_and_the_oldest_is_dropped_first(
     assert answers[0].status_code == 400
     assert "Start the login again" in answers[0].text
     assert "code" in redirect_params(answers[1])
+
+
+@pytest.mark.parametrize("ending", ["logout", "new password"])
+async def test_a_login_waiting_in_an_ended_session_cannot_carry_on(
+    issuer: Issuer, ending: str
+) -> None:
+    # An SSO login paused at an action's page carries its session's methods; if the
+    # session ends while the browser is away, the login must not finish on its strength.
+    async with http(issuer) as client:
+        first = sent_to(await log_in(client, "bob@example.com", "bob-pw"))
+        await tokens_from(client, await come_back(client, first["state"]))
+        away = sent_to(await client.get(authorize_url(state="st-2")))
+        if ending == "logout":
+            await client.get("/v2/logout")
+        else:
+            issuer.update_user("bob@example.com", password="a-new-password")
+        answer = await come_back(client, away["state"])
+    params = redirect_params(answer)
+    assert params["error"] == "login_required"
+    assert (params["state"], params["iss"]) == ("st-2", issuer.url)
+    assert "code" not in params
