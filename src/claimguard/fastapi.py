@@ -48,6 +48,7 @@ from .asgi._decorators import REQUIREMENTS_ATTRIBUTE
 from .asgi._openapi import describe as describe_requirements
 from .asgi._openapi import responses as openapi_responses
 from .asgi._requirements import (
+    UNSET,
     ClaimRequirement,
     PredicateRequirement,
     Requirement,
@@ -71,7 +72,6 @@ __all__ = [
     "require_step_up",
 ]
 
-_UNSET: Any = object()
 _POLICY_VIOLATION = 1008
 
 
@@ -123,18 +123,13 @@ CurrentClaims = Annotated[Claims, Depends(current_claims)]
 """``claims: CurrentClaims`` in a path operation: the verified claims, 401 if anonymous."""
 
 
-def require_claim(name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UNSET) -> Any:
+def require_claim(name: str, *, equals: Scalar = UNSET, includes: Scalar = UNSET) -> Any:
     """Dependency on the claim ``name``, with the rules of :func:`claimguard.requires_claim`.
 
     Use it as a parameter default (``claims: Claims = require_claim("premium")``), in
     ``Annotated[Claims, require_claim(...)]`` or in ``dependencies=[...]``.
     """
-    options: dict[str, Any] = {}
-    if equals is not _UNSET:
-        options["equals"] = equals
-    if includes is not _UNSET:
-        options["includes"] = includes
-    return _dependency(ClaimRequirement(name, **options))
+    return _dependency(ClaimRequirement(name, equals=equals, includes=includes))
 
 
 def require_scope(*scopes: str) -> Any:

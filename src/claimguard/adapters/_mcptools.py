@@ -18,6 +18,7 @@ from .._errors import (
 from ..asgi._challenge import scheme_of, step_up_parameters
 from ..asgi._decisions import logger, refusal_stands
 from ..asgi._requirements import (
+    UNSET,
     ClaimRequirement,
     PredicateRequirement,
     Requirement,
@@ -52,8 +53,6 @@ INSUFFICIENT_USER_AUTHENTICATION = -32004
 """JSON-RPC error code of a tool call refused because the user's login is too weak or too
 old (RFC 9470); ``data`` carries ``acr_values`` and/or ``max_age`` like the HTTP challenge."""
 
-_UNSET: Any = object()
-
 
 class ToolGuard(Protocol):
     """A decorator that keeps the decorated tool's signature (so its schema is unchanged)."""
@@ -62,16 +61,11 @@ class ToolGuard(Protocol):
 
 
 def tool_requires_claim(
-    name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UNSET
+    name: str, *, equals: Scalar = UNSET, includes: Scalar = UNSET
 ) -> ToolGuard:
     """Let a tool run only if the caller's token has the claim ``name`` (same rules as
     :func:`claimguard.requires_claim`); place it below ``@server.tool()``."""
-    options: dict[str, Any] = {}
-    if equals is not _UNSET:
-        options["equals"] = equals
-    if includes is not _UNSET:
-        options["includes"] = includes
-    return tool_guard(ClaimRequirement(name, **options))
+    return tool_guard(ClaimRequirement(name, equals=equals, includes=includes))
 
 
 def tool_requires_scope(*scopes: str) -> ToolGuard:

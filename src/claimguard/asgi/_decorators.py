@@ -34,6 +34,7 @@ from ..verification._claims import Claims
 from ._challenge import Challenge, scheme_of
 from ._decisions import refusal_stands
 from ._requirements import (
+    UNSET,
     ClaimRequirement,
     PredicateRequirement,
     Requirement,
@@ -59,10 +60,9 @@ class Guard(Protocol):
 _CONNECTION_PARAM = "claimguard_connection"
 REQUIREMENTS_ATTRIBUTE = "__claimguard_requirements__"
 _POLICY_VIOLATION = 1008
-_UNSET: Any = object()
 
 
-def requires_claim(name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UNSET) -> Guard:
+def requires_claim(name: str, *, equals: Scalar = UNSET, includes: Scalar = UNSET) -> Guard:
     """Let a request in only if its token has the claim ``name``.
 
     ``name`` is a short name under the configured namespaces (``"premium"`` for
@@ -73,12 +73,7 @@ def requires_claim(name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UN
     read from the token's claims, never from its ``scope`` words. The denial names the
     scope ``claim:name``, ``claim:name:value`` or ``claim:name:item``.
     """
-    options: dict[str, Any] = {}
-    if equals is not _UNSET:
-        options["equals"] = equals
-    if includes is not _UNSET:
-        options["includes"] = includes
-    return guard(ClaimRequirement(name, **options))
+    return guard(ClaimRequirement(name, equals=equals, includes=includes))
 
 
 def requires_scope(*scopes: str) -> Guard:

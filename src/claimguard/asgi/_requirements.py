@@ -21,10 +21,11 @@ from .._errors import ConfigurationError, InsufficientClaims
 from ..verification._claims import CLAIM_SCOPE_PREFIX, Claims
 from ._challenge import is_scope_token
 
-__all__ = ["ClaimRequirement", "PredicateRequirement", "Requirement", "ScopeRequirement"]
+__all__ = ["UNSET", "ClaimRequirement", "PredicateRequirement", "Requirement", "ScopeRequirement"]
 
 Scalar = str | int | float | bool
-_UNSET: Any = object()
+#: The default of ``equals``/``includes``: not given (``None`` is a value a claim may hold).
+UNSET: Any = object()
 
 
 class Requirement:
@@ -55,7 +56,7 @@ class ClaimRequirement(Requirement):
 
     __slots__ = ("equals", "includes", "name")
 
-    def __init__(self, name: str, *, equals: Scalar = _UNSET, includes: Scalar = _UNSET) -> None:
+    def __init__(self, name: str, *, equals: Scalar = UNSET, includes: Scalar = UNSET) -> None:
         if not isinstance(name, str) or not is_scope_token(name):
             raise ConfigurationError(
                 f"claim name {name!r} must be a non-empty string without spaces"
@@ -65,27 +66,27 @@ class ClaimRequirement(Requirement):
                 f"requires_claim({name!r}): name the claim, not its scope: "
                 f"requires_claim({name[len(CLAIM_SCOPE_PREFIX) :]!r})"
             )
-        if equals is not _UNSET and includes is not _UNSET:
+        if equals is not UNSET and includes is not UNSET:
             raise ConfigurationError(
                 f"requires_claim({name!r}): give equals= or includes=, not both"
             )
-        expected = equals if equals is not _UNSET else includes
-        if expected is not _UNSET:
+        expected = equals if equals is not UNSET else includes
+        if expected is not UNSET:
             _check_scalar(name, expected)
         self.name = name
         self.equals = equals
         self.includes = includes
         scope = CLAIM_SCOPE_PREFIX + name
-        if expected is _UNSET or expected is True:
+        if expected is UNSET or expected is True:
             self.scopes = (scope,)
         else:
             self.scopes = (f"{scope}:{_render(expected)}",)
 
     def __repr__(self) -> str:
         options = ""
-        if self.equals is not _UNSET:
+        if self.equals is not UNSET:
             options = f", equals={self.equals!r}"
-        elif self.includes is not _UNSET:
+        elif self.includes is not UNSET:
             options = f", includes={self.includes!r}"
         return f"ClaimRequirement({self.name!r}{options})"
 
@@ -95,9 +96,9 @@ class ClaimRequirement(Requirement):
             raise InsufficientClaims(
                 f"The token lacks the claim {self.name!r}.", required=self.scopes
             )
-        if self.equals is not _UNSET:
+        if self.equals is not UNSET:
             ok = _same(value, self.equals)
-        elif self.includes is not _UNSET:
+        elif self.includes is not UNSET:
             ok = _includes(value, self.includes)
         else:
             ok = value is True
