@@ -3,7 +3,6 @@ it and whether this issuer's JWKS verifies it (RFC 7515 §5.2, RFC 7519 §4.1)."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,12 +37,6 @@ class TokenReport:
     def kid(self) -> str | None:
         kid = self.header.get("kid")
         return kid if isinstance(kid, str) else None
-
-    def claims_json(self) -> str:
-        return json.dumps(self.claims, indent=2, sort_keys=True)
-
-    def header_json(self) -> str:
-        return json.dumps(self.header, indent=2, sort_keys=True)
 
 
 def _span(seconds: float) -> str:

@@ -56,10 +56,6 @@ class SignOn:
         """``prompt=login`` (or ``select_account``, choosing an account is logging in)."""
         return bool(self.prompt & {"login", "select_account"})
 
-    @property
-    def forces_consent(self) -> bool:
-        return "consent" in self.prompt
-
     def accepts(self, session: Session, now: float) -> bool:
         """Whether ``session`` may stand in for a login: no forced login, and its last
         authentication younger than ``max_age`` (so ``max_age=0`` always logs in again)."""
